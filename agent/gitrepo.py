@@ -1,0 +1,223 @@
+"""Git operations on a project's cached clone and per-ticket worktrees.
+
+One bare clone per project lives in FACTORY_DATA_DIR/repos; each ticket gets
+its own `git worktree` in FACTORY_DATA_DIR/worktrees. Operations that touch
+the shared clone hold a per-project file lock, so the web process (merges)
+and the agent workers (fetch, worktree add) never race on git's own locks.
+"""
+import fcntl
+import os
+import re
+import shutil
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import git
+
+COMMITTER = {
+    "GIT_AUTHOR_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
+    "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
+    "GIT_COMMITTER_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
+    "GIT_COMMITTER_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
+    # Never stop to ask for credentials: a worker has nobody to answer.
+    "GIT_TERMINAL_PROMPT": "0",
+}
+
+
+class GitError(RuntimeError):
+    """A git step failed; the message says which step and git's own words."""
+
+
+@dataclass
+class MergeOutcome:
+    merged: bool
+    commit: str = ""
+    conflicts: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def slugify(text: str, *, max_length: int = 40) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", ascii_text).strip("-").lower()
+    return slug[:max_length].rstrip("-") or "ticket"
+
+
+def branch_name_for(*, ticket_id: str, titulo: str) -> str:
+    return f"factory/{str(ticket_id)[:8]}-{slugify(titulo)}"
+
+
+def _run(repo: git.Repo, step: str, *args: str) -> str:
+    try:
+        return repo.git.execute(["git", *args], env=COMMITTER)
+    except git.GitCommandError as exc:
+        detail = (exc.stderr or exc.stdout or str(exc)).strip().replace("stderr: ", "")
+        raise GitError(f"git {step} failed: {detail[-800:]}") from None
+
+
+class ProjectRepo:
+    """The cached bare clone of one project, and the worktrees made from it."""
+
+    def __init__(self, *, data_dir: Path, name: str, url: str, default_branch: str) -> None:
+        self.name, self.url, self.default_branch = name, url, default_branch
+        self.path = data_dir / "repos" / f"{name}.git"
+        self.worktrees_dir = data_dir / "worktrees" / name
+        self.lock_path = data_dir / "repos" / f"{name}.lock"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def repo(self) -> git.Repo:
+        return git.Repo(self.path)
+
+    def sync(self) -> git.Repo:
+        """Clone on first use, then fetch every branch of the remote into origin/*."""
+        with self.locked():
+            if not (self.path / "HEAD").exists():
+                self._clone()
+            repo = self.repo()
+            _run(repo, "fetch", "fetch", "--prune", "--quiet", "origin")
+            if f"origin/{self.default_branch}" not in self.remote_branches(repo):
+                raise GitError(f"the remote {self.url} has no branch '{self.default_branch}' (the project's "
+                               "default_branch)")
+            return repo
+
+    def _clone(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        try:
+            git.Repo.clone_from(self.url, self.path, bare=True, env=COMMITTER)
+        except git.GitCommandError as exc:
+            raise GitError(f"cannot clone {self.url}: {(exc.stderr or str(exc)).strip()[-500:]}") from None
+        repo = self.repo()
+        _run(repo, "config", "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
+
+    @staticmethod
+    def remote_branches(repo: git.Repo) -> set[str]:
+        output = _run(repo, "for-each-ref", "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin")
+        return set(output.split())
+
+    def worktree_path(self, branch: str) -> Path:
+        return self.worktrees_dir / branch.replace("/", "__")
+
+    def prepare_worktree(self, *, branch: str, continue_existing: bool) -> Path:
+        """A worktree on `branch`: fresh from the default branch, or continuing the branch's work."""
+        repo = self.sync()
+        path = self.worktree_path(branch)
+        with self.locked():
+            if path.exists() and continue_existing and self._is_worktree_on(path, branch):
+                return path
+            self._remove_worktree(repo, path)
+            start = self._start_point(repo, branch=branch, continue_existing=continue_existing)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _run(repo, "worktree add", "worktree", "add", "--force", "-B", branch, str(path), start)
+        return path
+
+    def _start_point(self, repo: git.Repo, *, branch: str, continue_existing: bool) -> str:
+        if continue_existing:
+            if f"origin/{branch}" in self.remote_branches(repo):
+                return f"origin/{branch}"
+            if branch in {head.name for head in repo.heads}:
+                return branch
+        return f"origin/{self.default_branch}"
+
+    @staticmethod
+    def _is_worktree_on(path: Path, branch: str) -> bool:
+        try:
+            return git.Repo(path).active_branch.name == branch
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, TypeError):
+            return False
+
+    def _remove_worktree(self, repo: git.Repo, path: Path) -> None:
+        if path.exists():
+            try:
+                _run(repo, "worktree remove", "worktree", "remove", "--force", str(path))
+            except GitError:
+                shutil.rmtree(path, ignore_errors=True)
+        _run(repo, "worktree prune", "worktree", "prune")
+
+    def remove_worktree(self, branch: str) -> None:
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            self._remove_worktree(self.repo(), self.worktree_path(branch))
+
+    def merge_base(self, *, branch: str) -> str:
+        repo = self.repo()
+        return _run(repo, "merge-base", "merge-base", f"origin/{self.default_branch}", branch).strip()
+
+    def merge_and_push(self, *, branch: str, message: str) -> MergeOutcome:
+        """Merge the ticket branch into the remote's default branch with a merge commit, then push.
+
+        On a conflict nothing is pushed and the conflicting files are listed.
+        """
+        repo = self.sync()
+        path = self.worktrees_dir / f"merge-{slugify(branch, max_length=60)}"
+        with self.locked():
+            self._remove_worktree(repo, path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(path),
+                 f"origin/{self.default_branch}")
+            try:
+                return self._merge_in(git.Repo(path), branch=branch, message=message)
+            finally:
+                self._remove_worktree(repo, path)
+
+    def _merge_in(self, work: git.Repo, *, branch: str, message: str) -> MergeOutcome:
+        source = f"origin/{branch}" if f"origin/{branch}" in self.remote_branches(work) else branch
+        try:
+            work.git.execute(["git", "merge", "--no-ff", "--no-edit", "-m", message, source], env=COMMITTER)
+        except git.GitCommandError as exc:
+            conflicts = work.git.execute(["git", "diff", "--name-only", "--diff-filter=U"]).split()
+            work.git.execute(["git", "merge", "--abort"], with_exceptions=False)
+            if conflicts:
+                return MergeOutcome(merged=False, conflicts=conflicts,
+                                    message=f"Merge conflict in: {', '.join(conflicts)}")
+            raise GitError(f"git merge failed: {(exc.stderr or str(exc)).strip()[-500:]}") from None
+        commit = work.head.commit.hexsha
+        _run(work, "push", "push", "origin", f"HEAD:refs/heads/{self.default_branch}")
+        return MergeOutcome(merged=True, commit=commit, message=f"Merged as {commit[:10]}")
+
+
+def commit_all(*, worktree: Path, message: str) -> str | None:
+    """Commit every change in the worktree; None when there is nothing to commit."""
+    repo = git.Repo(worktree)
+    _run(repo, "add", "add", "-A")
+    if not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
+        return None
+    _run(repo, "commit", "commit", "--no-verify", "-q", "-m", message)
+    return repo.head.commit.hexsha
+
+
+def push_branch(*, worktree: Path, branch: str) -> None:
+    # The ticket branch belongs to the factory: force keeps a re-run from being
+    # refused after its worktree was rebuilt from the default branch.
+    _run(git.Repo(worktree), "push", "push", "--force", "origin", f"{branch}:refs/heads/{branch}")
+
+
+def diff_against(*, worktree: Path, base: str) -> str:
+    """Unified diff of the worktree (committed or not, new files included) against `base`."""
+    repo = git.Repo(worktree)
+    _run(repo, "add", "add", "-A", "--intent-to-add")
+    return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_output_newline=False)
+
+
+def diff_stats(*, worktree: Path, base: str) -> list[dict]:
+    repo = git.Repo(worktree)
+    output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
+    stats = []
+    for line in output.splitlines():
+        added, removed, path = line.split("\t", 2)
+        stats.append({"path": path, "added": int(added) if added != "-" else 0,
+                      "removed": int(removed) if removed != "-" else 0, "binary": added == "-"})
+    return stats

@@ -1,0 +1,107 @@
+"""Typed readers for environment variables.
+
+Every setting comes from the environment with a working default. A value that
+cannot be used stops the process at start-up with the variable's name, so a
+typo never turns into a confusing failure deep inside a request or a task.
+"""
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+
+class ImproperlyConfiguredEnv(RuntimeError):
+    pass
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a boolean: use true/false, 1/0, yes/no or on/off")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a whole number") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfiguredEnv(f"{name}={value} is below the minimum of {minimum}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfiguredEnv(f"{name}={value} is above the maximum of {maximum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ImproperlyConfiguredEnv(f"{name}={value} is below the minimum of {minimum}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+def env_list(name: str, default: str) -> list[str]:
+    raw = os.environ.get(name) or default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_url(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    if value and urlparse(value).scheme not in {"http", "https"}:
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+def database_from_url(name: str, url: str) -> dict:
+    """Django DATABASES entry from postgres://user:pass@host:port/db?sslmode=..."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfiguredEnv(
+            f"{name} must be a postgres:// URL (PostgreSQL is the only supported database), got {url!r}"
+        )
+    database = unquote(parsed.path.lstrip("/"))
+    if not database:
+        raise ImproperlyConfiguredEnv(f"{name}={url!r} names no database (postgres://user@host:port/DBNAME)")
+    options = dict(pair.split("=", 1) for pair in parsed.query.split("&") if "=" in pair)
+    host = unquote(parsed.hostname or "") if parsed.hostname else options.pop("host", "")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ImproperlyConfiguredEnv(f"{name}={url!r} has an invalid port") from None
+    return {
+        "NAME": database,
+        "USER": unquote(parsed.username or ""),
+        "PASSWORD": unquote(parsed.password or ""),
+        "HOST": host,
+        "PORT": str(port or ""),
+        "OPTIONS": options,
+    }

@@ -1,0 +1,172 @@
+"""Django settings, all read from environment variables (see README: Configuration)."""
+from pathlib import Path
+
+from factory_site.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# A fixed development key keeps `make run` zero-config; DEBUG off with that key
+# would be an insecure production deployment, so it is refused below.
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
+
+FACTORY_DATA_DIR = env_path("FACTORY_DATA_DIR", BASE_DIR / "var")
+FACTORY_URL = env_url("FACTORY_URL", "http://127.0.0.1:8000")
+OLLAMA_HOST = env_url("OLLAMA_HOST", "http://127.0.0.1:11434")
+FACTORY_MODEL = env_str("FACTORY_MODEL", "qwen2.5-coder:14b")
+FACTORY_EMBED_MODEL = env_str("FACTORY_EMBED_MODEL", "nomic-embed-text")
+FACTORY_EMBED_DIM = env_int("FACTORY_EMBED_DIM", 768, minimum=8)
+QDRANT_URL = env_url("QDRANT_URL", "")
+FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)
+FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
+FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)
+FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
+FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "auto", ("auto", "on", "off"))
+FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
+FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)
+FACTORY_QUEUE_SYNC = env_bool("FACTORY_QUEUE_SYNC", False)
+
+if not DEBUG and SECRET_KEY == _DEV_SECRET and env_bool("FACTORY_REQUIRE_SECRET", False):
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when FACTORY_REQUIRE_SECRET is on")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "tickets",
+    "agent",
+    "memory",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "factory_site.urls"
+WSGI_APPLICATION = "factory_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:55432/factory"
+DATABASES = {
+    "default": {
+        **database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or _DEFAULT_DATABASE_URL),
+        "ENGINE": "factory_site.db",
+        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        "CONN_HEALTH_CHECKS": True,
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = FACTORY_DATA_DIR / "static"
+LOGIN_URL = "admin:login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "tickets.pagination.TicketPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tickets.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AI Software Factory API",
+    "DESCRIPTION": "Tickets for the implementer agent, reviews, shared memory and metrics.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# django-q2 with the ORM broker: the queue lives in PostgreSQL next to the
+# tickets, so there is nothing else to run. Agent runs go to their own
+# cluster ("agent" queue, FACTORY_AGENT_CONCURRENCY workers) so webhooks and
+# memory writes on the default queue never wait behind a long model call.
+Q_CLUSTER = {
+    "name": env_str("FACTORY_Q_CLUSTER", "factory"),
+    "orm": "default",
+    "workers": env_int("FACTORY_WORKERS", 2, minimum=1),
+    "timeout": env_int("FACTORY_TASK_TIMEOUT", 3600, minimum=10),
+    "retry": env_int("FACTORY_TASK_TIMEOUT", 3600, minimum=10) + 60,
+    "max_attempts": 1,
+    "poll": 0.2,
+    "catch_up": False,
+    "save_limit": 1000,
+    "sync": FACTORY_QUEUE_SYNC,
+    "ack_failures": True,
+    "label": "Task queue",
+    "ALT_CLUSTERS": {
+        # Started with Q_CLUSTER_NAME=agent: one worker per concurrent agent run.
+        "agent": {"workers": FACTORY_AGENT_CONCURRENCY, "recycle": 50},
+    },
+}
+FACTORY_AGENT_QUEUE = "agent"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FACTORY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

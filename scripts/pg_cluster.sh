@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster for development and tests, listening on loopback only.
+#   pg_cluster.sh start DIR PORT   create the cluster in DIR if needed, start it, create database "factory"
+#   pg_cluster.sh stop DIR         stop it (fast shutdown)
+set -euo pipefail
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$bindir" ] || bindir=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
+if [ ! -x "$bindir/initdb" ]; then
+  echo "PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin and PATH)." >&2
+  echo "Install them (Debian: apt-get install postgresql) or set DATABASE_URL to an existing server." >&2
+  exit 1
+fi
+
+as_owner() {
+  # initdb and postgres refuse to run as root; use the postgres account then.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+  local dir=$1 port=$2
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
+      echo "The postgres account cannot reach $dir (a parent folder is private)." >&2
+      echo "Set FACTORY_PG_DIR to a folder it can reach, e.g. FACTORY_PG_DIR=/var/tmp/factory-pg" >&2
+      exit 1
+    fi
+  fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    as_owner "$bindir/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --no-sync >/dev/null
+  fi
+  if ! as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
+      start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
+  fi
+  if ! as_owner "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='factory'" postgres | grep -q 1; then
+    as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres factory
+  fi
+}
+
+stop() {
+  local dir=$1
+  [ -f "$dir/postmaster.pid" ] || return 0
+  as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
+}
+
+case "${1:-}" in
+  start) start "$2" "$3" ;;
+  stop) stop "$2" ;;
+  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+esac

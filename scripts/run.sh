@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make run`: database, migrations, an admin login, then the web server and both
+# django-q2 clusters (default queue + agent queue) together; Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+mkdir -p "$FACTORY_DATA_DIR"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  if [ -n "${own_pg:-}" ]; then bash scripts/pg_cluster.sh stop "$own_pg"; fi
+  echo "Stopped."
+}
+trap cleanup INT TERM EXIT
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  own_pg=${FACTORY_PG_DIR:-$FACTORY_DATA_DIR/postgres}
+  port=${FACTORY_PG_PORT:-55432}
+  bash scripts/pg_cluster.sh start "$own_pg" "$port"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/factory"
+  echo "PostgreSQL: private cluster in $own_pg ($DATABASE_URL)"
+fi
+
+$py manage.py migrate --no-input
+$py manage.py factory_admin
+$py manage.py collectstatic --no-input -v 0
+
+addr=${FACTORY_BIND:-127.0.0.1:8000}
+$py manage.py runserver --noreload "$addr" & pids+=($!)
+$py manage.py qcluster & pids+=($!)
+Q_CLUSTER_NAME=agent $py manage.py qcluster & pids+=($!)
+echo "Factory running: admin http://$addr/admin/  API http://$addr/api/factory/  docs http://$addr/api/docs/"
+echo "Press Ctrl-C to stop."
+wait -n "${pids[@]}"

@@ -1,0 +1,80 @@
+"""Fixtures shared by the whole-flow tests: users with roles, API clients, a project with a real git repo."""
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tickets import services
+from tickets.roles import ARCHITECT, REVIEWER, grant_role
+
+SEED_TICKET = {
+    "titulo": "Agregar GET /api/contabilidad/facturas/:id/pdf",
+    "tipo": "feature",
+    "prioridad": 2,
+    "descripcion": "Endpoint que genera PDF de factura usando pdfkit...",
+    "archivos_modificar": ["backend/app/modules/contabilidad/controllers/facturas.controller.js"],
+    "archivos_referencia": ["backend/app/modules/pos/controllers/ventas.controller.js"],
+    "patrones_obligatorios": ["Usar RLSContextManager.query()", "Envolver en asyncHandler"],
+    "contexto_cipher": "// Código relevante pre-cargado...",
+    "tests_requeridos": ["200 con PDF válido", "404 si no existe", "403 si otro tenant"],
+}
+
+
+def make_user(username: str, *, role: str | None = None, staff: bool = False):
+    user = get_user_model().objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+    if role:
+        grant_role(user, role)
+    return user
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def architect(db):
+    return make_user("architect", role=ARCHITECT)
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_user("reviewer", role=REVIEWER, staff=True)
+
+
+@pytest.fixture
+def api(architect) -> APIClient:
+    return client_for(architect)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def make_remote_repo(root: Path, files: dict[str, str], *, branch: str = "main") -> Path:
+    """A bare 'remote' repository holding one commit with the given files."""
+    work = root / "seed-work"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", branch)
+    git(work, "config", "user.email", "seed@example.com")
+    git(work, "config", "user.name", "Seed")
+    for name, text in files.items():
+        path = work / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "initial")
+    remote = root / "remote.git"
+    git(root, "clone", "-q", "--bare", str(work), str(remote))
+    return remote
+
+
+@pytest.fixture
+def project(db, tmp_path):
+    remote = make_remote_repo(tmp_path, {"README.md": "# demo\n"})
+    return services.create_project(name="demo", repo_url=str(remote), test_command="python -m pytest -q")

@@ -1,0 +1,187 @@
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+
+from tickets import services
+from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.states import State, TransitionError
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "repo_url", "default_branch", "test_command", "edit_format", "created_at"]
+    search_fields = ["name", "repo_url"]
+    readonly_fields = ["created_at"]
+
+
+class TicketEventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor", "kind", "from_state", "to_state", "message"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TicketAttemptInline(admin.StackedInline):
+    model = TicketAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "outcome", "phase", "model_name", "edit_format", "tokens", "timing", "edit_summary",
+              "tests_summary", "feedback", "response"]
+    readonly_fields = fields
+    ordering = ["number"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Tokens (prompt / output)")
+    def tokens(self, attempt: TicketAttempt) -> str:
+        return f"{attempt.prompt_tokens or 0} / {attempt.eval_tokens or 0}"
+
+    @admin.display(description="Time (model / tests)")
+    def timing(self, attempt: TicketAttempt) -> str:
+        return f"{attempt.model_seconds or 0:.1f} s / {attempt.test_seconds or 0:.1f} s"
+
+    @admin.display(description="Edits")
+    def edit_summary(self, attempt: TicketAttempt) -> str:
+        return json.dumps(attempt.edit_results, indent=1) if attempt.edit_results else "-"
+
+    @admin.display(description="Tests")
+    def tests_summary(self, attempt: TicketAttempt) -> str:
+        return summarize_tests(attempt.test_result)
+
+
+def summarize_tests(result: dict | None) -> str:
+    if not result:
+        return "-"
+    return (f"{result.get('passed', 0)} passed, {result.get('failed', 0)} failed, "
+            f"{result.get('errors', 0)} errors, {result.get('skipped', 0)} skipped "
+            f"in {result.get('duration_s', 0):.1f} s (exit {result.get('exit_code')})")
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = ["titulo", "estado", "prioridad", "project", "intentos", "age", "review_link"]
+    list_filter = ["estado", "prioridad", "tipo", "project"]
+    search_fields = ["titulo", "descripcion", "id"]
+    date_hierarchy = "creado_en"
+    list_select_related = ["project"]
+    autocomplete_fields = ["depende_de"]
+    inlines = [TicketAttemptInline, TicketEventInline]
+    actions = ["retry_tickets", "cancel_tickets"]
+    fieldsets = [
+        (None, {"fields": ["project", "titulo", "descripcion", "tipo", "prioridad", "depende_de"]}),
+        ("For the implementer", {"fields": ["archivos_modificar", "archivos_referencia", "patrones_obligatorios",
+                                            "contexto_cipher", "tests_requeridos"]}),
+        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "creado_en",
+                              "iniciado_en", "completado_en"]}),
+        ("Results", {"fields": ["tests_summary", "tests_resultado_pretty", "codigo_generado_pretty"]}),
+    ]
+    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "creado_en", "iniciado_en",
+                       "completado_en", "tests_summary", "tests_resultado_pretty", "codigo_generado_pretty",
+                       "review_link"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None):
+        if obj is not None and obj.estado not in services.EDITABLE:
+            return [*self.readonly_fields, "project", *services.DEFINITION_FIELDS, "depende_de"]
+        if obj is not None:
+            return [*self.readonly_fields, "project"]
+        return self.readonly_fields
+
+    @admin.display(description="Age", ordering="creado_en")
+    def age(self, ticket: Ticket) -> str:
+        return timesince(ticket.creado_en, timezone.now())
+
+    @admin.display(description="Review")
+    def review_link(self, ticket: Ticket) -> str:
+        if ticket.pk is None:
+            return "-"
+        return format_html('<a href="{}">review page</a>', reverse("review-ticket", args=[ticket.pk]))
+
+    @admin.display(description="Tests")
+    def tests_summary(self, ticket: Ticket) -> str:
+        return summarize_tests(ticket.tests_resultado)
+
+    @admin.display(description="tests_resultado")
+    def tests_resultado_pretty(self, ticket: Ticket) -> str:
+        return pretty_json(ticket.tests_resultado)
+
+    @admin.display(description="codigo_generado")
+    def codigo_generado_pretty(self, ticket: Ticket) -> str:
+        return pretty_json(ticket.codigo_generado)
+
+    def save_model(self, request: HttpRequest, obj: Ticket, form, change: bool) -> None:
+        # Saving goes through the services so the event log, queueing and
+        # state checks are the same as through the API.
+        fields = {name: form.cleaned_data[name] for name in services.DEFINITION_FIELDS if name in form.cleaned_data}
+        if change:
+            services.update_ticket(ticket=obj, actor=request.user, changes=fields)
+        else:
+            ticket, _ = services.create_ticket(actor=request.user, project=form.cleaned_data["project"],
+                                               fields=fields)
+            obj.pk = ticket.pk
+            obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        if "depende_de" in form.cleaned_data:
+            ticket = Ticket.objects.get(pk=form.instance.pk)
+            try:
+                services.update_ticket(ticket=ticket, actor=request.user,
+                                       changes={"depende_de": list(form.cleaned_data["depende_de"])})
+            except (TransitionError, ValueError) as exc:
+                messages.error(request, str(exc))
+
+    @admin.action(description="Send back to the agent queue (failed or cancelled tickets)")
+    def retry_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        self._apply(request, queryset, lambda ticket: services.retry(ticket=ticket, actor=request.user))
+
+    @admin.action(description="Cancel")
+    def cancel_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        self._apply(request, queryset, lambda ticket: services.cancel(ticket=ticket, actor=request.user))
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Ticket], action) -> None:
+        done, refused = 0, []
+        for ticket in queryset:
+            try:
+                action(ticket)
+                done += 1
+            except TransitionError as exc:
+                refused.append(f"{ticket.short_id}: {exc}")
+        if done:
+            messages.success(request, f"{done} ticket(s) updated.")
+        for line in refused:
+            messages.warning(request, line)
+
+
+def pretty_json(value) -> str:
+    if value in (None, "", {}):
+        return "-"
+    return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
+                       json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@admin.register(TicketEvent)
+class TicketEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "ticket", "actor", "kind", "from_state", "to_state", "message"]
+    list_filter = ["kind", "to_state"]
+    search_fields = ["message", "actor", "ticket__titulo"]
+    list_select_related = ["ticket"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

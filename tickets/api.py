@@ -1,0 +1,223 @@
+"""REST API for projects and tickets. Views only translate HTTP to services and selectors."""
+import uuid
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404, HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tickets import roles, selectors, services
+from tickets.models import Project, Ticket
+from tickets.pagination import TicketPagination
+from tickets.serializers import (
+    ProjectSerializer,
+    TicketDetailSerializer,
+    TicketListSerializer,
+    TicketPatchSerializer,
+    TicketWriteSerializer,
+)
+from tickets.states import State, TransitionError
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class UnprocessableEntity(exceptions.APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "unprocessable"
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus the factory's own errors mapped to clear 4xx answers."""
+    if isinstance(exc, TransitionError):
+        exc = Conflict(str(exc))
+    elif isinstance(exc, services.IdempotencyConflict):
+        exc = UnprocessableEntity(str(exc))
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, IntegrityError):
+        exc = Conflict("The change conflicts with existing data; reload and try again.")
+    return drf_exception_handler(exc, context)
+
+
+class IsArchitect(BasePermission):
+    message = "Only users with the 'architect' role can create or change tickets and projects."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return bool(request.user and request.user.is_authenticated)
+        return roles.can_write_tickets(request.user)
+
+
+class IsReviewer(BasePermission):
+    message = "Only users with the 'reviewer' or 'architect' role can review tickets."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return bool(request.user and request.user.is_authenticated)
+        return roles.can_review(request.user)
+
+
+def get_ticket_or_404(ticket_id: str) -> Ticket:
+    try:
+        return selectors.ticket_detail(ticket_id=uuid.UUID(str(ticket_id)))
+    except (ValueError, Ticket.DoesNotExist):
+        raise Http404(f"No ticket with id {ticket_id!r}.") from None
+
+
+def detail_response(ticket: Ticket, request: Request, *, code: int = status.HTTP_200_OK) -> Response:
+    fresh = selectors.ticket_detail(ticket_id=ticket.pk)
+    return Response(TicketDetailSerializer(fresh, context={"request": request}).data, status=code)
+
+
+class ProjectListApi(APIView):
+    permission_classes = [IsArchitect]
+
+    @extend_schema(responses=ProjectSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ProjectSerializer(selectors.project_list(), many=True).data)
+
+    @extend_schema(request=ProjectSerializer, responses={201: ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = ProjectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = services.create_project(**serializer.validated_data)
+        return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    permission_classes = [IsArchitect]
+
+    def get_project(self, name: str) -> Project:
+        try:
+            return Project.objects.get(name=name)
+        except Project.DoesNotExist:
+            raise Http404(f"No project named {name!r}.") from None
+
+    @extend_schema(responses=ProjectSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        return Response(ProjectSerializer(self.get_project(name)).data)
+
+    @extend_schema(request=ProjectSerializer, responses=ProjectSerializer)
+    def patch(self, request: Request, name: str) -> Response:
+        project = self.get_project(name)
+        serializer = ProjectSerializer(project, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = services.update_project(project=project, changes=serializer.validated_data)
+        return Response(ProjectSerializer(project).data)
+
+
+def resolve_project(validated: dict) -> Project:
+    project = validated.pop("project", None) or selectors.only_project()
+    if project is None:
+        count = Project.objects.count()
+        reason = "no project exists yet; create one first" if count == 0 else f"there are {count} projects"
+        raise exceptions.ValidationError({"project": [f"This field is required: {reason}."]})
+    return project
+
+
+class TicketListApi(APIView):
+    permission_classes = [IsArchitect]
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str, required=False) for name in (
+            "estado", "tipo", "prioridad", "prioridad_min", "prioridad_max", "project", "creado_desde",
+            "creado_hasta", "q", "ordering", "page", "page_size")],
+        responses=TicketListSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        ticket_filter = selectors.TicketFilter(request.query_params, queryset=selectors.ticket_list())
+        if not ticket_filter.is_valid():
+            raise exceptions.ValidationError(ticket_filter.errors)
+        paginator = TicketPagination()
+        page = paginator.paginate_queryset(ticket_filter.qs, request, view=self)
+        data = TicketListSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(request=TicketWriteSerializer, responses={201: TicketDetailSerializer})
+    def post(self, request: Request) -> Response:
+        serializer = TicketWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        project = resolve_project(fields)
+        ticket, created = services.create_ticket(
+            actor=request.user,
+            project=project,
+            fields=fields,
+            depende_de=fields.pop("depende_de", []),
+            idempotency_key=idempotency_key(request),
+            fingerprint=services.request_fingerprint(request.data),
+        )
+        response = detail_response(ticket, request, code=status.HTTP_201_CREATED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 200:
+        raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+    return key or None
+
+
+class TicketDetailApi(APIView):
+    permission_classes = [IsArchitect]
+
+    @extend_schema(responses=TicketDetailSerializer)
+    def get(self, request: Request, ticket_id: str) -> Response:
+        return detail_response(get_ticket_or_404(ticket_id), request)
+
+    @extend_schema(request=TicketPatchSerializer, responses=TicketDetailSerializer)
+    def patch(self, request: Request, ticket_id: str) -> Response:
+        ticket = get_ticket_or_404(ticket_id)
+        serializer = TicketPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        target = changes.pop("estado", None)
+        comentario = changes.pop("comentario", "")
+        if changes:
+            try:
+                ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
+            except ValueError as exc:
+                raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
+        if target is not None and target != ticket.estado:
+            ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
+        return detail_response(ticket, request)
+
+
+def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticket:
+    """PATCH estado: the same services as the review actions, so the same checks apply."""
+    from tickets import review
+
+    if target == State.PENDING:
+        return services.retry(ticket=ticket, actor=user, message=comentario)
+    if target == State.CANCELLED:
+        return review.cancel(ticket=ticket, user=user, reason=comentario)
+    if target == State.MERGED:
+        return review.approve(ticket=ticket, user=user).ticket
+    if target == State.CHANGES_REQUESTED:
+        if not comentario:
+            raise exceptions.ValidationError({"comentario": ["Say what to change when requesting changes."]})
+        return review.request_changes(ticket=ticket, user=user, comment=comentario)
+    raise TransitionError(ticket.estado, target, f"only the agent moves tickets to '{target}'")
+
+
+class TicketDiffApi(APIView):
+    """The ticket's changes as a plain unified diff against the project's default branch."""
+
+    permission_classes = [IsArchitect]
+
+    @extend_schema(responses={(200, "text/x-diff"): str})
+    def get(self, request: Request, ticket_id: str) -> HttpResponse:
+        ticket = get_ticket_or_404(ticket_id)
+        diff = (ticket.codigo_generado or {}).get("diff", "")
+        return HttpResponse(diff, content_type="text/x-diff; charset=utf-8")

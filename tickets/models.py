@@ -1,0 +1,181 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from tickets.states import State
+
+
+class EditFormat(models.TextChoices):
+    AUTO = "auto", "Auto (whole files under 400 lines, diff above)"
+    WHOLE = "whole", "Whole files"
+    DIFF = "diff", "SEARCH/REPLACE blocks"
+
+
+class Project(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    repo_url = models.CharField(max_length=500, help_text="A git URL or a local path to the repository.")
+    default_branch = models.CharField(max_length=100, default="main")
+    test_command = models.CharField(max_length=500, help_text="e.g. `pytest -q` or `npm test`.")
+    setup_command = models.CharField(max_length=500, blank=True, default="")
+    edit_format = models.CharField(max_length=10, choices=EditFormat.choices, default=EditFormat.AUTO)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _text_array() -> ArrayField:
+    return ArrayField(models.TextField(), default=list, blank=True)
+
+
+class Ticket(models.Model):
+    """One atomic unit of work for the implementer; columns follow the seed's SQL."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="tickets")
+
+    titulo = models.CharField(max_length=200)
+    descripcion = models.TextField()
+    tipo = models.CharField(max_length=50, default="feature")
+    prioridad = models.IntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(5)])
+    archivos_modificar = _text_array()
+    archivos_referencia = _text_array()
+    patrones_obligatorios = _text_array()
+    contexto_cipher = models.TextField(blank=True, default="")
+    tests_requeridos = _text_array()
+    depende_de = models.ManyToManyField("self", symmetrical=False, related_name="bloquea", blank=True)
+
+    estado = models.CharField(max_length=50, choices=State.choices, default=State.PENDING)
+    intentos = models.IntegerField(default=0)
+
+    branch_name = models.CharField(max_length=100, blank=True, null=True)
+    codigo_generado = models.JSONField(blank=True, null=True)
+    tests_resultado = models.JSONField(blank=True, null=True)
+    error_mensaje = models.TextField(blank=True, null=True)
+
+    creado_en = models.DateTimeField(default=timezone.now)
+    iniciado_en = models.DateTimeField(blank=True, null=True)
+    completado_en = models.DateTimeField(blank=True, null=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True, null=True)
+    idempotency_hash = models.CharField(max_length=64, blank=True, default="")
+    queued_at = models.DateTimeField(blank=True, null=True, help_text="When the ticket last entered the agent queue.")
+
+    class Meta:
+        db_table = "dev_tickets"
+        ordering = ["-creado_en"]
+        indexes = [
+            models.Index(fields=["estado", "prioridad", "creado_en"], name="ticket_state_prio_idx"),
+            models.Index(fields=["project", "estado"], name="ticket_project_state_idx"),
+            models.Index(fields=["creado_en"], name="ticket_created_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], name="ticket_idempotency_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(prioridad__gte=1, prioridad__lte=5), name="ticket_prioridad_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.short_id} {self.titulo}"
+
+    @property
+    def short_id(self) -> str:
+        return str(self.id)[:8]
+
+
+class TicketEvent(models.Model):
+    """Append-only log of every state change and notable step of a ticket."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        STATE = "state"
+        UPDATED = "updated"
+        ATTEMPT = "attempt"
+        COMMENT = "comment"
+        NOTE = "note"
+        ERROR = "error"
+        MERGE = "merge"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=150, help_text="A username, or 'agent' / 'system'.")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    from_state = models.CharField(max_length=50, blank=True, default="")
+    to_state = models.CharField(max_length=50, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    data = models.JSONField(blank=True, default=dict)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor}: {self.kind}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("Ticket events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+
+class TicketAttempt(models.Model):
+    """One model answer for a ticket, and everything that followed from it."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running"
+        PASSED = "passed", "Tests passed"
+        TESTS_FAILED = "tests_failed", "Tests failed"
+        APPLY_FAILED = "apply_failed", "Edits did not apply"
+        SYNTAX_FAILED = "syntax_failed", "Syntax error"
+        TIMEOUT = "timeout", "Tests timed out"
+        MODEL_ERROR = "model_error", "Model unreachable or failed"
+        ERROR = "error", "Infrastructure error"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    phase = models.CharField(max_length=200, blank=True, default="", help_text="Live progress of the attempt.")
+    model_name = models.CharField(max_length=200, blank=True, default="")
+    edit_format = models.CharField(max_length=10, blank=True, default="")
+    system_prompt = models.TextField(blank=True, default="")
+    prompt = models.TextField(blank=True, default="")
+    prompt_notes = models.JSONField(blank=True, default=list)
+    response = models.TextField(blank=True, default="")
+    edit_results = models.JSONField(blank=True, default=dict)
+    diff = models.TextField(blank=True, default="")
+    test_result = models.JSONField(blank=True, null=True)
+    feedback = models.TextField(blank=True, default="", help_text="What the next attempt is told.")
+    prompt_tokens = models.IntegerField(blank=True, null=True)
+    eval_tokens = models.IntegerField(blank=True, null=True)
+    model_seconds = models.FloatField(blank=True, null=True)
+    prompt_eval_seconds = models.FloatField(blank=True, null=True)
+    eval_seconds = models.FloatField(blank=True, null=True)
+    test_seconds = models.FloatField(blank=True, null=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(blank=True, null=True)
+
+    class Meta:
+        ordering = ["ticket", "number"]
+        constraints = [models.UniqueConstraint(fields=["ticket", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.short_id} attempt {self.number} ({self.outcome})"
+
+    @property
+    def total_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

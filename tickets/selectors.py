@@ -1,0 +1,75 @@
+"""Reads of projects and tickets, and the filters the API and admin share."""
+import django_filters
+from django.db.models import Prefetch, Q, QuerySet
+
+from tickets.models import Project, Ticket, TicketEvent
+from tickets.states import State
+
+
+class TicketFilter(django_filters.FilterSet):
+    estado = django_filters.MultipleChoiceFilter(choices=State.choices)
+    tipo = django_filters.CharFilter()
+    prioridad = django_filters.NumberFilter()
+    prioridad_min = django_filters.NumberFilter(field_name="prioridad", lookup_expr="gte")
+    prioridad_max = django_filters.NumberFilter(field_name="prioridad", lookup_expr="lte")
+    project = django_filters.CharFilter(field_name="project__name")
+    creado_desde = django_filters.IsoDateTimeFilter(field_name="creado_en", lookup_expr="gte")
+    creado_hasta = django_filters.IsoDateTimeFilter(field_name="creado_en", lookup_expr="lte")
+    q = django_filters.CharFilter(method="search_text", label="Text in titulo or descripcion")
+    ordering = django_filters.OrderingFilter(
+        fields=("creado_en", "prioridad", "estado", "titulo", "intentos", "completado_en")
+    )
+
+    class Meta:
+        model = Ticket
+        fields = ["estado", "tipo", "prioridad", "project"]
+
+    def search_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Q(titulo__icontains=value) | Q(descripcion__icontains=value))
+
+
+def ticket_list() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("project").prefetch_related(
+        Prefetch("depende_de", queryset=Ticket.objects.only("id"))
+    )
+
+
+def ticket_detail(*, ticket_id) -> Ticket:
+    return (
+        Ticket.objects.select_related("project")
+        .prefetch_related("depende_de", Prefetch("events", queryset=TicketEvent.objects.order_by("created_at", "id")))
+        .get(pk=ticket_id)
+    )
+
+
+def filtered_tickets(*, params: dict, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
+    ticket_filter = TicketFilter(params, queryset=queryset if queryset is not None else ticket_list())
+    if not ticket_filter.is_valid():
+        raise ValueError(ticket_filter.errors)
+    return ticket_filter.qs
+
+
+def project_list() -> QuerySet[Project]:
+    return Project.objects.all()
+
+
+def only_project() -> Project | None:
+    """The project to use when a ticket names none: defined only when exactly one exists."""
+    projects = list(Project.objects.all()[:2])
+    return projects[0] if len(projects) == 1 else None
+
+
+def dependency_closure(*, tickets: list[Ticket]) -> set:
+    """Ids of the given tickets and everything they depend on, transitively."""
+    seen: set = set()
+    frontier = {ticket.pk for ticket in tickets}
+    while frontier:
+        seen |= frontier
+        frontier = set(
+            Ticket.depende_de.through.objects.filter(from_ticket_id__in=frontier).values_list("to_ticket_id", flat=True)
+        ) - seen
+    return seen
+
+
+def latest_comment(*, ticket: Ticket) -> TicketEvent | None:
+    return ticket.events.filter(kind=TicketEvent.Kind.COMMENT).order_by("-created_at", "-id").first()

@@ -1,0 +1,184 @@
+from pathlib import PurePosixPath, PureWindowsPath
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent
+from tickets.states import State
+
+
+def validate_relative_path(value: str) -> str:
+    """A path inside the repository: relative, no '..', no NUL byte."""
+    if not value.strip():
+        raise serializers.ValidationError("a path cannot be empty")
+    if "\x00" in value:
+        raise serializers.ValidationError(f"{value!r} contains a NUL byte")
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or value.startswith("~"):
+        raise serializers.ValidationError(f"{value!r} is absolute; give a path relative to the repository root")
+    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+        raise serializers.ValidationError(f"{value!r} contains '..'; paths must stay inside the repository")
+    return value
+
+
+class RelativePathField(serializers.CharField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=500, validators=[validate_relative_path], **kwargs)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """Refuses booleans and non-integral numbers instead of coercing them."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    edit_format = serializers.ChoiceField(choices=EditFormat.choices, default=EditFormat.AUTO)
+
+    class Meta:
+        model = Project
+        fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketEvent
+        fields = ["created_at", "actor", "kind", "from_state", "to_state", "message", "data"]
+
+
+class TicketAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketAttempt
+        fields = [
+            "number", "outcome", "phase", "model_name", "edit_format", "edit_results", "test_result",
+            "feedback", "prompt_notes", "prompt_tokens", "eval_tokens", "model_seconds", "test_seconds",
+            "started_at", "finished_at",
+        ]
+
+
+class TicketWriteSerializer(serializers.Serializer):
+    """Validates a ticket as the architect sends it; unknown keys are refused, never dropped."""
+
+    project = serializers.SlugField(required=False)
+    titulo = serializers.CharField(max_length=200)
+    descripcion = serializers.CharField()
+    tipo = serializers.CharField(max_length=50, required=False)
+    prioridad = StrictIntegerField(min_value=1, max_value=5, required=False)
+    archivos_modificar = serializers.ListField(child=RelativePathField(), required=False)
+    archivos_referencia = serializers.ListField(child=RelativePathField(), required=False)
+    patrones_obligatorios = serializers.ListField(child=serializers.CharField(), required=False)
+    contexto_cipher = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    tests_requeridos = serializers.ListField(child=serializers.CharField(), required=False)
+    depende_de = serializers.ListField(child=serializers.UUIDField(), required=False)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object with the ticket's fields."]})
+        unknown = sorted(set(data) - set(self.fields))
+        errors = {name: [self.unknown_field_message(name)] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors.update(exc.detail)
+            raise serializers.ValidationError(errors) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        if value.get("contexto_cipher") is None and "contexto_cipher" in value:
+            value["contexto_cipher"] = ""
+        return value
+
+    @staticmethod
+    def unknown_field_message(name: str) -> str:
+        if name == "estado":
+            return "A new ticket always starts as 'pending'; change estado with PATCH."
+        if name in TicketSerializer.Meta.fields:
+            return "This field is read-only; the factory sets it."
+        return "Unknown field."
+
+    def validate_project(self, name: str) -> Project:
+        try:
+            return Project.objects.get(name=name)
+        except Project.DoesNotExist:
+            raise serializers.ValidationError(f"Unknown project {name!r}.") from None
+
+    def validate_depende_de(self, ids: list) -> list[Ticket]:
+        tickets = {ticket.pk: ticket for ticket in Ticket.objects.filter(pk__in=ids)}
+        missing = [str(ticket_id) for ticket_id in ids if ticket_id not in tickets]
+        if missing:
+            raise serializers.ValidationError(f"Unknown ticket(s): {', '.join(missing)}.")
+        return [tickets[ticket_id] for ticket_id in dict.fromkeys(ids)]
+
+
+class TicketPatchSerializer(TicketWriteSerializer):
+    estado = serializers.ChoiceField(choices=State.choices, required=False)
+    comentario = serializers.CharField(required=False, allow_blank=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "project" in data:
+            raise serializers.ValidationError({"project": ["A ticket cannot move to another project."]})
+        if isinstance(data, dict):
+            data = {key: value for key, value in data.items()}
+            comentario = data.pop("comentario", None)
+            value = super().to_internal_value(data)
+            if comentario is not None:
+                value["comentario"] = self.fields["comentario"].run_validation(comentario)
+            return value
+        return super().to_internal_value(data)
+
+
+def ticket_links(ticket: Ticket, request=None) -> dict:
+    def absolute(path: str) -> str:
+        return request.build_absolute_uri(path) if request is not None else path
+
+    return {
+        "self": absolute(reverse("api-ticket-detail", args=[ticket.pk])),
+        "diff": absolute(reverse("api-ticket-diff", args=[ticket.pk])),
+        "review": absolute(reverse("review-ticket", args=[ticket.pk])),
+        "admin": absolute(reverse("admin:tickets_ticket_change", args=[ticket.pk])),
+    }
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    depende_de = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id", "project", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar",
+            "archivos_referencia", "patrones_obligatorios", "contexto_cipher", "tests_requeridos",
+            "depende_de", "estado", "intentos", "branch_name", "codigo_generado", "tests_resultado",
+            "error_mensaje", "creado_en", "iniciado_en", "completado_en", "links",
+        ]
+        read_only_fields = fields
+
+    def get_depende_de(self, ticket: Ticket) -> list[str]:
+        return [str(dependency.pk) for dependency in ticket.depende_de.all()]
+
+    def get_links(self, ticket: Ticket) -> dict:
+        return ticket_links(ticket, self.context.get("request"))
+
+
+class TicketListSerializer(TicketSerializer):
+    """The list leaves out the large result payloads; GET one ticket for those."""
+
+    class Meta(TicketSerializer.Meta):
+        fields = [name for name in TicketSerializer.Meta.fields if name not in ("codigo_generado", "contexto_cipher")]
+        read_only_fields = fields
+
+
+class TicketDetailSerializer(TicketSerializer):
+    events = TicketEventSerializer(many=True, read_only=True)
+    attempts = TicketAttemptSerializer(many=True, read_only=True)
+
+    class Meta(TicketSerializer.Meta):
+        fields = TicketSerializer.Meta.fields + ["events", "attempts"]
+        read_only_fields = fields

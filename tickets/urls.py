@@ -1,0 +1,19 @@
+"""API routes under /api/factory/; each one answers with and without a trailing slash."""
+from django.urls import re_path
+
+from tickets import api
+
+
+def route(pattern: str, view, name: str):
+    return re_path(rf"^{pattern}/?$", view.as_view(), name=name)
+
+
+TICKET = r"tickets/(?P<ticket_id>[^/]+)"
+
+urlpatterns = [
+    route("projects", api.ProjectListApi, "api-projects"),
+    route(r"projects/(?P<name>[^/]+)", api.ProjectDetailApi, "api-project-detail"),
+    route("tickets", api.TicketListApi, "api-tickets"),
+    route(TICKET, api.TicketDetailApi, "api-ticket-detail"),
+    route(rf"{TICKET}/diff", api.TicketDiffApi, "api-ticket-diff"),
+]
