@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -333,9 +334,18 @@ def previous_text_line(lines: list[str], start: int) -> str | None:
 
 def path_before_fence(lines: list[str], start: int) -> str | None:
     line = previous_text_line(lines, start)
-    if line is None or FENCE_LINE.match(line):
+    if line is None:
         return None
+    if FENCE_LINE.match(line):
+        return path_in_own_fence(lines, start)
     return extract_path(line)
+
+
+def path_in_own_fence(lines: list[str], start: int) -> str | None:
+    """Some models fence the path line itself: ```\napp/x.py\n```\n```python\n..."""
+    if start < 3 or not is_bare_fence(lines[start - 1]) or not FENCE_LINE.match(lines[start - 3]):
+        return None
+    return extract_path(lines[start - 2])
 
 
 def path_in_prose_before_fence(lines: list[str], start: int) -> str | None:
@@ -457,7 +467,7 @@ class TreeFiles:
         return sorted(path for path in self.paths() if path.endswith("/" + relative))
 
 
-def walk_files(root: Path):
+def walk_files(root: Path) -> Iterator[str]:
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = [name for name in dirnames if name not in SKIPPED_DIRS]
         base = Path(directory).relative_to(root)
@@ -644,7 +654,8 @@ def replace_unique(*, file_lines: list[str], search: list[str], replace: list[st
                                                search=search, replace=replace))
 
 
-def search_variants(search: list[str], replace: list[str]):
+def search_variants(search: list[str],
+                    replace: list[str]) -> Iterator[tuple[list[str], list[str]]]:
     yield search, replace
     leading = count_blank(search)
     trailing = count_blank(reversed(search))
@@ -656,7 +667,7 @@ def search_variants(search: list[str], replace: list[str]):
                trimmed_replace[:len(trimmed_replace) - replace_trailing])
 
 
-def count_blank(lines) -> int:
+def count_blank(lines: Iterable[str]) -> int:
     count = 0
     for line in lines:
         if line.strip():

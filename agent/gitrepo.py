@@ -17,6 +17,9 @@ from pathlib import Path
 
 import git
 
+# Never committed from a ticket worktree: test-run debris, whatever the project's .gitignore says.
+EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".factory-home/", "node_modules/", ".coverage")
+
 COMMITTER = {
     "GIT_AUTHOR_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
     "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
@@ -85,6 +88,7 @@ class ProjectRepo:
             if not (self.path / "HEAD").exists():
                 self._clone()
             repo = self.repo()
+            self._write_excludes()
             _run(repo, "fetch", "fetch", "--prune", "--quiet", "origin")
             if f"origin/{self.default_branch}" not in self.remote_branches(repo):
                 raise GitError(f"the remote {self.url} has no branch '{self.default_branch}' (the project's "
@@ -101,6 +105,11 @@ class ProjectRepo:
             raise GitError(f"cannot clone {self.url}: {(exc.stderr or str(exc)).strip()[-500:]}") from None
         repo = self.repo()
         _run(repo, "config", "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
+
+    def _write_excludes(self) -> None:
+        exclude = self.path / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        exclude.write_text("\n".join(EXCLUDED) + "\n")
 
     @staticmethod
     def remote_branches(repo: git.Repo) -> set[str]:
@@ -209,7 +218,7 @@ def diff_against(*, worktree: Path, base: str) -> str:
     """Unified diff of the worktree (committed or not, new files included) against `base`."""
     repo = git.Repo(worktree)
     _run(repo, "add", "add", "-A", "--intent-to-add")
-    return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_output_newline=False)
+    return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_newline_in_stdout=False)
 
 
 def diff_stats(*, worktree: Path, base: str) -> list[dict]:

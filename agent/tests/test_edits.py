@@ -504,9 +504,9 @@ def test_parse_diff_path_above_one_sentence():
     assert [b.path for b in parse_edits(answer)] == ["app/x.py"]
 
 
-def test_parse_fenced_path_line_announces_next_block_only():
+def test_parse_fenced_path_line_announces_next_block():
     answer = "```\nnew.py\n```\n```python\nprint(1)\n```\n"
-    assert parse_edits(answer) == []
+    assert parse_edits(answer) == [EditBlock(path="new.py", kind="whole", search=None, replace="print(1)\n")]
 
 
 def test_apply_fence_without_path_explains_missing_path(tmp_path):

@@ -1,0 +1,167 @@
+"""Builds the implementer's user message from a ticket, fitted to the model's context window.
+
+Budget rule: the files to modify and the task are never cut; reference material
+is trimmed first (repository tree, reference files, memory lessons, pre-loaded
+context), and every cut is written down as a note on the attempt.
+"""
+from dataclasses import dataclass, field
+
+from agent.edits import EditFormat, format_instructions
+
+# qwen2.5-coder's tokenizer averages a little over 3 characters per token on
+# code; 3.0 errs on the side of fitting.
+CHARS_PER_TOKEN = 3.0
+MIN_OUTPUT_TOKENS = 2048
+
+
+def count_tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+@dataclass
+class TicketBrief:
+    """What the prompt needs from a ticket, independent of Django."""
+
+    titulo: str
+    descripcion: str
+    tipo: str = "feature"
+    archivos_modificar: list[str] = field(default_factory=list)
+    archivos_referencia: list[str] = field(default_factory=list)
+    patrones_obligatorios: list[str] = field(default_factory=list)
+    contexto_cipher: str = ""
+    tests_requeridos: list[str] = field(default_factory=list)
+    lessons: list[str] = field(default_factory=list)
+    reviewer_feedback: str = ""
+
+
+@dataclass
+class PromptInputs:
+    brief: TicketBrief
+    files_to_modify: dict[str, str | None]  # path -> current text, None = new file
+    reference_files: dict[str, str | None]
+    tree: str
+    edit_format: EditFormat
+    previous_failure: str = ""
+
+
+@dataclass
+class Prompt:
+    system: str
+    user: str
+    tokens: int
+    notes: list[str]
+
+
+class PromptTooLarge(Exception):
+    """The files to modify alone do not fit in the context window."""
+
+
+def output_reserve(inputs: PromptInputs, *, num_ctx: int) -> int:
+    # A whole-file answer repeats the files; a diff answer is much smaller.
+    modified = sum(count_tokens(text or "") for text in inputs.files_to_modify.values())
+    wanted = int(modified * 1.2) + 1024 if inputs.edit_format == "whole" else modified // 2 + 1024
+    return min(max(wanted, MIN_OUTPUT_TOKENS), num_ctx // 2)
+
+
+def build_prompt(*, inputs: PromptInputs, system: str, num_ctx: int) -> Prompt:
+    budget = num_ctx - output_reserve(inputs, num_ctx=num_ctx) - count_tokens(system)
+    notes: list[str] = []
+    fixed = [
+        task_section(inputs.brief),
+        rules_section(inputs.brief),
+        required_tests_section(inputs.brief),
+        files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it"),
+        feedback_section(inputs.brief.reviewer_feedback),
+        failure_section(inputs.previous_failure),
+        "## Answer format\n" + format_instructions(inputs.edit_format),
+    ]
+    fixed_tokens = sum(count_tokens(part) for part in fixed)
+    if fixed_tokens > budget:
+        raise PromptTooLarge(
+            f"The task and the files to modify need about {fixed_tokens} tokens but only {budget} fit in "
+            f"num_ctx={num_ctx}: raise FACTORY_NUM_CTX or split the ticket into smaller files."
+        )
+    optional = fit_optional(inputs, budget=budget - fixed_tokens, notes=notes)
+    user = "\n\n".join(part for part in [*fixed[:4], *optional, *fixed[4:]] if part)
+    return Prompt(system=system, user=user, tokens=count_tokens(system) + count_tokens(user), notes=notes)
+
+
+def fit_optional(inputs: PromptInputs, *, budget: int, notes: list[str]) -> list[str]:
+    """Reference material in order of value; what does not fit is cut, least valuable first."""
+    brief = inputs.brief
+    sections = {
+        "context": section("Pre-loaded context", brief.contexto_cipher),
+        "lessons": bullets("Lessons from earlier tickets (shared memory)", brief.lessons),
+        "references": files_section("Reference files (imitate their patterns)", inputs.reference_files,
+                                    new_label="does not exist"),
+        "tree": section("Repository layout", inputs.tree),
+    }
+    for name in ("tree", "references", "lessons", "context"):
+        if sum(count_tokens(text) for text in sections.values()) <= budget:
+            break
+        overflow = sum(count_tokens(text) for text in sections.values()) - budget
+        sections[name] = shrink(sections[name], drop_tokens=overflow)
+        notes.append(f"Cut {name} to fit num_ctx (about {overflow} tokens over budget).")
+    return [sections["context"], sections["lessons"], sections["references"], sections["tree"]]
+
+
+def shrink(text: str, *, drop_tokens: int) -> str:
+    keep_chars = max(0, len(text) - int(drop_tokens * CHARS_PER_TOKEN) - 200)
+    if keep_chars < 400:
+        return ""
+    return text[:keep_chars] + "\n[... cut to fit the model's context window ...]"
+
+
+def section(title: str, body: str) -> str:
+    body = (body or "").strip()
+    return f"## {title}\n{body}" if body else ""
+
+
+def bullets(title: str, items: list[str]) -> str:
+    return section(title, "\n".join(f"- {item}" for item in items if item.strip()))
+
+
+def task_section(brief: TicketBrief) -> str:
+    return f"## Ticket ({brief.tipo}): {brief.titulo}\n{brief.descripcion.strip()}"
+
+
+def rules_section(brief: TicketBrief) -> str:
+    return bullets("Hard rules (mandatory)", brief.patrones_obligatorios)
+
+
+def required_tests_section(brief: TicketBrief) -> str:
+    if not brief.tests_requeridos:
+        return ""
+    cases = "\n".join(f"- {case}" for case in brief.tests_requeridos)
+    return (f"## Required tests\nWrite a test for each case below; all of them must pass. Once written they are "
+            f"the contract: do not weaken them later.\n{cases}")
+
+
+def files_section(title: str, files: dict[str, str | None], *, new_label: str) -> str:
+    if not files:
+        return ""
+    blocks = []
+    for path, text in files.items():
+        if text is None:
+            blocks.append(f"{path}\n({new_label})")
+        else:
+            blocks.append(f"{path}\n```{fence_language(path)}\n{text}{'' if text.endswith(chr(10)) else chr(10)}```")
+    return f"## {title}\n" + "\n\n".join(blocks)
+
+
+def fence_language(path: str) -> str:
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    return {"py": "python", "js": "javascript", "ts": "typescript", "md": "markdown", "json": "json",
+            "sh": "bash", "html": "html", "css": "css", "yml": "yaml", "yaml": "yaml"}.get(suffix, "")
+
+
+def feedback_section(feedback: str) -> str:
+    return section("Reviewer feedback on your previous work (address all of it)", feedback)
+
+
+def failure_section(failure: str) -> str:
+    if not failure:
+        return ""
+    return ("## Your previous attempt failed\nThe files above show their CURRENT content, including your previous "
+            "edits. Fix the cause below. The tests are correct and must not be weakened, skipped or deleted.\n\n"
+            + failure.strip())

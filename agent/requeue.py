@@ -1,0 +1,57 @@
+"""Periodic recovery (a django-q2 schedule, every minute): nothing waits forever.
+
+- tickets sent back to pending because the model server was unreachable are
+  queued again once it answers;
+- pending tickets whose queue entry was lost (queue flushed, broker restored)
+  are queued again after a grace period;
+- a ticket left in_progress by a worker that died is failed with a clear message.
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agent import services
+from agent.llm import ModelUnavailable
+from tickets import services as ticket_services
+from tickets.models import Ticket
+from tickets.states import RUNNABLE, State
+
+LOST_AFTER = timedelta(minutes=30)
+
+
+def requeue_waiting() -> int:
+    fail_abandoned_runs()
+    waiting = Ticket.objects.filter(estado__in=RUNNABLE).filter(
+        error_mensaje__isnull=False) | Ticket.objects.filter(
+        estado__in=RUNNABLE, queued_at__lt=timezone.now() - LOST_AFTER)
+    waiting = list(waiting.distinct())
+    if not waiting or not model_is_reachable():
+        return 0
+    queued = 0
+    for ticket in waiting:
+        with transaction.atomic():
+            queued += ticket_services.queue_if_ready(ticket=ticket)
+    return queued
+
+
+def model_is_reachable() -> bool:
+    from agent.runner import default_model
+
+    try:
+        default_model().check()
+    except ModelUnavailable as exc:
+        services.record_health(key="model", ok=False, message=str(exc))
+        return False
+    services.record_health(key="model", ok=True)
+    return True
+
+
+def fail_abandoned_runs() -> int:
+    limit = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 300)
+    stuck = Ticket.objects.filter(estado=State.IN_PROGRESS, iniciado_en__lt=limit)
+    for ticket in stuck:
+        services.fail_ticket(ticket=ticket, error="The agent worker stopped during the run (no result within the "
+                                                  "task timeout); retry the ticket.")
+    return len(stuck)

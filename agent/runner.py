@@ -1,0 +1,190 @@
+"""Runs one ticket end to end: claim, worktree, implementer loop, commit and push, results, memory."""
+import logging
+import threading
+import time
+from pathlib import Path
+
+from django.conf import settings
+
+from agent import services
+from agent.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
+from agent.llm import Model, ModelUnavailable, OllamaModel
+from agent.loop import AttemptRecord, Implementer
+from agent.prompting import Prompt, PromptTooLarge, TicketBrief
+from agent.testrun import SandboxPolicy, run_command
+from agent.workspace import GitWorkspace
+from memory import hooks as memory_hooks
+from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.states import State
+
+log = logging.getLogger(__name__)
+SYSTEM_PROMPT_PATH = Path(__file__).parent / "prompts" / "implementer.md"
+PHASE_INTERVAL_S = 1.0
+
+
+def default_model() -> OllamaModel:
+    return OllamaModel(host=settings.OLLAMA_HOST, name=settings.FACTORY_MODEL, num_ctx=settings.FACTORY_NUM_CTX,
+                       temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
+
+
+def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
+    """Claim and run a ticket; returns None when it was not runnable (taken, not ready, gone)."""
+    ticket = services.claim_ticket(ticket_id=ticket_id)
+    if ticket is None:
+        return None
+    model = model or default_model()
+    recorder = AttemptRecorder(ticket=ticket, model_name=model.name)
+    try:
+        return execute(ticket=ticket, model=model, recorder=recorder)
+    except ModelUnavailable as exc:
+        recorder.abandon(str(exc))
+        services.record_health(key="model", ok=False, message=str(exc))
+        return services.release_ticket(ticket=ticket, error=str(exc))
+    except (GitError, PromptTooLarge) as exc:
+        recorder.abandon(str(exc), outcome=TicketAttempt.Outcome.ERROR)
+        return services.fail_ticket(ticket=ticket, error=str(exc))
+    except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
+        log.exception("agent run of %s crashed", ticket_id)
+        recorder.abandon(f"Internal error: {exc!r}", outcome=TicketAttempt.Outcome.ERROR)
+        return services.fail_ticket(ticket=ticket, error=f"Internal error in the agent: {exc!r}")
+
+
+def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Ticket:
+    project = ticket.project
+    feedback, rebase = reviewer_feedback(ticket)
+    branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
+    repo = ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
+                       default_branch=project.default_branch)
+    worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
+    services.set_branch(ticket=ticket, branch=branch)
+    workspace = make_workspace(ticket=ticket, repo=repo, worktree=worktree)
+    run_setup(ticket=ticket, worktree=worktree)
+    implementer = Implementer(model=model, workspace=workspace, recorder=recorder,
+                              system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
+                              max_attempts=settings.FACTORY_MAX_ATTEMPTS, edit_format_setting=project.edit_format)
+    result = implementer.run(brief_for(ticket, feedback=feedback))
+    pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
+    code = {"diff": workspace.diff(), "files": workspace.stats(), "base": workspace.base, "head": pushed}
+    memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=list(ticket.attempts.all()))
+    if result.success:
+        return services.complete_ticket(ticket=ticket, tests=result.tests, code=code)
+    return services.fail_ticket(ticket=ticket, error=f"Failed after {result.attempts} attempts: {result.error}",
+                                tests=result.tests, code=code)
+
+
+def make_workspace(*, ticket: Ticket, repo: ProjectRepo, worktree: Path) -> GitWorkspace:
+    base = merge_base(worktree=worktree, default_branch=ticket.project.default_branch)
+    protected = frozenset(path for path in (entry.split("::")[0].strip() for entry in ticket.tests_requeridos)
+                          if path and (worktree / path).is_file())
+    return GitWorkspace(root=worktree, base=base, test_command=ticket.project.test_command,
+                        test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=SandboxPolicy(settings.FACTORY_SANDBOX),
+                        protected=protected, readable=(repo.path,))
+
+
+def merge_base(*, worktree: Path, default_branch: str) -> str:
+    import git
+
+    return git.Repo(worktree).git.merge_base(f"origin/{default_branch}", "HEAD").strip()
+
+
+def run_setup(*, ticket: Ticket, worktree: Path) -> None:
+    command = ticket.project.setup_command.strip()
+    if not command:
+        return
+    # The setup command is the project owner's (trusted, may need the network to
+    # install dependencies); only model-written code runs in the test sandbox.
+    result = run_command(command=command, cwd=worktree, timeout=settings.FACTORY_TEST_TIMEOUT,
+                         sandbox=SandboxPolicy("off"), network=True)
+    if result["exit_code"] != 0:
+        raise GitError(f"setup_command `{command}` failed (exit {result['exit_code']}): "
+                       f"{result['output_tail'][-400:].strip()}")
+
+
+def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
+    """The comment that sent the ticket back, and whether to start again from the new default branch."""
+    if ticket.events.filter(kind=TicketEvent.Kind.STATE).order_by("-created_at", "-id").first() is None:
+        return "", False
+    last_request = ticket.events.filter(kind=TicketEvent.Kind.STATE, from_state=State.CHANGES_REQUESTED,
+                                        to_state=State.IN_PROGRESS).order_by("-created_at", "-id").first()
+    if last_request is None:
+        return "", False
+    comment = (ticket.events.filter(kind=TicketEvent.Kind.COMMENT, data__feedback=True,
+                                    created_at__lte=last_request.created_at)
+               .order_by("-created_at", "-id").first())
+    if comment is None:
+        return "", False
+    return comment.message, bool(comment.data.get("rebase"))
+
+
+def brief_for(ticket: Ticket, *, feedback: str) -> TicketBrief:
+    return TicketBrief(
+        titulo=ticket.titulo, descripcion=ticket.descripcion, tipo=ticket.tipo,
+        archivos_modificar=list(ticket.archivos_modificar), archivos_referencia=list(ticket.archivos_referencia),
+        patrones_obligatorios=list(ticket.patrones_obligatorios), contexto_cipher=ticket.contexto_cipher or "",
+        tests_requeridos=list(ticket.tests_requeridos), lessons=memory_hooks.lessons_for(ticket=ticket),
+        reviewer_feedback=feedback,
+    )
+
+
+def commit_and_push(*, ticket: Ticket, worktree: Path, branch: str) -> str:
+    message = f"{ticket.titulo}\n\n{ticket.descripcion.strip()[:1000]}\n\nFactory-Ticket: {ticket.pk}"
+    commit_all(worktree=worktree, message=message)
+    push_branch(worktree=worktree, branch=branch)
+    import git
+
+    return git.Repo(worktree).head.commit.hexsha
+
+
+class AttemptRecorder:
+    """Persists attempts as the loop goes, so the admin and review page show them live."""
+
+    def __init__(self, *, ticket: Ticket, model_name: str) -> None:
+        self.ticket, self.model_name = ticket, model_name
+        self.attempt: TicketAttempt | None = None
+        self._last_phase = 0.0
+        self._lock = threading.Lock()
+
+    def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
+        self.attempt = services.start_attempt(ticket=self.ticket, model_name=self.model_name,
+                                              edit_format=edit_format, system=prompt.system, prompt=prompt.user,
+                                              notes=prompt.notes)
+
+    def phase(self, text: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self.attempt is None or now - self._last_phase < PHASE_INTERVAL_S and text.startswith("model"):
+                return
+            self._last_phase = now
+            services.set_phase(attempt=self.attempt, phase=text)
+
+    def attempt_finished(self, record: AttemptRecord) -> None:
+        reply, tests = record.reply, record.tests
+        fields = {
+            "outcome": record.outcome, "feedback": record.feedback, "diff": record.diff,
+            "response": reply.text if reply else "", "test_result": tests,
+            "edit_results": record_edits(record),
+            "test_seconds": tests.get("duration_s") if tests else None,
+        }
+        if reply is not None:
+            fields.update(prompt_tokens=reply.prompt_tokens, eval_tokens=reply.eval_tokens,
+                          model_seconds=reply.total_seconds, prompt_eval_seconds=reply.prompt_eval_seconds,
+                          eval_seconds=reply.eval_seconds)
+            services.record_health(key="model", ok=True)
+        services.finish_attempt(attempt=self.attempt, fields=fields)
+        self.attempt = None
+
+    def abandon(self, message: str, *, outcome: str = TicketAttempt.Outcome.MODEL_ERROR) -> None:
+        if self.attempt is None:
+            return
+        if outcome == TicketAttempt.Outcome.MODEL_ERROR:
+            services.uncount_attempt(attempt=self.attempt, message=message)
+        else:
+            services.finish_attempt(attempt=self.attempt, fields={"outcome": outcome, "feedback": message})
+        self.attempt = None
+
+
+def record_edits(record: AttemptRecord) -> dict:
+    result = record.edits.to_dict() if record.edits else {"applied": [], "failed": []}
+    if record.syntax:
+        result["syntax_errors"] = [{"path": failure.path, "reason": failure.reason} for failure in record.syntax]
+    return result

@@ -1,0 +1,99 @@
+"""State changes made by the agent: claiming, attempts, and the end of a run."""
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from agent.models import AgentHealth
+from tickets import services as ticket_services
+from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.states import RUNNABLE, State, TransitionError
+
+AGENT = "agent"
+
+
+def claim_ticket(*, ticket_id: str) -> Ticket | None:
+    """Atomically take a runnable ticket; None when another worker has it or it is not ready."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
+        if ticket is None or ticket.estado not in RUNNABLE:
+            return None
+        if ticket_services.unmerged_dependencies(ticket):
+            return None
+        try:
+            return ticket_services.transition(ticket=ticket, to=State.IN_PROGRESS, actor=AGENT,
+                                              message="The agent started.", fields={"error_mensaje": None})
+        except TransitionError:
+            return None
+
+
+@transaction.atomic
+def set_branch(*, ticket: Ticket, branch: str) -> None:
+    Ticket.objects.filter(pk=ticket.pk).update(branch_name=branch)
+    ticket.branch_name = branch
+
+
+@transaction.atomic
+def start_attempt(*, ticket: Ticket, model_name: str, edit_format: str, system: str, prompt: str,
+                  notes: list[str]) -> TicketAttempt:
+    Ticket.objects.select_for_update().filter(pk=ticket.pk).update(intentos=F("intentos") + 1)
+    last = ticket.attempts.aggregate(last=Max("number"))["last"] or 0
+    return TicketAttempt.objects.create(ticket=ticket, number=last + 1, model_name=model_name,
+                                        edit_format=edit_format, system_prompt=system, prompt=prompt,
+                                        prompt_notes=notes, phase="starting")
+
+
+def set_phase(*, attempt: TicketAttempt, phase: str) -> None:
+    # A plain UPDATE outside any long transaction, so the review page sees it live.
+    TicketAttempt.objects.filter(pk=attempt.pk).update(phase=phase[:200])
+
+
+@transaction.atomic
+def finish_attempt(*, attempt: TicketAttempt, fields: dict) -> TicketAttempt:
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    attempt.finished_at = timezone.now()
+    attempt.phase = "finished"
+    attempt.save()
+    ticket = attempt.ticket
+    ticket_services.record_event(ticket=ticket, actor=AGENT, kind=TicketEvent.Kind.ATTEMPT,
+                                 message=f"Attempt {attempt.number}: {attempt.get_outcome_display()}.",
+                                 data={"attempt": attempt.number, "outcome": attempt.outcome})
+    ticket_services.notify_on_commit(ticket=ticket, event="attempt_finished",
+                                     data={"attempt": attempt.number, "outcome": attempt.outcome})
+    return attempt
+
+
+@transaction.atomic
+def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
+    """The model server was unreachable: the attempt did not happen as far as the ticket is concerned."""
+    finish_attempt(attempt=attempt, fields={"outcome": TicketAttempt.Outcome.MODEL_ERROR, "feedback": message})
+    Ticket.objects.filter(pk=attempt.ticket_id, intentos__gt=0).update(intentos=F("intentos") - 1)
+
+
+def complete_ticket(*, ticket: Ticket, tests: dict, code: dict) -> Ticket:
+    return ticket_services.transition(ticket=ticket, to=State.COMPLETED, actor=AGENT,
+                                      message="Tests passed; branch pushed for review.",
+                                      fields={"tests_resultado": tests, "codigo_generado": code,
+                                              "error_mensaje": None})
+
+
+def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: dict | None = None) -> Ticket:
+    fields = {"error_mensaje": error[:2000]}
+    if tests is not None:
+        fields["tests_resultado"] = tests
+    if code is not None:
+        fields["codigo_generado"] = code
+    return ticket_services.transition(ticket=ticket, to=State.FAILED, actor=AGENT, message=error[:500],
+                                      fields=fields)
+
+
+def release_ticket(*, ticket: Ticket, error: str) -> Ticket:
+    """Back to pending without burning the ticket: the model server could not be used."""
+    return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
+                                      fields={"error_mensaje": error})
+
+
+@transaction.atomic
+def record_health(*, key: str, ok: bool, message: str = "") -> None:
+    AgentHealth.objects.update_or_create(key=key, defaults={"ok": ok, "message": message,
+                                                             "checked_at": timezone.now()})

@@ -1,0 +1,92 @@
+"""Runs a project's test command in a worktree: time limit, clean environment, sandbox.
+
+The code under test was written by a model, so it runs with none of the
+factory's secrets in its environment, and (when bubblewrap is present) with a
+read-only system, no network, and only the worktree writable.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.testparse import parse_test_output
+
+# Variables a test run may inherit; everything else (DATABASE_URL, tokens,
+# secret keys) stays out.
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "NODE_PATH", "JAVA_HOME", "GOPATH",
+                  "GOCACHE", "CARGO_HOME", "RUSTUP_HOME", "NPM_CONFIG_CACHE", "PIP_INDEX_URL")
+MAX_OUTPUT_CHARS = 400_000
+
+
+@dataclass
+class SandboxPolicy:
+    mode: str  # "auto", "on" or "off"
+
+    def bwrap(self) -> str | None:
+        if self.mode == "off":
+            return None
+        found = shutil.which("bwrap")
+        if found is None and self.mode == "on":
+            raise RuntimeError("FACTORY_SANDBOX=on but bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+        return found
+
+    def describe(self) -> str:
+        if self.mode == "off":
+            return "off (FACTORY_SANDBOX=off): tests run without a sandbox"
+        return "bubblewrap" if shutil.which("bwrap") else "unavailable: bubblewrap is not installed, tests run unsandboxed"
+
+
+def clean_environment(*, home: Path) -> dict[str, str]:
+    env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    # The factory's interpreter first, so `python -m pytest` works in a plain Debian image.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
+    env.update({"HOME": str(home), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def sandboxed(command: list[str], *, bwrap: str, worktree: Path, readable: list[Path]) -> list[str]:
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    hidden = [path for path in readable if path.exists()]
+    for path in hidden:
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(worktree), str(worktree), "--unshare-net", "--unshare-pid", "--unshare-ipc",
+             "--die-with-parent", "--new-session", "--chdir", str(worktree), "--"]
+    return args + command
+
+
+def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
+                readable: list[Path] = (), network: bool = False) -> dict:
+    """Run a shell command; returns the parsed test result (see agent.testparse)."""
+    home = cwd / ".factory-home"
+    home.mkdir(exist_ok=True)
+    argv = ["/bin/sh", "-c", command]
+    bwrap = None if network else sandbox.bwrap()
+    if bwrap:
+        argv = sandboxed(argv, bwrap=bwrap, worktree=cwd, readable=list(readable))
+    started = time.monotonic()
+    process = subprocess.Popen(argv, cwd=cwd, env=clean_environment(home=home), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    timed_out = False
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(process)
+        output, _ = process.communicate()
+    text = output.decode("utf-8", "replace")[-MAX_OUTPUT_CHARS:]
+    if timed_out:
+        text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT)\n"
+    shutil.rmtree(home, ignore_errors=True)
+    return parse_test_output(output=text, exit_code=process.returncode, command=command,
+                             duration_s=round(time.monotonic() - started, 3), timed_out=timed_out)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,96 @@
+"""The agent's view of a ticket's git worktree: read, edit, check, test, diff, commit."""
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from agent import gitrepo
+from agent.edits import ApplyResult, EditFailure, apply_edits
+from agent.syntax import check_syntax
+from agent.testrun import SandboxPolicy, run_command
+
+TREE_MAX_LINES = 150
+
+
+class Workspace(Protocol):
+    def read(self, path: str) -> str | None: ...
+    def tree(self) -> str: ...
+    def apply(self, answer: str) -> ApplyResult: ...
+    def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
+    def run_tests(self) -> dict: ...
+    def diff(self) -> str: ...
+
+
+@dataclass
+class GitWorkspace:
+    """A real worktree on the ticket's branch; `base` is the commit the diff is taken against."""
+
+    root: Path
+    base: str
+    test_command: str
+    test_timeout: float
+    sandbox: SandboxPolicy
+    protected: frozenset[str] = frozenset()
+    readable: tuple[Path, ...] = ()
+
+    def read(self, path: str) -> str | None:
+        target = self.root / path
+        if not target.is_file():
+            return None
+        return target.read_text(encoding="utf-8", errors="replace")
+
+    def line_count(self, path: str) -> int:
+        text = self.read(path)
+        return 0 if text is None else text.count("\n") + 1
+
+    def tree(self) -> str:
+        files = tracked_files(self.root)
+        return compact_tree(files, max_lines=TREE_MAX_LINES)
+
+    def apply(self, answer: str) -> ApplyResult:
+        result = apply_edits(root=self.root, answer=answer)
+        return self._undo_protected(result)
+
+    def _undo_protected(self, result: ApplyResult) -> ApplyResult:
+        """Required tests that already exist are the contract: edits to them are reverted and refused."""
+        touched = [path for path in result.applied if path in self.protected]
+        for path in touched:
+            subprocess.run(["git", "checkout", "HEAD", "--", path], cwd=self.root, check=False, capture_output=True)
+            result.applied.remove(path)
+            result.failed.append(EditFailure(path=path, reason=f"{path} holds required tests (tests_requeridos) "
+                                                               "and must not be changed; fix the code instead"))
+        return result
+
+    def check_syntax(self, paths: list[str]) -> list[EditFailure]:
+        return check_syntax(root=self.root, paths=paths)
+
+    def run_tests(self) -> dict:
+        return run_command(command=self.test_command, cwd=self.root, timeout=self.test_timeout,
+                           sandbox=self.sandbox, readable=list(self.readable))
+
+    def diff(self) -> str:
+        return gitrepo.diff_against(worktree=self.root, base=self.base)
+
+    def stats(self) -> list[dict]:
+        return gitrepo.diff_stats(worktree=self.root, base=self.base)
+
+
+def tracked_files(root: Path) -> list[str]:
+    output = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
+                            capture_output=True, text=True, check=False).stdout
+    return sorted(output.split("\n")[:-1] if output else [])
+
+
+def compact_tree(files: list[str], *, max_lines: int) -> str:
+    """Every file when few; otherwise folders with their file counts, to stay small on big repos."""
+    if len(files) <= max_lines:
+        return "\n".join(files)
+    folders: dict[str, int] = {}
+    for path in files:
+        parts = path.split("/")
+        key = "/".join(parts[:2]) + "/" if len(parts) > 2 else (parts[0] + "/" if len(parts) == 2 else path)
+        folders[key] = folders.get(key, 0) + 1
+    lines = [f"{name} ({count} files)" if name.endswith("/") else name for name, count in sorted(folders.items())]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... and {len(lines) - max_lines} more entries"]
+    return "\n".join(lines)
