@@ -34,6 +34,10 @@ class SandboxPolicy:
             raise RuntimeError("FACTORY_SANDBOX=on but bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
         return found
 
+    @staticmethod
+    def bwrap_available() -> bool:
+        return shutil.which("bwrap") is not None
+
     def describe(self) -> str:
         if self.mode == "off":
             return "off (FACTORY_SANDBOX=off): tests run without a sandbox"

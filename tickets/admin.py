@@ -1,16 +1,17 @@
 import json
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from tickets import services
+from tickets import metrics_admin, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
-from tickets.states import State, TransitionError
+from tickets.states import TransitionError
 
 
 @admin.register(Project)
@@ -98,6 +99,14 @@ class TicketAdmin(admin.ModelAdmin):
             return [*self.readonly_fields, "project"]
         return self.readonly_fields
 
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        warn_about_agent_health(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        warn_about_agent_health(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="Age", ordering="creado_en")
     def age(self, ticket: Ticket) -> str:
         return timesince(ticket.creado_en, timezone.now())
@@ -163,6 +172,20 @@ class TicketAdmin(admin.ModelAdmin):
             messages.warning(request, line)
 
 
+def warn_about_agent_health(request: HttpRequest) -> None:
+    """Say loudly when the agent cannot work as configured: model unreachable, tests unsandboxed."""
+    from agent.models import AgentHealth
+    from agent.testrun import SandboxPolicy
+
+    model = AgentHealth.objects.filter(key="model").first()
+    if model is not None and not model.ok:
+        messages.error(request, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
+                                f"{model.message} Tickets wait in 'pending' and run when it answers again.")
+    sandbox = SandboxPolicy(settings.FACTORY_SANDBOX)
+    if sandbox.mode == "off" or not sandbox.bwrap_available():
+        messages.warning(request, f"Test sandbox: {sandbox.describe()}.")
+
+
 def pretty_json(value) -> str:
     if value in (None, "", {}):
         return "-"
@@ -185,3 +208,7 @@ class TicketEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The metrics page (/admin/metrics/) lives in its own module; this adds its URL to the admin site.
+metrics_admin.install(admin.site)

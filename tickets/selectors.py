@@ -1,13 +1,13 @@
 """Reads of projects and tickets, and the filters the API and admin share."""
 import django_filters
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
-from tickets.models import Project, Ticket, TicketEvent
+from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
 
 
 class TicketFilter(django_filters.FilterSet):
-    estado = django_filters.MultipleChoiceFilter(choices=State.choices)
+    estado = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
     tipo = django_filters.CharFilter()
     prioridad = django_filters.NumberFilter()
     prioridad_min = django_filters.NumberFilter(field_name="prioridad", lookup_expr="gte")
@@ -73,3 +73,45 @@ def dependency_closure(*, tickets: list[Ticket]) -> set:
 
 def latest_comment(*, ticket: Ticket) -> TicketEvent | None:
     return ticket.events.filter(kind=TicketEvent.Kind.COMMENT).order_by("-created_at", "-id").first()
+
+
+# Review ----------------------------------------------------------------------
+
+
+def review_queue() -> QuerySet[Ticket]:
+    """Tickets awaiting a reviewer, the one waiting longest first."""
+    return (
+        Ticket.objects.filter(estado=State.COMPLETED)
+        .select_related("project")
+        .order_by(F("completado_en").asc(nulls_first=True), "creado_en")
+    )
+
+
+def review_ticket(*, ticket_id) -> Ticket:
+    return (
+        Ticket.objects.select_related("project")
+        .prefetch_related(
+            Prefetch("attempts", queryset=TicketAttempt.objects.order_by("number")),
+            Prefetch("events", queryset=TicketEvent.objects.order_by("created_at", "id")),
+        )
+        .get(pk=ticket_id)
+    )
+
+
+def merge_conflicts(*, ticket: Ticket) -> list[str]:
+    """Files that conflicted when the current version of a completed ticket was approved; [] if none."""
+    if ticket.estado != State.COMPLETED:
+        return []
+    events = TicketEvent.objects.filter(ticket_id=ticket.pk, kind=TicketEvent.Kind.MERGE)
+    if ticket.completado_en is not None:
+        events = events.filter(created_at__gte=ticket.completado_en)
+    event = events.order_by("-created_at", "-id").first()
+    return list((event.data or {}).get("conflicts", [])) if event is not None else []
+
+
+def run_attempts(*, ticket: Ticket) -> list[TicketAttempt]:
+    """The attempts of the ticket's current run (numbers keep counting across runs)."""
+    attempts = TicketAttempt.objects.filter(ticket_id=ticket.pk)
+    if ticket.iniciado_en is not None:
+        attempts = attempts.filter(started_at__gte=ticket.iniciado_en)
+    return list(attempts.order_by("number"))

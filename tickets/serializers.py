@@ -1,3 +1,4 @@
+from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 
 from django.urls import reverse
@@ -133,16 +134,21 @@ class TicketPatchSerializer(TicketWriteSerializer):
         return super().to_internal_value(data)
 
 
-def ticket_links(ticket: Ticket, request=None) -> dict:
-    def absolute(path: str) -> str:
-        return request.build_absolute_uri(path) if request is not None else path
+LINK_ROUTES = {"self": "api-ticket-detail", "diff": "api-ticket-diff", "review": "review-ticket",
+               "admin": "admin:tickets_ticket_change"}
+_SENTINEL = "00000000-0000-4000-8000-000000000000"
 
-    return {
-        "self": absolute(reverse("api-ticket-detail", args=[ticket.pk])),
-        "diff": absolute(reverse("api-ticket-diff", args=[ticket.pk])),
-        "review": absolute(reverse("review-ticket", args=[ticket.pk])),
-        "admin": absolute(reverse("admin:tickets_ticket_change", args=[ticket.pk])),
-    }
+
+@lru_cache(maxsize=1)
+def link_templates() -> dict[str, str]:
+    # reverse() is costly per call; list pages would pay it four times per row.
+    return {name: reverse(route, args=[_SENTINEL]) for name, route in LINK_ROUTES.items()}
+
+
+def ticket_links(ticket: Ticket, request=None) -> dict:
+    prefix = request.build_absolute_uri("/").rstrip("/") if request is not None else ""
+    ticket_id = str(ticket.pk)
+    return {name: prefix + path.replace(_SENTINEL, ticket_id) for name, path in link_templates().items()}
 
 
 class TicketSerializer(serializers.ModelSerializer):

@@ -195,7 +195,8 @@ def check_hidden_test_names(tickets: list[dict]) -> list[str]:
                 problems.append(f"{ticket['key']}: hidden test {name} also used by {owner_by_name[name]}")
             owner_by_name[name] = ticket["key"]
     project_tests = {path.name for path in (SUITE_DIR / "repo" / "tests").glob("test_*.py")}
-    problems += [f"hidden test {name} collides with repo/tests/{name}" for name in owner_by_name if name in project_tests]
+    colliding = sorted(set(owner_by_name) & project_tests)
+    problems += [f"hidden test {name} collides with repo/tests/{name}" for name in colliding]
     return problems
 
 
@@ -239,11 +240,17 @@ def verify_ticket(ticket: dict, *, suite: dict, worktree: Path, scratch: Path) -
     return report
 
 
-def _verify_wrong_answer(ticket: dict, *, report: TicketReport, suite: dict, worktree: Path, scratch: Path) -> None:
+def _verify_wrong_answer(
+    ticket: dict, *, report: TicketReport, suite: dict, worktree: Path, scratch: Path
+) -> None:
     key = ticket["key"]
+    wrong_answer_path = SUITE_DIR / "solutions" / f"{key}-wrong.md"
+    if not wrong_answer_path.is_file():
+        report.problems.append(f"known_wrong is {key} but solutions/{key}-wrong.md does not exist")
+        return
     wrong_tree = scratch / f"wrong-{key}"
     shutil.copytree(worktree, wrong_tree)
-    write_answer(wrong_tree, read_answer(SUITE_DIR / "solutions" / f"{key}-wrong.md"))
+    write_answer(wrong_tree, read_answer(wrong_answer_path))
     own = run_command(suite["test_command"], cwd=wrong_tree)
     hidden = _run_hidden(wrong_tree, keys=[key], suite=suite)
     report.cells["wrong: own"] = "pass" if own.passed else "FAIL"
@@ -279,19 +286,28 @@ def print_table(reports: list[TicketReport]) -> None:
 def run_suite(*, scratch: Path) -> list[TicketReport]:
     suite = json.loads((SUITE_DIR / "suite.json").read_text(encoding="utf-8"))
     tickets = json.loads((SUITE_DIR / "tickets.json").read_text(encoding="utf-8"))
-    setup = TicketReport(key="setup", tipo="-")
-    setup.problems += check_suite(suite) + check_ticket_fields(tickets) + check_hidden_test_names(tickets)
     worktree = scratch / "main"
-    shutil.copytree(SUITE_DIR / "repo", worktree, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    reports = [_set_up_main(worktree, suite=suite, tickets=tickets)]
+    for ticket in tickets:
+        reports.append(verify_ticket(ticket, suite=suite, worktree=worktree, scratch=scratch))
+    reports.append(_verify_all_hidden_together(tickets, suite=suite, worktree=worktree))
+    return reports
+
+
+def _set_up_main(worktree: Path, *, suite: dict, tickets: list[dict]) -> TicketReport:
+    """Check the suite's data, then seed `worktree` from repo/ as a git repo whose tests pass."""
+    report = TicketReport(key="setup", tipo="-")
+    report.problems += check_suite(suite) + check_ticket_fields(tickets)
+    report.problems += check_hidden_test_names(tickets)
+    ignored = shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    shutil.copytree(SUITE_DIR / "repo", worktree, ignore=ignored)
     git(worktree, "init", "-q")
     commit_all(worktree, message="initial import")
     baseline = run_command(suite["test_command"], cwd=worktree)
-    setup.cells["own tests"] = "pass" if baseline.passed else "FAIL"
+    report.cells["own tests"] = "pass" if baseline.passed else "FAIL"
     if not baseline.passed:
-        setup.problems.append(f"repo/ tests fail before any ticket: {baseline.summary}")
-    reports = [setup] + [verify_ticket(ticket, suite=suite, worktree=worktree, scratch=scratch) for ticket in tickets]
-    reports.append(_verify_all_hidden_together(tickets, suite=suite, worktree=worktree))
-    return reports
+        report.problems.append(f"repo/ tests fail before any ticket: {baseline.summary}")
+    return report
 
 
 def _verify_all_hidden_together(tickets: list[dict], *, suite: dict, worktree: Path) -> TicketReport:
@@ -299,7 +315,7 @@ def _verify_all_hidden_together(tickets: list[dict], *, suite: dict, worktree: P
     result = _run_hidden(worktree, keys=[ticket["key"] for ticket in tickets], suite=suite)
     report.cells["hidden after"] = "pass" if result.passed else "FAIL"
     if not result.passed:
-        report.problems.append(f"hidden tests of all tickets fail together on the final state: {result.summary}")
+        report.problems.append(f"hidden tests fail together on the final state: {result.summary}")
     return report
 
 

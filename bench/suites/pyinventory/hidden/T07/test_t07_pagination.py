@@ -46,7 +46,9 @@ def test_page_slices(page, page_size, first, last):
     assert (body["page"], body["page_size"]) == (int(page), int(page_size))
 
 
-@pytest.mark.parametrize(("count", "page_size", "pages"), [(45, 20, 3), (40, 20, 2), (41, 20, 3), (1, 20, 1), (0, 20, 0)])
+@pytest.mark.parametrize(
+    ("count", "page_size", "pages"), [(45, 20, 3), (40, 20, 2), (41, 20, 3), (1, 20, 1), (0, 20, 0)]
+)
 def test_pages_is_the_ceiling(count, page_size, pages):
     request = {"params": {"page_size": str(page_size)}}
     status, body = handlers.list_products(request, store=catalogue(count))

@@ -30,7 +30,9 @@ def test_lists_the_customers_orders_serialized():
     assert body == {"items": [order_to_dict(store.orders.get(n)) for n in (1, 3, 4)], "total": 3}
 
 
-@pytest.mark.parametrize(("status_param", "expected_ids"), [("pending", [1]), ("cancelled", [3]), ("confirmed", [4])])
+@pytest.mark.parametrize(
+    ("status_param", "expected_ids"), [("pending", [1]), ("cancelled", [3]), ("confirmed", [4])]
+)
 def test_filters_by_status(status_param, expected_ids):
     status, body = list_orders(store_with_orders(), customer_id="C-1", status=status_param)
     assert status == 200

@@ -1,0 +1,66 @@
+"""Shared set-up for the benchmark scripts: Django, and a private database they create and drop."""
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "factory_site.settings")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+
+def setup() -> None:
+    import django
+    from django.test.utils import setup_test_environment
+
+    django.setup()
+    setup_test_environment()
+
+
+def _admin_sql(statement: str) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(statement)
+    connection.close()
+
+
+@contextmanager
+def bench_database(name: str):
+    """Create `name`, migrate it, point Django at it; drop it afterwards. Your own data is never touched."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    original = settings.DATABASES["default"]["NAME"]
+    _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _admin_sql(f"CREATE DATABASE {name}")
+    settings.DATABASES["default"]["NAME"] = name
+    try:
+        call_command("migrate", verbosity=0)
+        yield name
+    finally:
+        from django.db import connection
+
+        connection.close()
+        settings.DATABASES["default"]["NAME"] = original
+        _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def architect_client():
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from tickets.roles import ARCHITECT, grant_role
+
+    user = get_user_model().objects.create_user(username="bench-architect")
+    grant_role(user, ARCHITECT)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return api
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
