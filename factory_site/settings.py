@@ -39,6 +39,8 @@ FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "auto", ("auto", "on", "off"))
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)
+# Seconds before the first retry of a failed webhook delivery; each later retry waits 3x longer.
+FACTORY_WEBHOOK_BACKOFF_S = env_float("FACTORY_WEBHOOK_BACKOFF_S", 10.0)
 FACTORY_QUEUE_SYNC = env_bool("FACTORY_QUEUE_SYNC", False)
 
 if not DEBUG and SECRET_KEY == _DEV_SECRET and env_bool("FACTORY_REQUIRE_SECRET", False):
@@ -64,6 +66,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, review page, API docs) served by the app itself, so
+    # `make run` and the container need no separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -112,6 +117,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = FACTORY_DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "admin:login"
 
 REST_FRAMEWORK = {
