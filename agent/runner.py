@@ -36,6 +36,9 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name)
     try:
         return execute(ticket=ticket, model=model, recorder=recorder)
+    except RunCancelled:
+        recorder.abandon("The ticket was cancelled during the run.", outcome=TicketAttempt.Outcome.ERROR)
+        return Ticket.objects.get(pk=ticket.pk)
     except ModelUnavailable as exc:
         recorder.abandon(str(exc))
         services.record_health(key="model", ok=False, message=str(exc))
@@ -47,6 +50,15 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
         log.exception("agent run of %s crashed", ticket_id)
         recorder.abandon(f"Internal error: {exc!r}", outcome=TicketAttempt.Outcome.ERROR)
         return services.fail_ticket(ticket=ticket, error=f"Internal error in the agent: {exc!r}")
+
+
+class RunCancelled(Exception):
+    """Someone cancelled the ticket while the agent was working on it."""
+
+
+def ensure_not_cancelled(ticket: Ticket) -> None:
+    if Ticket.objects.filter(pk=ticket.pk, estado=State.CANCELLED).exists():
+        raise RunCancelled()
 
 
 def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Ticket:
@@ -65,6 +77,7 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     result = implementer.run(brief_for(ticket, feedback=feedback))
     pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
     code = {"diff": workspace.diff(), "files": workspace.stats(), "base": workspace.base, "head": pushed}
+    ensure_not_cancelled(ticket)
     memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=list(ticket.attempts.all()))
     if result.success:
         return services.complete_ticket(ticket=ticket, tests=result.tests, code=code)
@@ -145,6 +158,7 @@ class AttemptRecorder:
         self._lock = threading.Lock()
 
     def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
+        ensure_not_cancelled(self.ticket)
         self.attempt = services.start_attempt(ticket=self.ticket, model_name=self.model_name,
                                               edit_format=edit_format, system=prompt.system, prompt=prompt.user,
                                               notes=prompt.notes)

@@ -5,6 +5,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from agent.runner import run_ticket
 from tests.conftest import git, make_remote_repo
@@ -151,7 +152,13 @@ def test_two_workers_never_run_the_same_ticket(calc_project, settings):
         settings.OLLAMA_HOST = fake.url
         ticket_id = str(make_ticket(project).pk)
         results: list = []
-        workers = [threading.Thread(target=lambda: results.append(run_ticket(ticket_id))) for _ in range(2)]
+        def worker() -> None:
+            try:
+                results.append(run_ticket(ticket_id))
+            finally:
+                connection.close()
+
+        workers = [threading.Thread(target=worker) for _ in range(2)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -216,3 +223,23 @@ def test_factory_apply_command(tmp_path):
                              str(answer)], capture_output=True, text=True, cwd=manage.parent)
     assert failed.returncode == 1
     assert '"reason"' in failed.stdout
+
+
+def test_cancelling_during_a_run_stops_the_agent_cleanly(calc_project, settings, reviewer):
+    from tickets import review
+
+    project, _ = calc_project
+    ticket = make_ticket(project)
+
+    def cancel_then_answer(body: dict) -> str:
+        try:
+            review.cancel(ticket=Ticket.objects.get(pk=ticket.pk), user=reviewer, reason="not needed any more")
+        finally:
+            connection.close()  # this runs in the fake server's thread
+        return WRONG
+
+    with FakeOllama(answers=cancel_then_answer) as fake:
+        settings.OLLAMA_HOST = fake.url
+        finished = run_ticket(str(ticket.pk))
+    assert finished.estado == "cancelled"
+    assert len(fake.requests) == 1  # no second attempt after the cancellation

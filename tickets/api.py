@@ -4,15 +4,15 @@ import uuid
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tickets import roles, selectors, services
+from tickets import batch, roles, selectors, services
 from tickets.models import Project, Ticket
 from tickets.pagination import TicketPagination
 from tickets.serializers import (
@@ -189,6 +189,10 @@ class TicketDetailApi(APIView):
                 ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
             except ValueError as exc:
                 raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
+        if target == State.MERGED and ticket.estado != State.MERGED:
+            from tickets.review_api import approval_response
+
+            return approval_response(request=request, ticket=ticket)
         if target is not None and target != ticket.estado:
             ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
         return detail_response(ticket, request)
@@ -202,8 +206,6 @@ def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticke
         return services.retry(ticket=ticket, actor=user, message=comentario)
     if target == State.CANCELLED:
         return review.cancel(ticket=ticket, user=user, reason=comentario)
-    if target == State.MERGED:
-        return review.approve(ticket=ticket, user=user).ticket
     if target == State.CHANGES_REQUESTED:
         if not comentario:
             raise exceptions.ValidationError({"comentario": ["Say what to change when requesting changes."]})
@@ -221,3 +223,35 @@ class TicketDiffApi(APIView):
         ticket = get_ticket_or_404(ticket_id)
         diff = (ticket.codigo_generado or {}).get("diff", "")
         return HttpResponse(diff, content_type="text/x-diff; charset=utf-8")
+
+
+class TicketBatchApi(APIView):
+    """Create several tickets atomically; depende_de may name earlier tickets of the batch by index."""
+
+    permission_classes = [IsArchitect]
+
+    @extend_schema(
+        request=inline_serializer("TicketBatchRequest", {
+            "project": serializers.SlugField(required=False, help_text="Default project for tickets naming none."),
+            "tickets": serializers.ListField(child=serializers.DictField(), help_text=(
+                "Tickets as POST /api/factory/tickets takes them; depende_de entries are ticket UUIDs or the "
+                "0-based index of an earlier ticket in this list. A bare JSON list of tickets is accepted too.")),
+        }),
+        responses={201: inline_serializer("TicketBatchResponse", {"tickets": TicketDetailSerializer(many=True)})},
+        description=("All or nothing. A 400 names the item and the field: "
+                     '{"tickets": {"2": {"prioridad": ["..."]}}}. Idempotency-Key replays the first batch.'),
+    )
+    def post(self, request: Request) -> Response:
+        items = batch.parse_batch(request.data)
+        tickets, created = batch.create_batch(
+            actor=request.user,
+            items=items,
+            idempotency_key=idempotency_key(request),
+            fingerprint=services.request_fingerprint(request.data),
+        )
+        fresh = batch.batch_tickets(ticket_ids=[ticket.pk for ticket in tickets])
+        data = TicketDetailSerializer(fresh, many=True, context={"request": request}).data
+        response = Response({"tickets": data}, status=status.HTTP_201_CREATED)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
