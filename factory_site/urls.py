@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/factory/", include("memory.urls")),
     path("api/factory/", include("tickets.urls")),
     path("", include("tickets.pages")),
 ]

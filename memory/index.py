@@ -19,6 +19,7 @@ import shutil
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ FILTER_FIELDS = ("project", "kind", "tags")
 # Each branch of the hybrid query keeps this many candidates per requested hit before fusion.
 PREFETCH_FACTOR = 4
 MIN_PREFETCH = 40
+# Dense vectors are scored exactly (brute force, ~2 ms per query at 10k points of 768 dim).
+# HNSW at default settings lost more than half of the relevant hits on low-similarity queries
+# in bench/memory.py, and the memory holds thousands of items, not millions.
+EXACT_DENSE = True
 
 
 class IndexMismatch(Exception):
@@ -206,9 +211,11 @@ def _edge_config(dim: int) -> edge.EdgeConfig:
     # No WAL: every write is flushed before the lock is released, and the WAL's preallocated
     # segments doubled the cost of each open (measured: ~60 ms -> ~30 ms at 10k points).
     # PostgreSQL keeps the items, so a write lost in a crash is recovered by re-embedding.
+    # m=0 skips building an HNSW graph that exact dense scoring would never use.
     return edge.EdgeConfig(
         vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine)},
         sparse_vectors={SPARSE_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
+        hnsw_config=edge.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000) if EXACT_DENSE else None,
         wal_enabled=False,
     )
 
@@ -227,16 +234,20 @@ def _edge_hits(scored: list) -> list[Hit]:
 def _edge_query(
     *, sparse: edge.SparseVector, dense: list[float] | None, k: int, query_filter: edge.Filter | None
 ) -> edge.QueryRequest | None:
-    branches = []
+    branches = []  # (query, search params)
     if sparse.indices:
-        branches.append(edge.Query.Nearest(sparse, using=SPARSE_VECTOR))
+        branches.append((edge.Query.Nearest(sparse, using=SPARSE_VECTOR), None))
     if dense is not None:
-        branches.append(edge.Query.Nearest(list(dense), using=DENSE_VECTOR))
+        branches.append((edge.Query.Nearest(list(dense), using=DENSE_VECTOR), edge.SearchParams(exact=EXACT_DENSE)))
     if not branches:
         return None
     if len(branches) == 1:
-        return edge.QueryRequest(limit=k, query=branches[0], filter=query_filter, with_payload=True)
-    prefetches = [edge.Prefetch(limit=_prefetch_limit(k), query=b, filter=query_filter) for b in branches]
+        query, params = branches[0]
+        return edge.QueryRequest(limit=k, query=query, params=params, filter=query_filter, with_payload=True)
+    prefetches = [
+        edge.Prefetch(limit=_prefetch_limit(k), query=query, params=params, filter=query_filter)
+        for query, params in branches
+    ]
     return edge.QueryRequest(
         limit=k, prefetches=prefetches, query=edge.Fusion.Rrf(k=RRF_K), filter=query_filter, with_payload=True
     )
@@ -485,6 +496,10 @@ def _server_branches(*, sparse: edge.SparseVector, dense: list[float] | None) ->
     return branches
 
 
+def _server_search_params(using: str) -> models.SearchParams | None:
+    return models.SearchParams(exact=EXACT_DENSE) if using == DENSE_VECTOR else None
+
+
 class ServerIndex:
     """qdrant-client against a Qdrant server (or QdrantClient(":memory:") in tests).
 
@@ -529,8 +544,11 @@ class ServerIndex:
             vectors_config={DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        for field in FILTER_FIELDS:
-            self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
+        with warnings.catch_warnings():
+            # QdrantClient(":memory:") warns that payload indexes do nothing locally; a server uses them.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
+            for field in FILTER_FIELDS:
+                self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
 
     @property
     def dim(self) -> int:
@@ -595,10 +613,19 @@ class ServerIndex:
         if len(branches) == 1:
             vector, using = branches[0]
             return self.client.query_points(
-                self.collection, query=vector, using=using, query_filter=query_filter, limit=k, with_payload=True
+                self.collection,
+                query=vector,
+                using=using,
+                search_params=_server_search_params(using),
+                query_filter=query_filter,
+                limit=k,
+                with_payload=True,
             )
         prefetch = [
-            models.Prefetch(query=vector, using=using, filter=query_filter, limit=_prefetch_limit(k))
+            models.Prefetch(
+                query=vector, using=using, params=_server_search_params(using), filter=query_filter,
+                limit=_prefetch_limit(k),
+            )
             for vector, using in branches
         ]
         return self.client.query_points(

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from agent.gitrepo import GitError, ProjectRepo
+from memory import services
+from memory.initial import repository_chunks
+from tickets.models import Project
+
+
+class Command(BaseCommand):
+    help = ("Seed the shared memory with a project's base context: its module layout and its guidance files "
+            "(README, CONTRIBUTING, CLAUDE.md, docs/**/*.md) cut into chunks. Running it again adds nothing new.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--project", required=True)
+
+    def handle(self, *args, project: str, **options) -> None:
+        found = Project.objects.filter(name=project).first()
+        if found is None:
+            names = ", ".join(Project.objects.values_list("name", flat=True)) or "none yet"
+            raise CommandError(f"Unknown project {project!r} (projects: {names})")
+        repo = ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=found.name, url=found.repo_url,
+                           default_branch=found.default_branch)
+        try:
+            chunks = repository_chunks(repo=repo.sync(), ref=f"origin/{found.default_branch}", project=found.name)
+        except GitError as exc:
+            raise CommandError(str(exc)) from None
+        added, warnings = 0, set()
+        for chunk in chunks:
+            _, created, warning = services.store_item(text=chunk.text, kind="context", source="init", project=found,
+                                                      files=[chunk.path] if chunk.path else [], tags=chunk.tags)
+            added += created
+            if warning:
+                warnings.add(warning)
+        for warning in warnings:
+            self.stderr.write(warning)
+        self.stdout.write(f"{added} new memory items for {found.name} ({len(chunks) - added} already known).")

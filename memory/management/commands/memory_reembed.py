@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from memory import services
+from memory.embeddings import EmbeddingUnavailable
+from memory.index import IndexMismatch, IndexUnavailable
+
+
+class Command(BaseCommand):
+    help = ("Embed the memory items stored on BM25 alone while Ollama was unreachable. With --reset, rebuild the "
+            "whole index (after changing FACTORY_EMBED_MODEL or FACTORY_EMBED_DIM) and embed every item.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--reset", action="store_true")
+        parser.add_argument("--limit", type=int, default=None)
+
+    def handle(self, *args, reset: bool, limit: int | None, **options) -> None:
+        try:
+            if reset:
+                self.stdout.write(f"Rebuilt the index with {services.rebuild_index()} items (keyword search only).")
+            done = services.reembed_pending(limit=limit)
+        except EmbeddingUnavailable as exc:
+            raise CommandError(f"Cannot embed now: {exc}") from None
+        except IndexMismatch as exc:
+            raise CommandError(str(exc)) from None
+        except IndexUnavailable as exc:
+            raise CommandError(f"The memory index is unavailable: {exc}") from None
+        self.stdout.write(f"Embedded {done} items.")
