@@ -65,8 +65,13 @@ def finish_attempt(*, attempt: TicketAttempt, fields: dict) -> TicketAttempt:
 
 @transaction.atomic
 def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
-    """The model server was unreachable: the attempt did not happen as far as the ticket is concerned."""
-    finish_attempt(attempt=attempt, fields={"outcome": TicketAttempt.Outcome.MODEL_ERROR, "feedback": message})
+    """The model server was unreachable: the attempt did not happen, so it leaves no attempt behind.
+
+    The event log keeps what happened; attempt numbers and intentos stay those of real model answers.
+    """
+    ticket_services.record_event(ticket=attempt.ticket, actor=AGENT, kind=TicketEvent.Kind.ERROR,
+                                 message=f"Attempt {attempt.number} not made: {message}")
+    attempt.delete()
     Ticket.objects.filter(pk=attempt.ticket_id, intentos__gt=0).update(intentos=F("intentos") - 1)
 
 
