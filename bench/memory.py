@@ -1,6 +1,6 @@
 """Benchmark of the shared memory's embedded index (qdrant-edge) on a realistic corpus.
 
-Usage: .venv/bin/python bench/memory.py [--items 10000] [--batch 100] [--dim 768]
+Usage: .venv/bin/python bench/memory.py [--items 10000] [--batch 100] [--dim 768] [--dir /tmp]
 
 Stores the corpus in a temporary EmbeddedIndex in batches (as an import would), then reports
 store throughput, reopen cost, search latency (query vectors pre-computed, so the embedding
@@ -29,6 +29,9 @@ from memory.index import EmbeddedIndex, Hit, IndexPoint  # noqa: E402
 
 RECALL_AT = 5
 SEARCH_LATENCY_TARGET_MS = 20.0
+# Each per-call search reopens the shard (tens of ms), so those rows use a sample of the queries
+# to keep the whole run well under two minutes on two cores.
+PER_CALL_SAMPLE = 100
 
 
 @dataclass
@@ -135,45 +138,57 @@ def latency_cell(latency: Latency) -> str:
     return f"p50 {latency.p50_ms:7.2f} ms   p95 {latency.p95_ms:7.2f} ms"
 
 
-def run(*, items: int, batch: int, dim: int) -> None:
+def latency_rows(index: EmbeddedIndex, prepared: list[PreparedQuery]) -> list[tuple[str, Latency]]:
+    sample = prepared[:: max(1, len(prepared) // PER_CALL_SAMPLE)]
+    return [
+        ("reopen (lock + open + close shard)", reopen_latency(index)),
+        ("search BM25, per call (opens the shard)", measure(search_calls(index, sample, hybrid=False))),
+        ("search hybrid, per call (opens the shard)", measure(search_calls(index, sample, hybrid=True))),
+        ("search hybrid + project filter, per call",
+         measure(search_calls(index, sample, hybrid=True, filtered=True))),
+        ("search BM25, inside one session", session_latency(index, search_calls(index, prepared, hybrid=False))),
+        ("search hybrid, inside one session", session_latency(index, search_calls(index, prepared, hybrid=True))),
+        ("search hybrid + project filter, inside one session",
+         session_latency(index, search_calls(index, prepared, hybrid=True, filtered=True))),
+    ]
+
+
+def verdict(latencies: dict[str, Latency]) -> str:
+    per_call = latencies["search hybrid, per call (opens the shard)"].p50_ms
+    in_session = latencies["search hybrid, inside one session"].p50_ms
+    return (
+        f"target search p50 <= {SEARCH_LATENCY_TARGET_MS:.0f} ms: hybrid inside a session {in_session:.1f} ms "
+        f"({'met' if in_session <= SEARCH_LATENCY_TARGET_MS else 'MISSED'}); a lone call, which reopens the "
+        f"shard, {per_call:.1f} ms ({'met' if per_call <= SEARCH_LATENCY_TARGET_MS else 'MISSED'})"
+    )
+
+
+def run(*, items: int, batch: int, dim: int, parent: str | None) -> None:
     corpus, queries = build_corpus(total_items=items)
     embedder = HashingEmbedder(dim)
     start = time.perf_counter()
-    vectors = embedder.embed_documents([item.text for item in corpus])
+    points = index_points(corpus, embedder.embed_documents([item.text for item in corpus]))
     embed_seconds = time.perf_counter() - start
     prepared = prepare_queries(queries, embedder, {item.id: item for item in corpus})
-    points = index_points(corpus, vectors)
 
-    with tempfile.TemporaryDirectory(prefix="memory-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="memory-bench-", dir=parent) as folder:
         index = EmbeddedIndex(Path(folder) / "memory", dim=dim)
         index.check_compatible(embed_model=embedder.model, dim=dim)
         throughput = store(index, points, batch=batch)
         count = index.count()
-        reopen = reopen_latency(index)
-        bm25_call = measure(search_calls(index, prepared, hybrid=False))
-        hybrid_call = measure(search_calls(index, prepared, hybrid=True))
-        filtered_call = measure(search_calls(index, prepared, hybrid=True, filtered=True))
-        bm25_session = session_latency(index, search_calls(index, prepared, hybrid=False))
-        hybrid_session = session_latency(index, search_calls(index, prepared, hybrid=True))
-        bm25_recall = recall_at_k(index, prepared, hybrid=False)
-        hybrid_recall = recall_at_k(index, prepared, hybrid=True)
+        latencies = latency_rows(index, prepared)
+        recalls = [recall_at_k(index, prepared, hybrid=False), recall_at_k(index, prepared, hybrid=True)]
 
-    verdict = "meets" if hybrid_session.p50_ms <= SEARCH_LATENCY_TARGET_MS else "MISSES"
-    print(f"memory index benchmark: {count} items (dim {dim}, batches of {batch}), {len(prepared)} labelled queries")
+    print(f"memory index benchmark: {count} items (dim {dim}, batches of {batch}), {len(prepared)} labelled queries, "
+          f"index under {parent or tempfile.gettempdir()}")
     print_table([
         ("hashing embedder, all documents (excluded below)", f"{embed_seconds:7.2f} s"),
         ("store throughput (upsert per batch, lock+open+flush)", f"{throughput:7.0f} items/s"),
-        ("reopen (lock + open + close shard)", latency_cell(reopen)),
-        ("search BM25, per call (opens the shard)", latency_cell(bm25_call)),
-        ("search hybrid, per call (opens the shard)", latency_cell(hybrid_call)),
-        ("search hybrid + project filter, per call", latency_cell(filtered_call)),
-        ("search BM25, inside one session", latency_cell(bm25_session)),
-        ("search hybrid, inside one session", latency_cell(hybrid_session)),
-        (f"recall@{RECALL_AT} BM25 only", f"{bm25_recall:7.3f}"),
-        (f"recall@{RECALL_AT} hybrid (BM25 + hashing dense, RRF k=60)", f"{hybrid_recall:7.3f}"),
+        *[(label, latency_cell(latency)) for label, latency in latencies],
+        (f"recall@{RECALL_AT} BM25 only", f"{recalls[0]:7.3f}"),
+        (f"recall@{RECALL_AT} hybrid (BM25 + hashing dense, RRF k=60)", f"{recalls[1]:7.3f}"),
     ])
-    print(f"target search p50 <= {SEARCH_LATENCY_TARGET_MS:.0f} ms: hybrid in-session p50 {verdict} it; "
-          f"a lone call also pays the reopen ({reopen.p50_ms:.1f} ms p50)")
+    print(verdict(dict(latencies)))
 
 
 def main() -> None:
@@ -181,8 +196,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10_000, help="items stored (labelled facts + distractors)")
     parser.add_argument("--batch", type=int, default=100, help="items per upsert call")
     parser.add_argument("--dim", type=int, default=768, help="dense vector dimension")
+    parser.add_argument("--dir", default=None, help="parent folder of the temporary index (default: system temp)")
     arguments = parser.parse_args()
-    run(items=arguments.items, batch=arguments.batch, dim=arguments.dim)
+    run(items=arguments.items, batch=arguments.batch, dim=arguments.dim, parent=arguments.dir)
 
 
 if __name__ == "__main__":

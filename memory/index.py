@@ -19,7 +19,6 @@ import shutil
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Protocol, runtime_checkable
 
 import qdrant_edge as edge
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ApiException
+from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"
@@ -315,7 +314,10 @@ class EmbeddedIndex:
             raise IndexUnavailable(f"cannot open memory index at {self.path}: {exc}; run `{RESET_COMMAND}`") from exc
 
     def _create_shard(self, dim: int) -> edge.EdgeShard:
-        shard = edge.EdgeShard.create(str(self._shard_dir), _edge_config(dim))
+        try:
+            shard = edge.EdgeShard.create(str(self._shard_dir), _edge_config(dim))
+        except Exception as exc:
+            raise IndexUnavailable(f"cannot create memory index at {self.path}: {exc}") from exc
         _write_json_atomically(self._layout_file, {"dim": dim})
         return shard
 
@@ -363,9 +365,12 @@ class EmbeddedIndex:
     def upsert(self, points: list[IndexPoint]) -> None:
         if not points:
             return
+        for point in points:
+            _require_uuid(point.id)
+        operation = edge.UpdateOperation.upsert_points([_edge_point(p) for p in points])  # BM25 outside the lock
         with self.session():
             _validate_points(points, dim=self.dim)
-            self._write(edge.UpdateOperation.upsert_points([_edge_point(p) for p in points]))
+            self._write(operation)
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
@@ -496,10 +501,6 @@ def _server_branches(*, sparse: edge.SparseVector, dense: list[float] | None) ->
     return branches
 
 
-def _server_search_params(using: str) -> models.SearchParams | None:
-    return models.SearchParams(exact=EXACT_DENSE) if using == DENSE_VECTOR else None
-
-
 class ServerIndex:
     """qdrant-client against a Qdrant server (or QdrantClient(":memory:") in tests).
 
@@ -519,14 +520,31 @@ class ServerIndex:
         options = self.client.init_options
         return options.get("url") or options.get("location") or options.get("host") or "the configured address"
 
+    @property
+    def _is_local(self) -> bool:
+        """qdrant-client's in-process mode (":memory:" or a path), which always searches exactly."""
+        options = self.client.init_options
+        return options.get("location") == ":memory:" or options.get("path") is not None
+
+    def _search_params(self, using: str) -> models.SearchParams | None:
+        if using != DENSE_VECTOR or self._is_local:
+            return None
+        return models.SearchParams(exact=EXACT_DENSE)
+
     @contextmanager
     def _server_errors(self) -> Iterator[None]:
         try:
             yield
+        except UnexpectedResponse as exc:
+            detail = exc.content.decode(errors="replace")[:300]
+            raise IndexUnavailable(
+                f"Qdrant server at {self._location} rejected a request on collection {self.collection!r}: "
+                f"HTTP {exc.status_code} {detail}"
+            ) from exc
         except ApiException as exc:
             raise IndexUnavailable(
-                f"Qdrant server at {self._location} failed on collection {self.collection!r}: {exc}; "
-                "check that it is running, or leave QDRANT_URL empty to use the embedded index"
+                f"Qdrant server at {self._location} is unreachable ({exc}); start it, "
+                "or leave QDRANT_URL empty to use the embedded index"
             ) from exc
 
     def _ensure_collection(self) -> None:
@@ -544,11 +562,10 @@ class ServerIndex:
             vectors_config={DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
             sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
-        with warnings.catch_warnings():
-            # QdrantClient(":memory:") warns that payload indexes do nothing locally; a server uses them.
-            warnings.filterwarnings("ignore", message="Payload indexes have no effect", category=UserWarning)
-            for field in FILTER_FIELDS:
-                self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
+        if self._is_local:
+            return  # qdrant-client's local mode has no payload indexes (it warns and ignores them)
+        for field in FILTER_FIELDS:
+            self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
 
     @property
     def dim(self) -> int:
@@ -616,14 +633,14 @@ class ServerIndex:
                 self.collection,
                 query=vector,
                 using=using,
-                search_params=_server_search_params(using),
+                search_params=self._search_params(using),
                 query_filter=query_filter,
                 limit=k,
                 with_payload=True,
             )
         prefetch = [
             models.Prefetch(
-                query=vector, using=using, params=_server_search_params(using), filter=query_filter,
+                query=vector, using=using, params=self._search_params(using), filter=query_filter,
                 limit=_prefetch_limit(k),
             )
             for vector, using in branches

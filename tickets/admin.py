@@ -16,6 +16,11 @@ from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, Webhook,
 from tickets.states import TransitionError
 
 
+admin.site.site_header = "AI Software Factory"
+admin.site.site_title = "AI Software Factory"
+admin.site.index_title = "Tickets, reviews, memory and metrics"
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "repo_url", "default_branch", "test_command", "edit_format", "created_at"]

@@ -21,9 +21,9 @@ MET, MISSED, NO_DATA = "met", "missed", "no_data"
 
 # Outcomes of an attempt whose answer reached the test run.
 REACHED_TESTS = ("passed", "tests_failed", "timeout")
-# The model gave no answer at all (server unreachable or failed): such an
-# attempt is not the ticket's "first attempt" - the agent does not burn the
-# ticket for it either - and is reported under infrastructure failures.
+# The model server answered with an error instead of an answer: such an attempt
+# is not the ticket's "first attempt" and is reported under infrastructure
+# failures. (When the server is unreachable the attempt is not kept at all.)
 NO_ANSWER = "model_error"
 
 FAILURE_REASONS = (
@@ -64,14 +64,14 @@ DEFINITIONS = {
     TESTS_FIRST.key: "Among tickets whose first attempt got as far as running the tests, the share where those "
                      "tests passed.",
     "first_attempt": "A ticket's first attempt is its lowest-numbered attempt in which the model answered; "
-                     "attempts where the model server was unreachable or failed count as infrastructure "
-                     "failures instead.",
+                     "an attempt where the model server returned an error counts as an infrastructure "
+                     "failure instead, and an unreachable server leaves no attempt (the ticket waits).",
     "queue": "Queue: tickets in pending or changes_requested now. Wait: iniciado_en - queued_at of the "
              "latest run.",
     "tokens": "Tokens per ticket: prompt + output tokens of the latest finished run. Tokens per second: output "
               "tokens / generation seconds (prompt tokens / prompt seconds for reading).",
-    "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server was "
-                "unreachable or failed, or the agent itself failed (git, setup command, prompt too large).",
+    "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
+                "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",
     "filters": "project, since and until select tickets by project and by the day they were created (UTC, "

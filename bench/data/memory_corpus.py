@@ -130,7 +130,8 @@ FACTS: list[tuple[str, str | None, tuple[str, ...], str, tuple[str, str]]] = [
     ("error", BACKEND, ("migrations", "postgres"),
      "Migration 0042 failed with 'column tenant_id contains null values': backfill tenant_id before adding NOT NULL "
      "in a separate migration.",
-     ("adding NOT NULL to tenant_id fails because of existing rows", "column contains null values when altering table")),
+     ("adding NOT NULL to tenant_id fails because of existing rows",
+      "column contains null values when altering table")),
     ("lesson", BACKEND, ("rls", "postgres"),
      "Every new table needs ENABLE ROW LEVEL SECURITY plus the tenant_isolation policy from "
      "sql/policies/template.sql; without it RLSContextManager returns all tenants' rows.",
@@ -201,7 +202,8 @@ FACTS: list[tuple[str, str | None, tuple[str, ...], str, tuple[str, str]]] = [
     ("decision", FACTORY, ("ollama", "prompts"),
      "Decision: the code model is qwen2.5-coder served by Ollama; edits are requested as search/replace blocks, not "
      "whole files, to keep prompts under the context window.",
-     ("which format does the model use to return code edits", "model output exceeded the context window with full files")),
+     ("which format does the model use to return code edits",
+      "model output exceeded the context window with full files")),
     ("error", FACTORY, ("ollama",),
      "Ollama returned 'model qwen2.5-coder:14b not found, try pulling it first'; run ollama pull qwen2.5-coder:14b "
      "on the host.",

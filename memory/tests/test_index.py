@@ -7,7 +7,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -146,7 +148,9 @@ def test_filters_combine(index, lessons):
 
 
 def test_empty_tag_list_does_not_filter(index, lessons):
-    assert len(index.search(text="tests", dense=unit(0), k=10, tags=[])) == len(lessons)
+    query = {"text": "tests tenant", "dense": unit(0), "k": 10}
+
+    assert ids(index.search(**query, tags=[])) == ids(index.search(**query)) != []
 
 
 def test_delete_removes_points_and_ignores_unknown_ids(index, lessons):
@@ -216,6 +220,9 @@ def test_hybrid_with_hashing_embedder_finds_identifiers_bm25_misses(index):
         "identifier": "Always call RLSContextManager.query() in controllers",
         "other_manager": "the release manager signs the tag",
         "other_context": "context menus open on right click",
+        "unrelated_1": "pin the node version in .nvmrc",
+        "unrelated_2": "invoices are stamped by the PAC",
+        "unrelated_3": "use data-testid selectors in e2e tests",
     }
     points = {name: point(text, dense=embedder.embed_documents([text])[0]) for name, text in texts.items()}
     index.upsert(list(points.values()))
@@ -224,8 +231,8 @@ def test_hybrid_with_hashing_embedder_finds_identifiers_bm25_misses(index):
     bm25 = ids(index.search(text=question, dense=None, k=3))
     hybrid = ids(index.search(text=question, dense=embedder.embed_query(question), k=3))
 
-    assert points["identifier"].id not in bm25
-    assert hybrid[0] == points["identifier"].id
+    assert set(bm25) == {points["other_manager"].id, points["other_context"].id}
+    assert points["identifier"].id in hybrid
 
 
 def test_dense_of_the_wrong_dimension_is_rejected_with_the_reset_hint(index, lessons):
@@ -371,10 +378,34 @@ def test_embedded_index_reports_a_missing_layout_record(tmp_path):
     assert index.count() == 0
 
 
+def test_embedded_index_serialises_threads_sharing_one_instance(tmp_path):
+    index = EmbeddedIndex(tmp_path / "memory", dim=DIM)
+    failures: list[BaseException] = []
+
+    def write_and_search(worker: int) -> None:
+        try:
+            for n in range(10):
+                stored = point(f"thread{worker}item{n} lesson", dense=unit((worker + n) % DIM))
+                index.upsert([stored])
+                assert ids(index.search(text=f"thread{worker}item{n}", dense=None, k=1)) == [stored.id]
+        except BaseException as exc:  # handed to the main thread, which fails the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write_and_search, args=(worker,)) for worker in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert index.count() == 30
+
+
 WORKER = """
 import json, sys
 from memory.index import EmbeddedIndex, IndexPoint
-path, worker, rounds, per_round, dim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+path = sys.argv[1]
+worker, rounds, per_round, dim = (int(argument) for argument in sys.argv[2:6])
 index = EmbeddedIndex(path, dim=dim)
 stored, problems = [], []
 for round_number in range(rounds):
@@ -436,8 +467,35 @@ def test_server_index_reports_an_unreachable_server():
     url = f"http://127.0.0.1:{closed_port()}"
     index = open_index(qdrant_url=url, data_dir=Path("/nonexistent"), dim=DIM)
 
-    with pytest.raises(IndexUnavailable, match=f"Qdrant server at {url}.*QDRANT_URL"):
+    with pytest.raises(IndexUnavailable, match=f"Qdrant server at {url} is unreachable.*QDRANT_URL"):
         index.count()
+
+
+class RefusingQdrant(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = json.dumps({"status": {"error": "Service unavailable: shutting down"}}).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_server_index_reports_a_refusing_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingQdrant)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        index = open_index(qdrant_url=url, data_dir=Path("/nonexistent"), dim=DIM)
+        expected = "rejected a request on collection 'factory_memory': HTTP 503 .*shutting down"
+        with pytest.raises(IndexUnavailable, match=expected):
+            index.count()
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_open_index_picks_the_embedded_engine_without_a_url(tmp_path):
