@@ -64,3 +64,10 @@ def architect_client():
 def percentile(samples: list[float], share: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
+
+
+def report(name: str, samples: list[float], *, target: float, unit: str) -> None:
+    """One line: p50, p95, the target and whether p50 meets it."""
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    verdict = "OK" if p50 <= target else "MISSED"
+    print(f"{name:<44} p50 {p50:8.3f} {unit}   p95 {p95:8.3f} {unit}   target p50 <= {target:g} {unit}  {verdict}")

@@ -14,7 +14,6 @@ Needs DATABASE_URL like the other benchmarks; uses its own database.
 import argparse
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,12 +118,6 @@ def database_url(db: dict) -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def report(name: str, samples: list[float], target: float) -> None:
-    p50, p95 = statistics.median(samples), _django.percentile(samples, 0.95)
-    verdict = "OK" if p50 <= target else "MISSED"
-    print(f"{name:<44} p50 {p50:6.3f} s   p95 {p95:6.3f} s   target p50 <= {target} s  {verdict}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=2000)
@@ -143,8 +136,10 @@ def main() -> None:
             remote = generate_repo(root, args.files)
             project = services.create_project(name="generated", repo_url=str(remote), test_command=TEST_COMMAND)
             print(f"Repository: {args.files} files; sandbox: {settings.FACTORY_SANDBOX}")
-            report("orchestration overhead per ticket", measure_overhead(project, args.tickets), 1.0)
-            report("POST returned -> agent started", measure_pickup(project, args.tickets, root / "data"), 0.5)
+            overheads = measure_overhead(project, args.tickets)
+            _django.report("orchestration overhead per ticket", overheads, target=1.0, unit="s")
+            delays = measure_pickup(project, args.tickets, root / "data")
+            _django.report("POST returned -> agent started", delays, target=0.5, unit="s")
 
 
 if __name__ == "__main__":
