@@ -49,7 +49,7 @@ def model_is_reachable() -> bool:
 
 
 def fail_abandoned_runs() -> int:
-    limit = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 300)
+    limit = timezone.now() - timedelta(seconds=settings.FACTORY_AGENT_TASK_TIMEOUT + 300)
     stuck = Ticket.objects.filter(estado=State.IN_PROGRESS, iniciado_en__lt=limit)
     for ticket in stuck:
         services.fail_ticket(ticket=ticket, error="The agent worker stopped during the run (no result within the "

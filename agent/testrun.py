@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from agent.testparse import parse_test_output
@@ -29,19 +30,33 @@ class SandboxPolicy:
     def bwrap(self) -> str | None:
         if self.mode == "off":
             return None
-        found = shutil.which("bwrap")
+        found, problem = bwrap_status()
         if found is None and self.mode == "on":
-            raise RuntimeError("FACTORY_SANDBOX=on but bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+            raise RuntimeError(f"FACTORY_SANDBOX=on but {problem}")
         return found
 
     @staticmethod
     def bwrap_available() -> bool:
-        return shutil.which("bwrap") is not None
+        return bwrap_status()[0] is not None
 
     def describe(self) -> str:
         if self.mode == "off":
             return "off (FACTORY_SANDBOX=off): tests run without a sandbox"
-        return "bubblewrap" if shutil.which("bwrap") else "unavailable: bubblewrap is not installed, tests run unsandboxed"
+        found, problem = bwrap_status()
+        return "bubblewrap" if found else f"unavailable ({problem}): tests run unsandboxed"
+
+
+@lru_cache(maxsize=1)
+def bwrap_status() -> tuple[str | None, str]:
+    """(path to a working bwrap, or None; why not). Installed is not enough: some containers forbid namespaces."""
+    found = shutil.which("bwrap")
+    if found is None:
+        return None, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = subprocess.run([found, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net",
+                            "--unshare-pid", "--die-with-parent", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return None, f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()[:200]}"
+    return found, ""
 
 
 def clean_environment(*, home: Path) -> dict[str, str]:

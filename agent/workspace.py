@@ -34,7 +34,9 @@ class GitWorkspace:
     readable: tuple[Path, ...] = ()
 
     def read(self, path: str) -> str | None:
-        target = self.root / path
+        target = (self.root / path).resolve()
+        if not target.is_relative_to(self.root.resolve()) or ".git" in target.relative_to(self.root.resolve()).parts:
+            return None  # never show the model anything from outside the worktree
         if not target.is_file():
             return None
         return target.read_text(encoding="utf-8", errors="replace")

@@ -5,6 +5,8 @@ cannot be used stops the process at start-up with the variable's name, so a
 typo never turns into a confusing failure deep inside a request or a task.
 """
 import os
+import secrets
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -105,3 +107,30 @@ def database_from_url(name: str, url: str) -> dict:
         "PORT": str(port or ""),
         "OPTIONS": options,
     }
+
+
+def persistent_secret(path: Path) -> str:
+    """A random secret kept in `path` (mode 600), created once even when processes start together."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _read_secret(path)
+        with os.fdopen(handle, "w") as output:
+            output.write(secrets.token_urlsafe(50) + "\n")
+        return _read_secret(path)
+    except OSError as exc:
+        raise ImproperlyConfiguredEnv(
+            f"DJANGO_SECRET_KEY is not set and {path} cannot be used to keep one ({exc.strerror}); "
+            "set DJANGO_SECRET_KEY or make FACTORY_DATA_DIR writable"
+        ) from None
+
+
+def _read_secret(path: Path) -> str:
+    for _ in range(50):  # another process may be between creating and writing the file
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+        time.sleep(0.02)
+    raise ImproperlyConfiguredEnv(f"{path} is empty; delete it or set DJANGO_SECRET_KEY")

@@ -11,19 +11,19 @@ from factory_site.env import (
     env_path,
     env_str,
     env_url,
+    persistent_secret,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-# A fixed development key keeps `make run` zero-config; DEBUG off with that key
-# would be an insecure production deployment, so it is refused below.
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me"
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_SECRET)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
 
 FACTORY_DATA_DIR = env_path("FACTORY_DATA_DIR", BASE_DIR / "var")
+# Without DJANGO_SECRET_KEY a random key is made once and kept in FACTORY_DATA_DIR,
+# so `make run` needs no configuration and no install shares a known key.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or persistent_secret(FACTORY_DATA_DIR / "secret-key")
 FACTORY_URL = env_url("FACTORY_URL", "http://127.0.0.1:8000")
 OLLAMA_HOST = env_url("OLLAMA_HOST", "http://127.0.0.1:11434")
 FACTORY_MODEL = env_str("FACTORY_MODEL", "qwen2.5-coder:14b")
@@ -43,9 +43,9 @@ FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, m
 # Seconds before the first retry of a failed webhook delivery; each later retry waits 3x longer.
 FACTORY_WEBHOOK_BACKOFF_S = env_float("FACTORY_WEBHOOK_BACKOFF_S", 10.0)
 FACTORY_QUEUE_SYNC = env_bool("FACTORY_QUEUE_SYNC", False)
+# One agent run may take every attempt's model and test time, plus clone, setup and push.
+FACTORY_AGENT_TASK_TIMEOUT = FACTORY_MAX_ATTEMPTS * (int(FACTORY_MODEL_TIMEOUT) + FACTORY_TEST_TIMEOUT) + 900
 
-if not DEBUG and SECRET_KEY == _DEV_SECRET and env_bool("FACTORY_REQUIRE_SECRET", False):
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when FACTORY_REQUIRE_SECRET is on")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -168,7 +168,8 @@ Q_CLUSTER = {
     "label": "Task queue",
     "ALT_CLUSTERS": {
         # Started with Q_CLUSTER_NAME=agent: one worker per concurrent agent run.
-        "agent": {"workers": FACTORY_AGENT_CONCURRENCY, "recycle": 50},
+        "agent": {"workers": FACTORY_AGENT_CONCURRENCY, "recycle": 50, "timeout": FACTORY_AGENT_TASK_TIMEOUT,
+                  "retry": FACTORY_AGENT_TASK_TIMEOUT + 60},
     },
 }
 FACTORY_AGENT_QUEUE = "agent"

@@ -54,8 +54,10 @@ def remember_review_comment(*, ticket: Ticket, comment: str, reviewer: str) -> N
 def queue_store(*, ticket: Ticket, text: str, kind: str, source: str = "agent", tags: list[str]) -> None:
     kwargs = {"text": text, "kind": kind, "source": source, "project_id": ticket.project_id,
               "ticket_id": str(ticket.pk), "files": list(ticket.archivos_modificar), "tags": tags}
+    # The default cluster by name: from inside the agent worker an unnamed task
+    # would land on the agent queue, behind the next model run.
     transaction.on_commit(lambda: async_task("memory.tasks.store", kwargs, group="memory",
-                                             sync=settings.FACTORY_QUEUE_SYNC))
+                                             cluster=settings.Q_CLUSTER["name"], sync=settings.FACTORY_QUEUE_SYNC))
 
 
 def trim(text: str) -> str:

@@ -16,8 +16,18 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+default_pg_dir() {
+  # As root the server runs as `postgres`, which cannot enter a private home
+  # folder such as /root; use a folder it can reach, one per data dir.
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$FACTORY_DATA_DIR" 2>/dev/null; then
+    echo "/var/tmp/factory-pg-$(printf '%s' "$FACTORY_DATA_DIR" | md5sum | cut -c1-8)"
+  else
+    echo "$FACTORY_DATA_DIR/postgres"
+  fi
+}
+
 if [ -z "${DATABASE_URL:-}" ]; then
-  own_pg=${FACTORY_PG_DIR:-$FACTORY_DATA_DIR/postgres}
+  own_pg=${FACTORY_PG_DIR:-$(default_pg_dir)}
   port=${FACTORY_PG_PORT:-55432}
   bash scripts/pg_cluster.sh start "$own_pg" "$port"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/factory"
@@ -26,7 +36,6 @@ fi
 
 $py manage.py migrate --no-input
 $py manage.py factory_admin
-$py manage.py collectstatic --no-input -v 0
 
 addr=${FACTORY_BIND:-127.0.0.1:8000}
 $py manage.py runserver --noreload "$addr" & pids+=($!)

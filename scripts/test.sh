@@ -3,15 +3,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+pgdir=""
+export FACTORY_DATA_DIR=$(mktemp -d /tmp/factory-test-data.XXXXXX)
+cleanup() {
+  if [ -n "$pgdir" ]; then bash scripts/pg_cluster.sh stop "$pgdir"; rm -rf "$pgdir"; fi
+  rm -rf "$FACTORY_DATA_DIR"
+}
+trap cleanup EXIT
+
 if [ -z "${DATABASE_URL:-}" ]; then
   pgdir=$(mktemp -d /tmp/factory-test-pg.XXXXXX)
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  cleanup() { bash scripts/pg_cluster.sh stop "$pgdir"; rm -rf "$pgdir"; }
-  trap cleanup EXIT
   # Durability is pointless for a throw-away database; speed is not.
   PG_EXTRA_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     bash scripts/pg_cluster.sh start "$pgdir" "$port"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/factory"
 fi
-export FACTORY_DATA_DIR=$(mktemp -d /tmp/factory-test-data.XXXXXX)
 .venv/bin/python -m pytest "$@"

@@ -50,3 +50,21 @@ def test_tickets_released_for_an_unreachable_model_are_requeued_when_it_answers(
         settings.OLLAMA_HOST = fake.url
         assert requeue.requeue_waiting() == 1
     assert queued_ticket_ids() == [ticket_id]
+
+
+def test_removing_the_last_unmerged_dependency_queues_the_ticket(api, project):
+    first = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    second = api.post("/api/factory/tickets", {**SEED_TICKET, "depende_de": [first]}, format="json").data["id"]
+    queued_ticket_ids()
+    api.patch(f"/api/factory/tickets/{second}", {"depende_de": []}, format="json")
+    assert queued_ticket_ids() == [second]
+
+
+def test_memory_writes_from_the_agent_go_to_the_default_queue(project, settings):
+    from memory.hooks import queue_store
+
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})
+    queued_ticket_ids()
+    queue_store(ticket=ticket, text="a lesson", kind="solution", tags=[])
+    assert get_broker(settings.Q_CLUSTER["name"]).queue_size() == 1
+    assert get_broker("agent").queue_size() == 0

@@ -200,3 +200,38 @@ def test_factory_token_command_prints_the_key_last(db, capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/factory/tickets").status_code == 200
+
+
+def test_wrong_types_are_refused_not_coerced(api, project):
+    for change, field in (({"titulo": 123}, "titulo"), ({"prioridad": "3"}, "prioridad"),
+                          ({"patrones_obligatorios": [1, 2]}, "patrones_obligatorios")):
+        response = api.post("/api/factory/tickets", {**SEED_TICKET, **change}, format="json")
+        assert response.status_code == 400 and field in response.json(), change
+
+
+def test_nul_bytes_are_400_not_500(api, project):
+    assert api.get("/api/factory/projects/de%00mo").status_code in (400, 404)
+    response = api.post("/api/factory/tickets", {**SEED_TICKET, "descripcion": "a\x00b"}, format="json")
+    assert response.status_code == 400
+
+
+def test_patch_is_all_or_nothing(api, project):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    refused = api.patch(f"/api/factory/tickets/{ticket_id}", {"titulo": "changed", "estado": "merged"},
+                        format="json")
+    assert refused.status_code == 409
+    assert api.get(f"/api/factory/tickets/{ticket_id}").data["titulo"] == SEED_TICKET["titulo"]
+
+
+def test_a_running_ticket_cannot_be_sent_back_to_the_queue(api, project):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    services.transition(ticket=Ticket.objects.get(pk=ticket_id), to="in_progress", actor="agent")
+    response = api.patch(f"/api/factory/tickets/{ticket_id}", {"estado": "pending"}, format="json")
+    assert response.status_code == 409
+    assert "cancel it first" in response.data["detail"]
+
+
+def test_projects_cannot_be_renamed(api, project):
+    response = api.patch("/api/factory/projects/demo", {"name": "other"}, format="json")
+    assert response.status_code == 400 and "name" in response.data
+    assert api.patch("/api/factory/projects/demo", {"test_command": "pytest"}, format="json").status_code == 200

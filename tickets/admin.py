@@ -3,6 +3,7 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -10,8 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from tickets import metrics_admin, services
-from tickets import webhooks
+from tickets import metrics_admin, review, services, webhooks
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, Webhook, WebhookDelivery, WebhookEvent
 from tickets.states import TransitionError
 
@@ -141,7 +141,10 @@ class TicketAdmin(admin.ModelAdmin):
         # state checks are the same as through the API.
         fields = {name: form.cleaned_data[name] for name in services.DEFINITION_FIELDS if name in form.cleaned_data}
         if change:
-            services.update_ticket(ticket=obj, actor=request.user, changes=fields)
+            try:
+                services.update_ticket(ticket=obj, actor=request.user, changes=fields)
+            except TransitionError as exc:
+                messages.error(request, f"Not saved: {exc}")
         else:
             ticket, _ = services.create_ticket(actor=request.user, project=form.cleaned_data["project"],
                                                fields=fields)
@@ -149,7 +152,9 @@ class TicketAdmin(admin.ModelAdmin):
             obj._state.adding = False
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        if "depende_de" in form.cleaned_data:
+        for formset in formsets:  # read-only inlines: nothing to write, but Django's change log reads them
+            self.save_formset(request, form, formset, change)
+        if "depende_de" in form.cleaned_data and not self.definition_is_locked(form.instance):
             ticket = Ticket.objects.get(pk=form.instance.pk)
             try:
                 services.update_ticket(ticket=ticket, actor=request.user,
@@ -163,7 +168,11 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel")
     def cancel_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        self._apply(request, queryset, lambda ticket: services.cancel(ticket=ticket, actor=request.user))
+        self._apply(request, queryset, lambda ticket: review.cancel(ticket=ticket, user=request.user))
+
+    @staticmethod
+    def definition_is_locked(ticket: Ticket) -> bool:
+        return Ticket.objects.filter(pk=ticket.pk).exclude(estado__in=services.EDITABLE).exists()
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Ticket], action) -> None:
         done, refused = 0, []
@@ -171,7 +180,7 @@ class TicketAdmin(admin.ModelAdmin):
             try:
                 action(ticket)
                 done += 1
-            except TransitionError as exc:
+            except (TransitionError, PermissionDenied) as exc:
                 refused.append(f"{ticket.short_id}: {exc}")
         if done:
             messages.success(request, f"{done} ticket(s) updated.")

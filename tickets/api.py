@@ -2,7 +2,7 @@
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError, transaction
 from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -22,7 +22,7 @@ from tickets.serializers import (
     TicketPatchSerializer,
     TicketWriteSerializer,
 )
-from tickets.states import State, TransitionError
+from tickets.states import State, TransitionError, check_transition
 
 
 class Conflict(exceptions.APIException):
@@ -43,6 +43,9 @@ def exception_handler(exc, context):
         exc = UnprocessableEntity(str(exc))
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, DataError):
+        exc = exceptions.ValidationError({"detail": ["The request contains characters or values the database "
+                                                     "cannot store (for example a NUL byte)."]})
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The change conflicts with existing data; reload and try again.")
     return drf_exception_handler(exc, context)
@@ -109,6 +112,9 @@ class ProjectDetailApi(APIView):
     @extend_schema(request=ProjectSerializer, responses=ProjectSerializer)
     def patch(self, request: Request, name: str) -> Response:
         project = self.get_project(name)
+        if isinstance(request.data, dict) and request.data.get("name", name) != name:
+            # Memory items and ticket branches refer to the project by name.
+            raise exceptions.ValidationError({"name": ["A project cannot be renamed."]})
         serializer = ProjectSerializer(project, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         project = services.update_project(project=project, changes=serializer.validated_data)
@@ -184,17 +190,20 @@ class TicketDetailApi(APIView):
         changes = dict(serializer.validated_data)
         target = changes.pop("estado", None)
         comentario = changes.pop("comentario", "")
-        if changes:
-            try:
-                ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
-            except ValueError as exc:
-                raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
+        if target is not None and target != ticket.estado:
+            check_transition(ticket.estado, target)  # refuse before any field changes
+        with transaction.atomic():
+            if changes:
+                try:
+                    ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
+                except ValueError as exc:
+                    raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
+            if target is not None and target != ticket.estado and target != State.MERGED:
+                ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
         if target == State.MERGED and ticket.estado != State.MERGED:
             from tickets.review_api import approval_response
 
             return approval_response(request=request, ticket=ticket)
-        if target is not None and target != ticket.estado:
-            ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
         return detail_response(ticket, request)
 
 

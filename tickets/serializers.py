@@ -21,7 +21,16 @@ def validate_relative_path(value: str) -> str:
     return value
 
 
-class RelativePathField(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """Refuses numbers, booleans and other non-strings instead of turning them into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class RelativePathField(StrictCharField):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_length=500, validators=[validate_relative_path], **kwargs)
 
@@ -30,7 +39,7 @@ class StrictIntegerField(serializers.IntegerField):
     """Refuses booleans and non-integral numbers instead of coercing them."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or (isinstance(data, float) and not data.is_integer()):
+        if isinstance(data, (bool, str)) or (isinstance(data, float) and not data.is_integer()):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -64,15 +73,15 @@ class TicketWriteSerializer(serializers.Serializer):
     """Validates a ticket as the architect sends it; unknown keys are refused, never dropped."""
 
     project = serializers.SlugField(required=False)
-    titulo = serializers.CharField(max_length=200)
-    descripcion = serializers.CharField()
-    tipo = serializers.CharField(max_length=50, required=False)
+    titulo = StrictCharField(max_length=200)
+    descripcion = StrictCharField()
+    tipo = StrictCharField(max_length=50, required=False)
     prioridad = StrictIntegerField(min_value=1, max_value=5, required=False)
     archivos_modificar = serializers.ListField(child=RelativePathField(), required=False)
     archivos_referencia = serializers.ListField(child=RelativePathField(), required=False)
-    patrones_obligatorios = serializers.ListField(child=serializers.CharField(), required=False)
-    contexto_cipher = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    tests_requeridos = serializers.ListField(child=serializers.CharField(), required=False)
+    patrones_obligatorios = serializers.ListField(child=StrictCharField(), required=False)
+    contexto_cipher = StrictCharField(required=False, allow_blank=True, allow_null=True)
+    tests_requeridos = serializers.ListField(child=StrictCharField(), required=False)
     depende_de = serializers.ListField(child=serializers.UUIDField(), required=False)
 
     def to_internal_value(self, data):

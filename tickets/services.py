@@ -202,6 +202,7 @@ def update_ticket(*, ticket: Ticket, actor: AbstractBaseUser | str | None, chang
         setattr(ticket, name, changes[name])
     if changed:
         ticket.save(update_fields=changed)
+    was_waiting = depende_de is not None and bool(unmerged_dependencies(ticket))
     if depende_de is not None:
         ensure_no_cycle(ticket=ticket, depende_de=depende_de)
         ticket.depende_de.set(depende_de)
@@ -209,6 +210,8 @@ def update_ticket(*, ticket: Ticket, actor: AbstractBaseUser | str | None, chang
     if changed:
         record_event(ticket=ticket, actor=actor, kind=TicketEvent.Kind.UPDATED,
                      message=f"Changed {', '.join(changed)}.", data={"fields": changed})
+    if was_waiting:
+        queue_if_ready(ticket=ticket)  # the last unmerged dependency may just have been removed
     return ticket
 
 
@@ -264,13 +267,25 @@ def _stamp_times(*, ticket: Ticket, to: str) -> None:
 
 
 def retry(*, ticket: Ticket, actor: AbstractBaseUser | str | None, message: str = "") -> Ticket:
-    """Send a failed or cancelled ticket back to the queue."""
-    return transition(ticket=ticket, to=State.PENDING, actor=actor,
-                      message=message or "Sent back to the queue.")
+    """Send a failed or cancelled ticket back to the queue; never while an agent run is still going on."""
+    current = Ticket.objects.get(pk=ticket.pk)
+    if current.estado == State.IN_PROGRESS:
+        raise TransitionError(current.estado, State.PENDING, "the agent is working on it; cancel it first")
+    if current.attempts.filter(outcome="running").exists():
+        raise TransitionError(current.estado, State.PENDING,
+                              "the agent is still finishing its last run; retry once it has stopped")
+    return transition(ticket=current, to=State.PENDING, actor=actor,
+                      message=message or "Sent back to the queue.", fields={"error_mensaje": None})
 
 
 def cancel(*, ticket: Ticket, actor: AbstractBaseUser | str | None, reason: str = "") -> Ticket:
-    return transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.")
+    with transaction.atomic():
+        cancelled = transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.")
+        for dependent in cancelled.bloquea.exclude(estado__in=FINAL):
+            record_event(ticket=dependent, actor="system", kind=TicketEvent.Kind.NOTE,
+                         message=f"Dependency {cancelled.short_id} was cancelled: this ticket waits until it is "
+                                 "reopened and merged, or until it is removed from depende_de.")
+    return cancelled
 
 
 def add_comment(*, ticket: Ticket, actor: AbstractBaseUser | str | None, text: str) -> TicketEvent:
