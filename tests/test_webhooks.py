@@ -125,6 +125,7 @@ def test_signed_post_is_retried_after_a_500_and_then_delivered(create_ticket_via
     delivery.refresh_from_db()
     assert (delivery.attempts, delivery.status_code, delivery.delivered, delivery.error) == (2, 200, True, "")
     assert delivery.next_retry_at is None
+    assert [(row["status_code"], bool(row["error"])) for row in delivery.tries] == [(500, True), (200, False)]
     assert not Schedule.objects.filter(func=webhooks.DELIVER_TASK).exists()
 
     assert len(receiver.requests) == 2

@@ -303,7 +303,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ["send_again"]
     fields = ["webhook", "event", "ticket_id", "created_at", "attempts", "delivered", "status_code", "latency_ms",
-              "error", "next_retry_at", "payload_pretty"]
+              "error", "next_retry_at", "payload_pretty", "tries"]
     readonly_fields = fields
 
     def has_add_permission(self, request) -> bool:

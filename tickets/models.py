@@ -231,6 +231,8 @@ class WebhookDelivery(models.Model):
     delivered = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     next_retry_at = models.DateTimeField(blank=True, null=True)
+    tries = models.JSONField(default=list, blank=True,
+                             help_text="Every try: when, status code, latency in ms, error.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

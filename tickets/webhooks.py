@@ -217,13 +217,16 @@ def record_try(
     *, delivery: WebhookDelivery, status_code: int | None, latency_ms: int | None, error: str, final: bool = False,
 ) -> WebhookDelivery:
     delivery.attempts += 1
+    delivery.tries = [*delivery.tries, {"at": timezone.now().isoformat(), "status_code": status_code,
+                                        "latency_ms": latency_ms, "error": error}]
     delivery.status_code = status_code
     delivery.latency_ms = latency_ms
     delivery.error = error
     delivery.delivered = not error
     retry = not delivery.delivered and not final and delivery.attempts < settings.FACTORY_WEBHOOK_MAX_TRIES
     delivery.next_retry_at = timezone.now() + backoff(tries=delivery.attempts) if retry else None
-    delivery.save(update_fields=["attempts", "status_code", "latency_ms", "error", "delivered", "next_retry_at"])
+    delivery.save(update_fields=["attempts", "tries", "status_code", "latency_ms", "error", "delivered",
+                                 "next_retry_at"])
     if retry:
         schedule_retry(delivery=delivery)
     elif error:
