@@ -53,6 +53,9 @@ class Implementer:
     num_ctx: int
     max_attempts: int = 3
     edit_format_setting: str = "auto"
+    # Files earlier attempts created or changed beyond archivos_modificar (new
+    # tests, helpers): a retry must see their current content too.
+    touched: list[str] = field(default_factory=list)
 
     def run(self, brief: TicketBrief) -> RunResult:
         failure, last = "", AttemptRecord()
@@ -71,6 +74,8 @@ class Implementer:
                               num_ctx=self.num_ctx)
         self.recorder.attempt_started(prompt=prompt, edit_format=edit_format)
         record = self.ask_and_check(prompt)
+        if record.edits:
+            self.touched += [path for path in record.edits.applied if path not in self.touched]
         record.diff = self.workspace.diff()
         self.recorder.attempt_finished(record)
         return record
@@ -78,7 +83,8 @@ class Implementer:
     def inputs(self, brief: TicketBrief, edit_format: str, previous_failure: str) -> PromptInputs:
         return PromptInputs(
             brief=brief,
-            files_to_modify={path: self.workspace.read(path) for path in brief.archivos_modificar},
+            files_to_modify={path: self.workspace.read(path)
+                             for path in dict.fromkeys([*brief.archivos_modificar, *self.touched])},
             reference_files={path: self.workspace.read(path) for path in brief.archivos_referencia},
             tree=self.workspace.tree(),
             edit_format=edit_format,

@@ -243,3 +243,13 @@ def test_cancelling_during_a_run_stops_the_agent_cleanly(calc_project, settings,
         finished = run_ticket(str(ticket.pk))
     assert finished.estado == "cancelled"
     assert len(fake.requests) == 1  # no second attempt after the cancellation
+
+
+def test_a_retry_shows_files_the_previous_attempt_created(calc_project, fake_model):
+    project, _ = calc_project
+    extra_test = "tests/test_extra.py\n```python\nfrom calc import add\n\n\ndef test_extra():\n    assert add(1, 1) == 3\n```\n"
+    fake_model.push(RIGHT + "\n" + extra_test, RIGHT + "\n" + extra_test.replace("== 3", "== 2"))
+    ticket = run_ticket(str(make_ticket(project).pk))
+    assert ticket.estado == "completed" and ticket.intentos == 2
+    retry_prompt = fake_model.requests[1]["messages"][1]["content"]
+    assert "tests/test_extra.py\n```python" in retry_prompt and "assert add(1, 1) == 3" in retry_prompt
