@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ COMMITTER = {
     # Never stop to ask for credentials: a worker has nobody to answer.
     "GIT_TERMINAL_PROMPT": "0",
 }
+
+
+MAX_SPARES = 2
 
 
 class GitError(RuntimeError):
@@ -129,8 +133,53 @@ class ProjectRepo:
             self._remove_worktree(repo, path)
             start = self._start_point(repo, branch=branch, continue_existing=continue_existing)
             path.parent.mkdir(parents=True, exist_ok=True)
-            _run(repo, "worktree add", "worktree", "add", "--force", "-B", branch, str(path), start)
+            if not self._reuse_spare(repo, path=path, branch=branch, start=start):
+                _run(repo, "worktree add", "worktree", "add", "--force", "-B", branch, str(path), start)
         return path
+
+    @property
+    def spares_dir(self) -> Path:
+        return self.worktrees_dir / ".spare"
+
+    def _reuse_spare(self, repo: git.Repo, *, path: Path, branch: str | None, start: str) -> bool:
+        """Turn a spare checkout into the new worktree: only the files that differ are written."""
+        spares = sorted(self.spares_dir.glob("*")) if self.spares_dir.exists() else []
+        for spare in spares:
+            try:
+                _run(repo, "worktree move", "worktree", "move", str(spare), str(path))
+                work = git.Repo(path)
+                target = ["-B", branch, start] if branch else ["--detach", start]
+                _run(work, "checkout", "checkout", "--force", "-q", *target)
+                _run(work, "clean", "clean", "-ffdxq")
+                return True
+            except GitError:
+                self._remove_worktree(repo, path)
+                self._remove_worktree(repo, spare)
+        return False
+
+    def recycle_worktree(self, branch: str) -> None:
+        """Keep a finished ticket's checkout as a spare for the next one instead of deleting it.
+
+        Writing a fresh checkout of a large repository costs seconds on a slow
+        disk; switching a spare to another commit writes only what differs.
+        """
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            self._park(self.repo(), self.worktree_path(branch))
+
+    def _park(self, repo: git.Repo, path: Path) -> None:
+        spares = list(self.spares_dir.glob("*")) if self.spares_dir.exists() else []
+        if not path.exists() or len(spares) >= MAX_SPARES:
+            self._remove_worktree(repo, path)
+            return
+        self.spares_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # Detached, so the branch is free to be checked out again elsewhere.
+            _run(git.Repo(path), "checkout", "checkout", "--force", "-q", "--detach")
+            _run(repo, "worktree move", "worktree", "move", str(path), str(self.spares_dir / uuid.uuid4().hex[:8]))
+        except GitError:
+            self._remove_worktree(repo, path)
 
     def _start_point(self, repo: git.Repo, *, branch: str, continue_existing: bool) -> str:
         if continue_existing:
@@ -155,12 +204,6 @@ class ProjectRepo:
                 shutil.rmtree(path, ignore_errors=True)
         _run(repo, "worktree prune", "worktree", "prune")
 
-    def remove_worktree(self, branch: str) -> None:
-        if not (self.path / "HEAD").exists():
-            return
-        with self.locked():
-            self._remove_worktree(self.repo(), self.worktree_path(branch))
-
     def merge_base(self, *, branch: str) -> str:
         repo = self.repo()
         return _run(repo, "merge-base", "merge-base", f"origin/{self.default_branch}", branch).strip()
@@ -175,12 +218,13 @@ class ProjectRepo:
         with self.locked():
             self._remove_worktree(repo, path)
             path.parent.mkdir(parents=True, exist_ok=True)
-            _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(path),
-                 f"origin/{self.default_branch}")
+            start = f"origin/{self.default_branch}"
+            if not self._reuse_spare(repo, path=path, branch=None, start=start):
+                _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(path), start)
             try:
                 return self._merge_in(git.Repo(path), branch=branch, message=message)
             finally:
-                self._remove_worktree(repo, path)
+                self._park(repo, path)
 
     def _merge_in(self, work: git.Repo, *, branch: str, message: str) -> MergeOutcome:
         source = f"origin/{branch}" if f"origin/{branch}" in self.remote_branches(work) else branch

@@ -10,7 +10,6 @@ call is excluded) and recall@5 of BM25 alone vs hybrid with the HashingEmbedder.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from agent.runner import run_ticket
-from tests.conftest import git, make_remote_repo
+from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import services
 from tickets.models import Ticket
@@ -253,3 +253,23 @@ def test_a_retry_shows_files_the_previous_attempt_created(calc_project, fake_mod
     assert ticket.estado == "completed" and ticket.intentos == 2
     retry_prompt = fake_model.requests[1]["messages"][1]["content"]
     assert "tests/test_extra.py\n```python" in retry_prompt and "assert add(1, 1) == 3" in retry_prompt
+
+
+def test_a_reviewed_tickets_checkout_is_reused_clean_for_the_next(calc_project, fake_model, reviewer, settings):
+    from tickets import review
+
+    project, _ = calc_project
+    fake_model.push(RIGHT)
+    first = run_ticket(str(make_ticket(project).pk))
+    (Path(review.project_repo(project).worktree_path(first.branch_name)) / "scratch.txt").write_text("left over")
+    review.cancel(ticket=first, user=reviewer, reason="not needed")
+    spares = list(review.project_repo(project).spares_dir.iterdir())
+    assert len(spares) == 1
+    fake_model.push(RIGHT)
+    second = run_ticket(str(make_ticket(project).pk))
+    assert second.estado == "completed"
+    assert not review.project_repo(project).spares_dir.exists() or not any(
+        review.project_repo(project).spares_dir.iterdir())
+    worktree = Path(review.project_repo(project).worktree_path(second.branch_name))
+    assert not (worktree / "scratch.txt").exists()
+    assert {row["path"] for row in second.codigo_generado["files"]} == {"calc.py", "tests/test_multiply.py"}

@@ -135,7 +135,7 @@ def test_idempotency_key_replays_the_same_batch(api, project):
 
 
 def test_only_ready_tickets_are_queued(api, project, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks():
         response = api.post(BATCH_URL, [ticket("Base"), ticket("Waits", depende_de=[0])], format="json")
     assert response.status_code == 201
     base, waits = (Ticket.objects.get(pk=item["id"]) for item in response.json()["tickets"])

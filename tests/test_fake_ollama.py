@@ -202,7 +202,7 @@ def test_stopped_server_refuses_even_kept_alive_connections(fake, client):
     with pytest.raises(ConnectionError):
         client.list()
     with pytest.raises(RuntimeError, match="not running"):
-        fake.url
+        _ = fake.url
 
 
 def test_runs_as_a_process_with_answers_from_a_directory(tmp_path):

@@ -2,7 +2,7 @@
 a page rendered from a real agent run, the charts, and (FACTORY_SCREENSHOTS=1) the committed screenshot."""
 import os
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest

@@ -161,6 +161,6 @@ def cancel(*, ticket: Ticket, user: AbstractBaseUser, reason: str = "", expected
 def _forget_worktree(ticket: Ticket) -> None:
     if ticket.branch_name:
         try:
-            project_repo(ticket.project).remove_worktree(ticket.branch_name)
+            project_repo(ticket.project).recycle_worktree(ticket.branch_name)
         except GitError:
             pass  # a leftover worktree is only disk space; the decision is already recorded
