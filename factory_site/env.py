@@ -134,3 +134,11 @@ def _read_secret(path: Path) -> str:
             return secret
         time.sleep(0.02)
     raise ImproperlyConfiguredEnv(f"{path} is empty; delete it or set DJANGO_SECRET_KEY")
+
+
+def private_cluster_url(*, data_dir: Path, port: int) -> str:
+    """The database `make run` starts when DATABASE_URL is not set (its password is kept in data_dir)."""
+    password_file = data_dir / "postgres-password"
+    password = password_file.read_text().strip() if password_file.is_file() else ""
+    credentials = f"postgres:{password}" if password else "postgres"
+    return f"postgres://{credentials}@127.0.0.1:{port}/factory"

@@ -12,6 +12,7 @@ from factory_site.env import (
     env_str,
     env_url,
     persistent_secret,
+    private_cluster_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -96,10 +97,10 @@ TEMPLATES = [
     },
 ]
 
-_DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:55432/factory"
 DATABASES = {
     "default": {
-        **database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or _DEFAULT_DATABASE_URL),
+        **database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or private_cluster_url(
+            data_dir=FACTORY_DATA_DIR, port=env_int("FACTORY_PG_PORT", 55432, minimum=1, maximum=65535))),
         "ENGINE": "factory_site.db",
         "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for development and tests, listening on loopback only.
-#   pg_cluster.sh start DIR PORT   create the cluster in DIR if needed, start it, create database "factory"
+#   pg_cluster.sh start DIR PORT [PASSWORD_FILE]
+#                                  create the cluster in DIR if needed, start it, create database "factory";
+#                                  with PASSWORD_FILE the postgres user needs that password (else: trust)
 #   pg_cluster.sh stop DIR         stop it (fast shutdown)
 set -euo pipefail
 
@@ -18,7 +20,7 @@ as_owner() {
 }
 
 start() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 pwfile=${3:-}
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then
     chown postgres "$dir"
@@ -29,15 +31,28 @@ start() {
     fi
   fi
   if [ ! -f "$dir/PG_VERSION" ]; then
-    as_owner "$bindir/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --no-sync >/dev/null
+    if [ -n "$pwfile" ]; then
+      # initdb reads the password file as the postgres account: hand it a copy it can read.
+      local readable
+      readable=$(mktemp /tmp/factory-initdb-pw.XXXXXX)
+      cp "$pwfile" "$readable"
+      if [ "$(id -u)" = 0 ]; then chown postgres "$readable"; fi
+      as_owner "$bindir/initdb" -D "$dir" -U postgres --auth=scram-sha-256 --pwfile="$readable" --encoding=UTF8 \
+        --no-sync >/dev/null
+      rm -f "$readable"
+    else
+      as_owner "$bindir/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --no-sync >/dev/null
+    fi
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
       start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
-  if ! as_owner "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='factory'" postgres | grep -q 1; then
-    as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres factory
+  if [ -n "$pwfile" ]; then export PGPASSWORD=$(cat "$pwfile"); fi
+  if ! as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname='factory'" postgres | grep -q 1; then
+    as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres factory
   fi
 }
 
@@ -48,7 +63,7 @@ stop() {
 }
 
 case "${1:-}" in
-  start) start "$2" "$3" ;;
+  start) start "$2" "$3" "${4:-}" ;;
   stop) stop "$2" ;;
   *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
 esac

@@ -29,9 +29,15 @@ default_pg_dir() {
 if [ -z "${DATABASE_URL:-}" ]; then
   own_pg=${FACTORY_PG_DIR:-$(default_pg_dir)}
   port=${FACTORY_PG_PORT:-55432}
-  bash scripts/pg_cluster.sh start "$own_pg" "$port"
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/factory"
-  echo "PostgreSQL: private cluster in $own_pg ($DATABASE_URL)"
+  # A password, so no other local process (model-written tests run unsandboxed
+  # included) can use the database; kept beside the data, mode 600.
+  pwfile="$FACTORY_DATA_DIR/postgres-password"
+  if [ ! -s "$pwfile" ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_hex(16))' > "$pwfile")
+  fi
+  bash scripts/pg_cluster.sh start "$own_pg" "$port" "$pwfile"
+  export DATABASE_URL="postgres://postgres:$(cat "$pwfile")@127.0.0.1:$port/factory"
+  echo "PostgreSQL: private cluster in $own_pg (127.0.0.1:$port, password in $pwfile)"
 fi
 
 $py manage.py migrate --no-input
