@@ -145,7 +145,9 @@ def files_section(title: str, files: dict[str, str | None], *, new_label: str) -
         if text is None:
             blocks.append(f"{path}\n({new_label})")
         else:
-            blocks.append(f"{path}\n```{fence_language(path)}\n{text}{'' if text.endswith(chr(10)) else chr(10)}```")
+            fence = "````" if "```" in text else "```"  # a file holding fences must not close ours
+            ending = "" if text.endswith("\n") else "\n"
+            blocks.append(f"{path}\n{fence}{fence_language(path)}\n{text}{ending}{fence}")
     return f"## {title}\n" + "\n\n".join(blocks)
 
 
