@@ -258,7 +258,8 @@ def judge(*, suite: Suite, key: str, worktree: Path, readable: tuple[Path, ...])
         shutil.copy2(source, target / source.name)
     try:
         result = run_command(command=suite.hidden_test_command, cwd=worktree, timeout=settings.FACTORY_TEST_TIMEOUT,
-                             sandbox=SandboxPolicy(settings.FACTORY_SANDBOX), readable=list(readable))
+                             sandbox=SandboxPolicy(settings.FACTORY_SANDBOX), hidden=[settings.FACTORY_DATA_DIR],
+                             readable=list(readable))
     finally:
         shutil.rmtree(target, ignore_errors=True)
     return {

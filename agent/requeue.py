@@ -15,8 +15,8 @@ from django.utils import timezone
 from agent import services
 from agent.llm import ModelUnavailable
 from tickets import services as ticket_services
-from tickets.models import Ticket
-from tickets.states import RUNNABLE, State
+from tickets.models import Ticket, TicketAttempt
+from tickets.states import RUNNABLE, State, TransitionError
 
 LOST_AFTER = timedelta(minutes=30)
 
@@ -50,8 +50,15 @@ def model_is_reachable() -> bool:
 
 def fail_abandoned_runs() -> int:
     limit = timezone.now() - timedelta(seconds=settings.FACTORY_AGENT_TASK_TIMEOUT + 300)
-    stuck = Ticket.objects.filter(estado=State.IN_PROGRESS, iniciado_en__lt=limit)
+    stuck = list(Ticket.objects.filter(estado=State.IN_PROGRESS, iniciado_en__lt=limit))
     for ticket in stuck:
-        services.fail_ticket(ticket=ticket, error="The agent worker stopped during the run (no result within the "
-                                                  "task timeout); retry the ticket.")
+        with transaction.atomic():
+            ticket.attempts.filter(outcome=TicketAttempt.Outcome.RUNNING).update(
+                outcome=TicketAttempt.Outcome.ERROR, phase="finished", finished_at=timezone.now(),
+                feedback="The agent worker stopped during this attempt.")
+            try:
+                services.fail_ticket(ticket=ticket, error="The agent worker stopped during the run (no result "
+                                                          "within the task timeout); retry the ticket.")
+            except TransitionError:
+                pass  # changed state meanwhile (cancelled, say): nothing left to recover
     return len(stuck)

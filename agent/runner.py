@@ -14,8 +14,8 @@ from agent.prompting import Prompt, PromptTooLarge, TicketBrief
 from agent.testrun import SandboxPolicy, run_command
 from agent.workspace import GitWorkspace
 from memory import hooks as memory_hooks
-from tickets.models import Ticket, TicketAttempt, TicketEvent
-from tickets.states import State
+from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.states import State, TransitionError
 
 log = logging.getLogger(__name__)
 SYSTEM_PROMPT_PATH = Path(__file__).parent / "prompts" / "implementer.md"
@@ -36,37 +36,50 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name)
     try:
         return execute(ticket=ticket, model=model, recorder=recorder)
-    except RunCancelled:
-        recorder.abandon("The ticket was cancelled during the run.", outcome=TicketAttempt.Outcome.ERROR)
-        return Ticket.objects.get(pk=ticket.pk)
+    except RunSuperseded:
+        recorder.abandon("The ticket was cancelled or restarted during the run.",
+                         outcome=TicketAttempt.Outcome.ERROR)
+        current = Ticket.objects.get(pk=ticket.pk)
+        if current.estado == State.CANCELLED and current.branch_name:
+            repo_for(current.project).recycle_worktree(current.branch_name)
+        return current
     except ModelUnavailable as exc:
         recorder.abandon(str(exc))
         services.record_health(key="model", ok=False, message=str(exc))
-        return services.release_ticket(ticket=ticket, error=str(exc))
+        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=str(exc)))
     except (GitError, PromptTooLarge) as exc:
         recorder.abandon(str(exc), outcome=TicketAttempt.Outcome.ERROR)
-        return services.fail_ticket(ticket=ticket, error=str(exc))
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=str(exc)))
     except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
         log.exception("agent run of %s crashed", ticket_id)
         recorder.abandon(f"Internal error: {exc!r}", outcome=TicketAttempt.Outcome.ERROR)
-        return services.fail_ticket(ticket=ticket, error=f"Internal error in the agent: {exc!r}")
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket,
+                                                           error=f"Internal error in the agent: {exc!r}"))
 
 
-class RunCancelled(Exception):
-    """Someone cancelled the ticket while the agent was working on it."""
+class RunSuperseded(Exception):
+    """The ticket was cancelled, or cancelled and started again, while this run was working on it."""
 
 
-def ensure_not_cancelled(ticket: Ticket) -> None:
-    if Ticket.objects.filter(pk=ticket.pk, estado=State.CANCELLED).exists():
-        raise RunCancelled()
+def ensure_still_ours(ticket: Ticket) -> None:
+    # iniciado_en identifies the run: a newer claim sets a newer one.
+    if not Ticket.objects.filter(pk=ticket.pk, estado=State.IN_PROGRESS, iniciado_en=ticket.iniciado_en).exists():
+        raise RunSuperseded()
+
+
+def finish(ticket: Ticket, transition) -> Ticket:
+    """The run's last state change, unless someone else changed the ticket meanwhile."""
+    try:
+        return transition()
+    except TransitionError:
+        return Ticket.objects.get(pk=ticket.pk)
 
 
 def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Ticket:
     project = ticket.project
     feedback, rebase = reviewer_feedback(ticket)
     branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
-    repo = ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
-                       default_branch=project.default_branch)
+    repo = repo_for(project)
     worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
     services.set_branch(ticket=ticket, branch=branch)
     workspace = make_workspace(ticket=ticket, repo=repo, worktree=worktree)
@@ -75,14 +88,18 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
                               system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
                               max_attempts=settings.FACTORY_MAX_ATTEMPTS, edit_format_setting=project.edit_format)
     result = implementer.run(brief_for(ticket, feedback=feedback))
+    ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
     code = {"diff": workspace.diff(), "files": workspace.stats(), "base": workspace.base, "head": pushed}
-    ensure_not_cancelled(ticket)
     memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=list(ticket.attempts.all()))
+    ensure_still_ours(ticket)
     if result.success:
-        return services.complete_ticket(ticket=ticket, tests=result.tests, code=code)
-    return services.fail_ticket(ticket=ticket, error=f"Failed after {result.attempts} attempts: {result.error}",
-                                tests=result.tests, code=code)
+        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))
+    failed = finish(ticket, lambda: services.fail_ticket(
+        ticket=ticket, error=f"Failed after {result.attempts} attempts: {result.error}", tests=result.tests,
+        code=code))
+    repo.recycle_worktree(branch)  # the work is on the pushed branch; a retry starts from it
+    return failed
 
 
 def make_workspace(*, ticket: Ticket, repo: ProjectRepo, worktree: Path) -> GitWorkspace:
@@ -91,7 +108,7 @@ def make_workspace(*, ticket: Ticket, repo: ProjectRepo, worktree: Path) -> GitW
                           if path and (worktree / path).is_file())
     return GitWorkspace(root=worktree, base=base, test_command=ticket.project.test_command,
                         test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=SandboxPolicy(settings.FACTORY_SANDBOX),
-                        protected=protected, readable=(repo.path,))
+                        protected=protected, hidden=(settings.FACTORY_DATA_DIR,), readable=(repo.path,))
 
 
 def merge_base(*, worktree: Path, default_branch: str) -> str:
@@ -104,13 +121,19 @@ def run_setup(*, ticket: Ticket, worktree: Path) -> None:
     command = ticket.project.setup_command.strip()
     if not command:
         return
-    # The setup command is the project owner's (trusted, may need the network to
-    # install dependencies); only model-written code runs in the test sandbox.
+    # Sandboxed like the tests (any architect can set it), but with the network:
+    # installing dependencies usually needs it.
     result = run_command(command=command, cwd=worktree, timeout=settings.FACTORY_TEST_TIMEOUT,
-                         sandbox=SandboxPolicy("off"), network=True)
+                         sandbox=SandboxPolicy(settings.FACTORY_SANDBOX), hidden=[settings.FACTORY_DATA_DIR],
+                         readable=[repo_for(ticket.project).path], network=True)
     if result["exit_code"] != 0:
         raise GitError(f"setup_command `{command}` failed (exit {result['exit_code']}): "
                        f"{result['output_tail'][-400:].strip()}")
+
+
+def repo_for(project: Project) -> ProjectRepo:
+    return ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
+                       default_branch=project.default_branch)
 
 
 def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
@@ -158,7 +181,7 @@ class AttemptRecorder:
         self._lock = threading.Lock()
 
     def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
-        ensure_not_cancelled(self.ticket)
+        ensure_still_ours(self.ticket)
         self.attempt = services.start_attempt(ticket=self.ticket, model_name=self.model_name,
                                               edit_format=edit_format, system=prompt.system, prompt=prompt.user,
                                               notes=prompt.notes)

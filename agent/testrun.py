@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,36 +68,54 @@ def clean_environment(*, home: Path) -> dict[str, str]:
     return env
 
 
-def sandboxed(command: list[str], *, bwrap: str, worktree: Path, readable: list[Path]) -> list[str]:
+def sandboxed(command: list[str], *, bwrap: str, worktree: Path, hidden: list[Path], readable: list[Path],
+              network: bool) -> list[str]:
+    """Read-only system; `hidden` folders (the factory's data: secrets, other worktrees, the database) replaced
+    by empty ones; `readable` folders shown read-only again; the worktree writable but its .git link read-only,
+    so code under test cannot point the factory's own git commands at a repository it controls."""
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    hidden = [path for path in readable if path.exists()]
     for path in hidden:
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(worktree), str(worktree), "--unshare-net", "--unshare-pid", "--unshare-ipc",
-             "--die-with-parent", "--new-session", "--chdir", str(worktree), "--"]
+        args += ["--tmpfs", str(path)]
+    for path in readable:
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(worktree), str(worktree)]
+    if (worktree / ".git").exists():
+        args += ["--ro-bind", str(worktree / ".git"), str(worktree / ".git")]
+    if not network:
+        args.append("--unshare-net")
+    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--chdir", str(worktree), "--"]
     return args + command
 
 
-def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
+def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy, hidden: list[Path] = (),
                 readable: list[Path] = (), network: bool = False) -> dict:
-    """Run a shell command; returns the parsed test result (see agent.testparse)."""
+    """Run a shell command (in the sandbox unless it is off); returns the parsed result (see agent.testparse).
+
+    network=True is for a project's setup command, which may need to download dependencies.
+    """
     home = cwd / ".factory-home"
     home.mkdir(exist_ok=True)
     argv = ["/bin/sh", "-c", command]
-    bwrap = None if network else sandbox.bwrap()
+    bwrap = sandbox.bwrap()
     if bwrap:
-        argv = sandboxed(argv, bwrap=bwrap, worktree=cwd, readable=list(readable))
+        argv = sandboxed(argv, bwrap=bwrap, worktree=cwd, hidden=[p for p in hidden if p.exists()],
+                         readable=list(readable), network=network)
     started = time.monotonic()
-    process = subprocess.Popen(argv, cwd=cwd, env=clean_environment(home=home), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    timed_out = False
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill_group(process)
-        output, _ = process.communicate()
-    text = output.decode("utf-8", "replace")[-MAX_OUTPUT_CHARS:]
+    with tempfile.TemporaryFile() as output:
+        # A file, not a pipe: a daemon the command leaves behind keeps a pipe
+        # open forever, and the time limit must hold anyway.
+        process = subprocess.Popen(argv, cwd=cwd, env=clean_environment(home=home), stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        kill_group(process)  # also whatever the command left running in its group
+        process.wait()
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")[-MAX_OUTPUT_CHARS:]
     if timed_out:
         text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT)\n"
     shutil.rmtree(home, ignore_errors=True)

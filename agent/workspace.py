@@ -31,6 +31,7 @@ class GitWorkspace:
     test_timeout: float
     sandbox: SandboxPolicy
     protected: frozenset[str] = frozenset()
+    hidden: tuple[Path, ...] = ()
     readable: tuple[Path, ...] = ()
 
     def read(self, path: str) -> str | None:
@@ -68,7 +69,7 @@ class GitWorkspace:
 
     def run_tests(self) -> dict:
         return run_command(command=self.test_command, cwd=self.root, timeout=self.test_timeout,
-                           sandbox=self.sandbox, readable=list(self.readable))
+                           sandbox=self.sandbox, hidden=list(self.hidden), readable=list(self.readable))
 
     def diff(self) -> str:
         return gitrepo.diff_against(worktree=self.root, base=self.base)

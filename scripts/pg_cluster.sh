@@ -46,7 +46,7 @@ start() {
   fi
   if ! as_owner "$bindir/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
+      -o "-p $port -c unix_socket_directories= -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
       start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
   if [ -n "$pwfile" ]; then export PGPASSWORD=$(cat "$pwfile"); fi

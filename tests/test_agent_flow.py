@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from agent.runner import run_ticket
 from tests.conftest import make_remote_repo
@@ -273,3 +274,45 @@ def test_a_reviewed_tickets_checkout_is_reused_clean_for_the_next(calc_project, 
     worktree = Path(review.project_repo(project).worktree_path(second.branch_name))
     assert not (worktree / "scratch.txt").exists()
     assert {row["path"] for row in second.codigo_generado["files"]} == {"calc.py", "tests/test_multiply.py"}
+
+
+def test_a_worker_that_died_leaves_a_retryable_ticket(calc_project, api):
+    from datetime import timedelta
+
+    from agent import requeue
+    from agent import services as agent_services
+
+    project, _ = calc_project
+    ticket = agent_services.claim_ticket(ticket_id=str(make_ticket(project).pk))
+    agent_services.start_attempt(ticket=ticket, model_name="m", edit_format="whole", system="s", prompt="p",
+                                 notes=[])
+    Ticket.objects.filter(pk=ticket.pk).update(iniciado_en=ticket.iniciado_en - timedelta(days=1))
+    assert requeue.fail_abandoned_runs() == 1
+    ticket.refresh_from_db()
+    assert ticket.estado == "failed" and "worker stopped" in ticket.error_mensaje
+    assert ticket.attempts.get().outcome == "error"
+    retried = api.patch(f"/api/factory/tickets/{ticket.pk}", {"estado": "pending"}, format="json")
+    assert retried.status_code == 200, retried.content
+
+
+def test_a_run_cancelled_and_restarted_meanwhile_stops_without_touching_the_new_run(calc_project, settings,
+                                                                                   reviewer):
+    from tickets import review
+
+    project, _ = calc_project
+    ticket = make_ticket(project)
+
+    def cancel_and_restart(body: dict) -> str:
+        try:
+            review.cancel(ticket=Ticket.objects.get(pk=ticket.pk), user=reviewer)
+            # What a retry followed by a second worker's claim leaves: a newer run of the same ticket.
+            Ticket.objects.filter(pk=ticket.pk).update(estado="in_progress", iniciado_en=timezone.now())
+        finally:
+            connection.close()
+        return RIGHT
+
+    with FakeOllama(answers=cancel_and_restart) as fake:
+        settings.OLLAMA_HOST = fake.url
+        finished = run_ticket(str(ticket.pk))
+    assert finished.estado == "in_progress"  # left to the newer run
+    assert finished.codigo_generado is None and len(fake.requests) == 1

@@ -118,7 +118,8 @@ def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, reb
         services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.COMMENT, message=comment,
                               data={"feedback": True, "rebase": rebase})
         updated = services.transition(ticket=locked, to=State.CHANGES_REQUESTED, actor=user,
-                                      message="Changes requested.", data={"comment": comment, "rebase": rebase})
+                                      message="Changes requested.", data={"comment": comment, "rebase": rebase},
+                                      fields={"error_mensaje": None})
     from memory.hooks import remember_review_comment
 
     remember_review_comment(ticket=updated, comment=comment, reviewer=user.get_username())
