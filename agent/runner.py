@@ -44,17 +44,19 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
             repo_for(current.project).recycle_worktree(current.branch_name)
         return current
     except ModelUnavailable as exc:
-        recorder.abandon(str(exc))
-        services.record_health(key="model", ok=False, message=str(exc))
-        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=str(exc)))
+        message = str(exc)
+        recorder.abandon(message)
+        services.record_health(key="model", ok=False, message=message)
+        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message))
     except (GitError, PromptTooLarge) as exc:
-        recorder.abandon(str(exc), outcome=TicketAttempt.Outcome.ERROR)
-        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=str(exc)))
+        message = str(exc)
+        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
     except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
         log.exception("agent run of %s crashed", ticket_id)
-        recorder.abandon(f"Internal error: {exc!r}", outcome=TicketAttempt.Outcome.ERROR)
-        return finish(ticket, lambda: services.fail_ticket(ticket=ticket,
-                                                           error=f"Internal error in the agent: {exc!r}"))
+        message = f"Internal error in the agent: {exc!r}"
+        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
 
 
 class RunSuperseded(Exception):
