@@ -37,11 +37,12 @@ def test_add_and_edit_a_ticket_in_the_admin(admin_client, project):
     assert ticket.events.filter(kind="created").exists() and ticket.queued_at is not None
     page = admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/")
     assert page.status_code == 200 and b"review page" in page.content
-    edited = admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/",
-                               ticket_form(project, titulo="Edited", prioridad=1))
+    edited = admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", ticket_form(
+        project, titulo="Edited", prioridad=1, patrones_obligatorios="Use ints, never floats\r\nNo classes\r\n"))
     assert edited.status_code == 302
     ticket.refresh_from_db()
     assert (ticket.titulo, ticket.prioridad) == ("Edited", 1)
+    assert ticket.patrones_obligatorios == ["Use ints, never floats", "No classes"]
     assert ticket.events.filter(kind="updated").exists()
 
 
@@ -56,3 +57,9 @@ def test_admin_lists_filters_and_shows_model_health(admin_client, project):
     assert admin_client.get("/admin/").status_code == 200
     assert admin_client.get("/admin/tickets/project/").status_code == 200
     assert admin_client.get("/admin/memory/memoryitem/").status_code == 200
+
+
+def test_admin_refuses_paths_outside_the_repository(admin_client, project):
+    response = admin_client.post("/admin/tickets/ticket/add/", ticket_form(project, archivos_modificar="../../etc/passwd"))
+    assert response.status_code == 200 and b"contains &#x27;..&#x27;" in response.content
+    assert not Ticket.objects.exists()

@@ -3,7 +3,9 @@ import json
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.forms import SimpleArrayField
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -12,9 +14,17 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from tickets import metrics_admin, review, services, webhooks
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, Webhook, WebhookDelivery, WebhookEvent
+from tickets.models import (
+    Project,
+    Ticket,
+    TicketAttempt,
+    TicketEvent,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from tickets.paths import path_problem
 from tickets.states import TransitionError
-
 
 admin.site.site_header = "AI Software Factory"
 admin.site.site_title = "AI Software Factory"
@@ -77,6 +87,21 @@ def summarize_tests(result: dict | None) -> str:
             f"in {result.get('duration_s', 0):.1f} s (exit {result.get('exit_code')})")
 
 
+def relative_path_validator(value: str) -> None:
+    problem = path_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+class LinesField(SimpleArrayField):
+    """A list edited one item per line; blank lines and surrounding spaces are dropped."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = "\n".join(line.strip() for line in value.splitlines() if line.strip())
+        return super().to_python(value)
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ["titulo", "estado", "prioridad", "project", "intentos", "age", "review_link"]
@@ -98,6 +123,15 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "creado_en", "iniciado_en",
                        "completado_en", "tests_summary", "tests_resultado_pretty", "codigo_generado_pretty",
                        "review_link"]
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        if isinstance(db_field, ArrayField):
+            # One item per line: rules and test cases often contain commas, the default separator.
+            validators = [relative_path_validator] if db_field.name.startswith("archivos_") else []
+            return LinesField(forms.CharField(validators=validators), delimiter="\n", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+                                    help_text="One per line.", label=db_field.verbose_name.capitalize())
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Ticket | None = None):
         if obj is not None and obj.estado not in services.EDITABLE:

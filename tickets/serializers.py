@@ -1,23 +1,17 @@
 from functools import lru_cache
-from pathlib import PurePosixPath, PureWindowsPath
 
 from django.urls import reverse
 from rest_framework import serializers
 
 from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent
+from tickets.paths import path_problem
 from tickets.states import State
 
 
 def validate_relative_path(value: str) -> str:
-    """A path inside the repository: relative, no '..', no NUL byte."""
-    if not value.strip():
-        raise serializers.ValidationError("a path cannot be empty")
-    if "\x00" in value:
-        raise serializers.ValidationError(f"{value!r} contains a NUL byte")
-    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or value.startswith("~"):
-        raise serializers.ValidationError(f"{value!r} is absolute; give a path relative to the repository root")
-    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
-        raise serializers.ValidationError(f"{value!r} contains '..'; paths must stay inside the repository")
+    problem = path_problem(value)
+    if problem:
+        raise serializers.ValidationError(problem)
     return value
 
 

@@ -1,0 +1,15 @@
+"""The one rule for file paths in tickets: relative to the repository root, never leaving it."""
+from pathlib import PurePosixPath, PureWindowsPath
+
+
+def path_problem(value: str) -> str | None:
+    """Why `value` is not an acceptable repository path, or None when it is."""
+    if not value.strip():
+        return "a path cannot be empty"
+    if "\x00" in value:
+        return f"{value!r} contains a NUL byte"
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or value.startswith("~"):
+        return f"{value!r} is absolute; give a path relative to the repository root"
+    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+        return f"{value!r} contains '..'; paths must stay inside the repository"
+    return None
