@@ -14,8 +14,10 @@ import platform
 import shutil
 import statistics
 import subprocess
+import time
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
@@ -456,9 +458,9 @@ class Benchmark:
     """One `factory_bench` invocation: N repeats of a suite (or of a subset of it) with one model."""
 
     def __init__(self, *, suite: Suite, models: ModelSource, keys: list[str], repeat: int, data_dir: Path,
-                 out: Output) -> None:
+                 out: Output, worker: bool = False) -> None:
         self.suite, self.models, self.keys, self.repeat = suite, models, keys, repeat
-        self.data_dir, self.out = data_dir, out
+        self.data_dir, self.out, self.worker = data_dir, out, worker
         self.user = None
         self.current: Ticket | None = None
         self.report = self.new_report()
@@ -482,7 +484,8 @@ class Benchmark:
         """Run every repeat; a failure that stops the benchmark is recorded in report["aborted"]."""
         self.user = bench_user()
         try:
-            with tasks.agent_queue_paused():
+            # In-process runs keep their tickets away from any worker; --worker hands them to it.
+            with nullcontext() if self.worker else tasks.agent_queue_paused():
                 for index in range(1, self.repeat + 1):
                     self.run_repeat(index)
         except (BenchmarkError, KeyboardInterrupt) as exc:
@@ -515,6 +518,29 @@ class Benchmark:
         repeat["finished_at"] = utc_now()
         repeat["metrics"] = summarize(repeat["tickets"])
         self.out("\n".join(metrics_lines(repeat["metrics"])))
+
+
+WORKER_PICKUP_S = 120.0
+
+
+def wait_for_worker(ticket: Ticket, *, model: str) -> Ticket:
+    """Wait while the agent worker (a running `Q_CLUSTER_NAME=agent qcluster`) takes and finishes the ticket."""
+    deadline = time.monotonic() + WORKER_PICKUP_S
+    while (current := Ticket.objects.get(pk=ticket.pk)).estado == State.PENDING and current.error_mensaje is None:
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"no agent worker took ticket {ticket.short_id} within {WORKER_PICKUP_S:.0f} s: "
+                                 "start one on this database with `Q_CLUSTER_NAME=agent python manage.py qcluster`")
+        time.sleep(0.5)
+    deadline = time.monotonic() + settings.FACTORY_AGENT_TASK_TIMEOUT
+    while (current := Ticket.objects.get(pk=ticket.pk)).estado == State.IN_PROGRESS:
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"ticket {ticket.short_id} did not finish within the agent task timeout")
+        time.sleep(0.5)
+    used = current.attempts.exclude(model_name="").values_list("model_name", flat=True).first()
+    if used and used != model:
+        raise BenchmarkError(f"the agent worker uses model {used!r}, not {model!r}: start it with "
+                             f"FACTORY_MODEL={model} or run factory_bench without --worker")
+    return current
 
 
 class RepeatRun:
@@ -552,7 +578,10 @@ class RepeatRun:
     def run_ticket(self, suite_ticket: SuiteTicket) -> dict:
         ticket = self.create(suite_ticket)
         self.bench.current = ticket
-        done = run_ticket(str(ticket.pk), model=self.bench.models.for_ticket(suite_ticket.key))
+        if self.bench.worker:
+            done = wait_for_worker(ticket, model=self.bench.models.name)
+        else:
+            done = run_ticket(str(ticket.pk), model=self.bench.models.for_ticket(suite_ticket.key))
         if done is None or done.estado not in (State.COMPLETED, State.FAILED):
             raise BenchmarkError(self.not_run_message(suite_ticket.key, done))
         hidden = None

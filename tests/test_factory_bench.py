@@ -127,6 +127,39 @@ def test_ollama_model_runs_a_ticket_over_http(tmp_path, settings):
     assert "bulk_discount" in fake.requests[0]["messages"][1]["content"]
 
 
+def database_url(db: dict) -> str:
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_mode_hands_tickets_to_a_running_agent_worker(tmp_path, settings):
+    answer = (SUITE / "solutions" / "T01.md").read_text()
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
+    report_path = tmp_path / "report.json"
+    with FakeOllama(answers=lambda body: answer) as fake:
+        settings.OLLAMA_HOST = fake.url
+        env = {**os.environ, "Q_CLUSTER_NAME": "agent", "OLLAMA_HOST": fake.url, "FACTORY_MODEL": "qwen2.5-coder:14b",
+               "FACTORY_DATA_DIR": str(settings.FACTORY_DATA_DIR), "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+               "DATABASE_URL": database_url(settings.DATABASES["default"])}
+        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env, cwd=Path(__file__).parent.parent,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            out = StringIO()
+            call_command("factory_bench", "--suite", "pyinventory", "--model", "qwen2.5-coder:14b", "--tickets", "T01",
+                         "--worker", "--output", str(report_path), stdout=out)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert row(out.getvalue(), "T01")[:7] == ["T01", "bugfix", "completed", "1", "yes", "pass", "yes"]
+    assert json.loads(report_path.read_text())["repeats"][0]["tickets"][0]["accepted"]
+    assert len(fake.requests) == 1  # the worker asked the model, not this process
+
+
+def test_worker_mode_refuses_the_scripted_model(tmp_path):
+    with pytest.raises(CommandError, match="--worker"):
+        call_command("factory_bench", "--suite", "pyinventory", "--model", "scripted", "--worker")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_failed_ticket_is_replaced_by_its_reference_solution_for_its_dependents(tmp_path, settings):
     solution = (SUITE / "solutions" / "T10.md").read_text()

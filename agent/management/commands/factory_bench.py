@@ -2,7 +2,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,11 +38,18 @@ class Command(BaseCommand):
                                                         "<UTC time>.json).")
         parser.add_argument("--data-dir", type=Path, help="Keep remotes, clones and worktrees here (default: a "
                                                           "temporary directory, removed at the end).")
+        parser.add_argument("--worker", action="store_true",
+                            help="Hand the tickets to the running agent worker (Q_CLUSTER_NAME=agent qcluster on this "
+                                 "database and FACTORY_DATA_DIR, started with FACTORY_MODEL=--model) instead of "
+                                 "running them in this process.")
 
     def handle(self, *args, suite: str, model: str, repeat: int, tickets: str, output: Path | None,
-               data_dir: Path | None, **options) -> None:
+               data_dir: Path | None, worker: bool, **options) -> None:
         if repeat < 1:
             raise CommandError("--repeat must be 1 or more")
+        if worker and (model.strip() == SCRIPTED or data_dir):
+            raise CommandError("--worker runs the worker's own Ollama model in its FACTORY_DATA_DIR: it cannot be "
+                               f"combined with --model {SCRIPTED} or --data-dir")
         started = datetime.now(timezone.utc)
         try:
             loaded = load_suite(suite)
@@ -56,9 +63,9 @@ class Command(BaseCommand):
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"Cannot create the folder of the report {path}: {exc}") from None
-        with bench_data_dir(data_dir) as directory:
+        with nullcontext(settings.FACTORY_DATA_DIR) if worker else bench_data_dir(data_dir) as directory:
             report = Benchmark(suite=loaded, models=models, keys=keys, repeat=repeat, data_dir=directory,
-                               out=self.stdout.write).run()
+                               out=self.stdout.write, worker=worker).run()
         write_report(path, report)
         self.print_summary(report, path)
         if report["aborted"]:
