@@ -204,10 +204,6 @@ class ProjectRepo:
                 shutil.rmtree(path, ignore_errors=True)
         _run(repo, "worktree prune", "worktree", "prune")
 
-    def merge_base(self, *, branch: str) -> str:
-        repo = self.repo()
-        return _run(repo, "merge-base", "merge-base", f"origin/{self.default_branch}", branch).strip()
-
     def merge_and_push(self, *, branch: str, message: str) -> MergeOutcome:
         """Merge the ticket branch into the remote's default branch with a merge commit, then push.
 

@@ -3,7 +3,6 @@
 Django-free on purpose: it runs over a Model, a Workspace and a Recorder, so
 tests swap in a scripted model and a real temporary git repository.
 """
-import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -147,7 +146,3 @@ def one_line_error(record: AttemptRecord) -> str:
         names = [failure.get("name", "") for failure in record.tests.get("failures", [])][:3]
         summary = summary + (f" Failing: {', '.join(names)}" if names else "")
     return summary[:500]
-
-
-def elapsed(started: float) -> float:
-    return round(time.monotonic() - started, 3)

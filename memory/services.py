@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 
-from memory import engine
+from memory import engine, selectors
 from memory.embeddings import EmbeddingUnavailable
 from memory.index import IndexMismatch, IndexPoint
 from memory.models import Kind, MemoryItem, Source
@@ -86,7 +86,7 @@ def delete_item(*, item: MemoryItem) -> None:
 def reembed_pending(*, limit: int | None = None) -> int:
     """Give a dense vector to the items stored while the embedding model was unreachable."""
     engine.check_compatible()
-    pending = list(MemoryItem.objects.filter(needs_embedding=True).order_by("created_at")[:limit])
+    pending = list(selectors.pending_embeddings()[:limit])
     done = 0
     for start in range(0, len(pending), REEMBED_BATCH):
         batch = pending[start:start + REEMBED_BATCH]

@@ -42,13 +42,6 @@ def ticket_detail(*, ticket_id) -> Ticket:
     )
 
 
-def filtered_tickets(*, params: dict, queryset: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
-    ticket_filter = TicketFilter(params, queryset=queryset if queryset is not None else ticket_list())
-    if not ticket_filter.is_valid():
-        raise ValueError(ticket_filter.errors)
-    return ticket_filter.qs
-
-
 def project_list() -> QuerySet[Project]:
     return Project.objects.all()
 
@@ -69,13 +62,6 @@ def dependency_closure(*, tickets: list[Ticket]) -> set:
             Ticket.depende_de.through.objects.filter(from_ticket_id__in=frontier).values_list("to_ticket_id", flat=True)
         ) - seen
     return seen
-
-
-def latest_comment(*, ticket: Ticket) -> TicketEvent | None:
-    return ticket.events.filter(kind=TicketEvent.Kind.COMMENT).order_by("-created_at", "-id").first()
-
-
-# Review ----------------------------------------------------------------------
 
 
 def review_queue() -> QuerySet[Ticket]:

@@ -320,7 +320,3 @@ def queue_dependents(*, ticket: Ticket) -> list[Ticket]:
                          message=f"Dependency {ticket.short_id} merged; queued for the agent.")
             queued.append(dependent)
     return queued
-
-
-def is_final(ticket: Ticket) -> bool:
-    return ticket.estado in FINAL
