@@ -31,8 +31,8 @@ from django.db import transaction
 
 from agent.edits import apply_edits
 from agent.llm import Model, OllamaModel, ScriptedModel
-from agent.runner import run_ticket
-from agent.testrun import SandboxPolicy, run_command
+from agent.runner import dependencies_for, run_ticket, sandbox_policy
+from agent.testrun import run_command
 from tickets import review, services, tasks
 from tickets.metrics import FIRST_ATTEMPT, REACHED_TESTS, TESTS_FIRST, TICKET_TIME, Target
 from tickets.models import Project, Ticket, TicketAttempt
@@ -251,17 +251,24 @@ def commit_reference(*, remote: Path, answer: str, message: str, scratch: Path) 
 # Judging --------------------------------------------------------------------
 
 
-def judge(*, suite: Suite, key: str, worktree: Path, readable: tuple[Path, ...]) -> dict:
-    """Run the ticket's hidden tests in its worktree (copied in flat, removed afterwards)."""
+def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
+    """Run the ticket's hidden tests in its worktree (copied in flat, removed afterwards).
+
+    Same sandbox as the agent's own test runs, with the base commit's installed dependencies.
+    """
+    repo = review.project_repo(ticket.project)
+    worktree = repo.worktree_path(ticket.branch_name)
     target = worktree / suite.hidden_tests_dir
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
     for source in suite.hidden_files(key):
         shutil.copy2(source, target / source.name)
+    base = (ticket.codigo_generado or {}).get("base") or ""
     try:
-        result = run_command(command=suite.hidden_test_command, cwd=worktree, timeout=settings.FACTORY_TEST_TIMEOUT,
-                             sandbox=SandboxPolicy(settings.FACTORY_SANDBOX), hidden=[settings.FACTORY_DATA_DIR],
-                             readable=list(readable))
+        with dependencies_for(project=ticket.project, repo=repo, base=base) as dependencies:
+            mounts = dependencies.mounts(worktree=worktree) if dependencies else ()
+            result = run_command(command=suite.hidden_test_command, cwd=worktree,
+                                 timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(), readonly=mounts)
     finally:
         shutil.rmtree(target, ignore_errors=True)
     return {
@@ -473,7 +480,7 @@ class Benchmark:
                          "max_attempts": settings.FACTORY_MAX_ATTEMPTS, "edit_format": self.suite.edit_format,
                          "model_timeout_s": settings.FACTORY_MODEL_TIMEOUT,
                          "test_timeout_s": settings.FACTORY_TEST_TIMEOUT,
-                         "sandbox": SandboxPolicy(settings.FACTORY_SANDBOX).describe(),
+                         "sandbox": sandbox_policy().describe(),
                          "test_command": self.suite.test_command,
                          "hidden_test_command": self.suite.hidden_test_command},
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
@@ -586,9 +593,7 @@ class RepeatRun:
             raise BenchmarkError(self.not_run_message(suite_ticket.key, done))
         hidden = None
         if done.estado == State.COMPLETED:
-            repo = review.project_repo(self.project)
-            hidden = judge(suite=self.suite, key=suite_ticket.key, worktree=repo.worktree_path(done.branch_name),
-                           readable=(repo.path,))
+            hidden = judge(suite=self.suite, key=suite_ticket.key, ticket=done)
         result = ticket_result(key=suite_ticket.key, ticket=done, hidden=hidden)
         self.conclude(done, result)
         self.bench.current = None

@@ -270,3 +270,12 @@ def diff_stats(*, worktree: Path, base: str) -> list[dict]:
         stats.append({"path": path, "added": int(added) if added != "-" else 0,
                       "removed": int(removed) if removed != "-" else 0, "binary": added == "-"})
     return stats
+
+
+def merge_base(*, worktree: Path, ref: str) -> str:
+    """The commit where HEAD left `ref`: what the ticket's diff is taken against."""
+    return _run(git.Repo(worktree), "merge-base", "merge-base", ref, "HEAD").strip()
+
+
+def head_commit(*, worktree: Path) -> str:
+    return git.Repo(worktree).head.commit.hexsha

@@ -6,12 +6,14 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agent import services
+from agent import deps, gitrepo, services
+from agent.deps import Dependencies
+from agent.errors import ProjectProblem
 from agent.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
 from agent.llm import Model, ModelUnavailable, OllamaModel
 from agent.loop import AttemptRecord, Implementer
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
-from agent.testrun import SandboxPolicy, run_command
+from agent.sandbox import SandboxPolicy
 from agent.workspace import GitWorkspace
 from memory import hooks as memory_hooks
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
@@ -20,6 +22,11 @@ from tickets.states import State, TransitionError
 log = logging.getLogger(__name__)
 SYSTEM_PROMPT_PATH = Path(__file__).parent / "prompts" / "implementer.md"
 PHASE_INTERVAL_S = 1.0
+
+
+def sandbox_policy() -> SandboxPolicy:
+    return SandboxPolicy(settings.FACTORY_SANDBOX, readonly=tuple(settings.FACTORY_SANDBOX_READONLY),
+                         data_dir=settings.FACTORY_DATA_DIR)
 
 
 def default_model() -> OllamaModel:
@@ -48,7 +55,12 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
         recorder.abandon(message)
         services.record_health(key="model", ok=False, message=message)
         return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message))
-    except (GitError, PromptTooLarge) as exc:
+    except (GitError, ProjectProblem) as exc:
+        # Not the model's fault: no attempt is burned, and a person is told what to fix.
+        message = f"Fix the project: {exc}"
+        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+    except PromptTooLarge as exc:
         message = str(exc)
         recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
@@ -84,15 +96,17 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     repo = repo_for(project)
     worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
     services.set_branch(ticket=ticket, branch=branch)
-    workspace = make_workspace(ticket=ticket, repo=repo, worktree=worktree)
-    run_setup(ticket=ticket, worktree=worktree)
-    implementer = Implementer(model=model, workspace=workspace, recorder=recorder,
-                              system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
-                              max_attempts=settings.FACTORY_MAX_ATTEMPTS, edit_format_setting=project.edit_format)
-    result = implementer.run(brief_for(ticket, feedback=feedback))
+    base = merge_base(worktree=worktree, default_branch=project.default_branch)
+    with dependencies_for(project=project, repo=repo, base=base) as dependencies:
+        workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies)
+        implementer = Implementer(model=model, workspace=workspace, recorder=recorder,
+                                  system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
+                                  max_attempts=settings.FACTORY_MAX_ATTEMPTS,
+                                  edit_format_setting=project.edit_format)
+        result = implementer.run(brief_for(ticket, feedback=feedback))
     ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
-    code = {"diff": workspace.diff(), "files": workspace.stats(), "base": workspace.base, "head": pushed}
+    code = change_summary(workspace=workspace, head=pushed)
     memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=list(ticket.attempts.all()))
     ensure_still_ours(ticket)
     if result.success:
@@ -104,33 +118,34 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     return failed
 
 
-def make_workspace(*, ticket: Ticket, repo: ProjectRepo, worktree: Path) -> GitWorkspace:
-    base = merge_base(worktree=worktree, default_branch=ticket.project.default_branch)
+def dependencies_for(*, project: Project, repo: ProjectRepo, base: str):
+    """The base commit's installed dependencies (setup_command), built once per manifest set."""
+    return deps.prepared(clone=repo.path, commit=base, setup_command=project.setup_command,
+                         cache_dir=settings.FACTORY_DATA_DIR / "deps" / project.name, sandbox=sandbox_policy(),
+                         timeout=settings.FACTORY_TEST_TIMEOUT)
+
+
+def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None) -> GitWorkspace:
     protected = frozenset(path for path in (entry.split("::")[0].strip() for entry in ticket.tests_requeridos)
                           if path and (worktree / path).is_file())
+    mounts = dependencies.mounts(worktree=worktree) if dependencies else ()
     return GitWorkspace(root=worktree, base=base, test_command=ticket.project.test_command,
-                        test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=SandboxPolicy(settings.FACTORY_SANDBOX),
-                        protected=protected, hidden=(settings.FACTORY_DATA_DIR,), readable=(repo.path,))
+                        test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(),
+                        protected=protected, dependency_mounts=mounts)
+
+
+def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
+    files = workspace.stats()
+    summary = {"diff": workspace.diff(), "files": files, "base": workspace.base, "head": head}
+    manifests = deps.changed_manifests([entry["path"] for entry in files])
+    if manifests:
+        # Tests ran with the base commit's dependencies: the reviewer must know these changed.
+        summary["dependency_manifests_changed"] = manifests
+    return summary
 
 
 def merge_base(*, worktree: Path, default_branch: str) -> str:
-    import git
-
-    return git.Repo(worktree).git.merge_base(f"origin/{default_branch}", "HEAD").strip()
-
-
-def run_setup(*, ticket: Ticket, worktree: Path) -> None:
-    command = ticket.project.setup_command.strip()
-    if not command:
-        return
-    # Sandboxed like the tests (any architect can set it), but with the network:
-    # installing dependencies usually needs it.
-    result = run_command(command=command, cwd=worktree, timeout=settings.FACTORY_TEST_TIMEOUT,
-                         sandbox=SandboxPolicy(settings.FACTORY_SANDBOX), hidden=[settings.FACTORY_DATA_DIR],
-                         readable=[repo_for(ticket.project).path], network=True)
-    if result["exit_code"] != 0:
-        raise GitError(f"setup_command `{command}` failed (exit {result['exit_code']}): "
-                       f"{result['output_tail'][-400:].strip()}")
+    return gitrepo.merge_base(worktree=worktree, ref=f"origin/{default_branch}")
 
 
 def repo_for(project: Project) -> ProjectRepo:
@@ -168,9 +183,7 @@ def commit_and_push(*, ticket: Ticket, worktree: Path, branch: str) -> str:
     message = f"{ticket.titulo}\n\n{ticket.descripcion.strip()[:1000]}\n\nFactory-Ticket: {ticket.pk}"
     commit_all(worktree=worktree, message=message)
     push_branch(worktree=worktree, branch=branch)
-    import git
-
-    return git.Repo(worktree).head.commit.hexsha
+    return gitrepo.head_commit(worktree=worktree)
 
 
 class AttemptRecorder:

@@ -1,8 +1,10 @@
-"""Runs a project's test command in a worktree: time limit, clean environment, sandbox.
+"""Runs a project's command in a worktree: time limit, clean environment, sandbox (agent.sandbox).
 
 The code under test was written by a model, so it runs with none of the
-factory's secrets in its environment, and (when bubblewrap is present) with a
-read-only system, no network, and only the worktree writable.
+factory's secrets in its environment and, unless FACTORY_SANDBOX=off, inside
+the sandbox. The whole process group is killed at the time limit, daemons
+included, and the output goes to a file, so nothing it leaves behind can hold
+the run open.
 """
 import os
 import shutil
@@ -11,102 +13,77 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Mapping
 from pathlib import Path
 
+from agent.sandbox import SANDBOX_HOME, Mounts, SandboxPolicy, bwrap_argv, check_unsandboxed_allowed
 from agent.testparse import parse_test_output
 
-# Variables a test run may inherit; everything else (DATABASE_URL, tokens,
-# secret keys) stays out.
+# Variables a run may inherit; everything else (DATABASE_URL, tokens, secret keys) stays out.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "NODE_PATH", "JAVA_HOME", "GOPATH",
-                  "GOCACHE", "CARGO_HOME", "RUSTUP_HOME", "NPM_CONFIG_CACHE", "PIP_INDEX_URL")
+                  "GOCACHE", "CARGO_HOME", "RUSTUP_HOME")
+# Package registries' settings, for runs with the network (setup commands) only.
+REGISTRY_PREFIXES = ("PIP_", "NPM_CONFIG_", "npm_config_", "UV_", "POETRY_")
+REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 MAX_OUTPUT_CHARS = 400_000
 
 
-@dataclass
-class SandboxPolicy:
-    mode: str  # "auto", "on" or "off"
-
-    def bwrap(self) -> str | None:
-        if self.mode == "off":
-            return None
-        found, problem = bwrap_status()
-        if found is None and self.mode == "on":
-            raise RuntimeError(f"FACTORY_SANDBOX=on but {problem}")
-        return found
-
-    @staticmethod
-    def bwrap_available() -> bool:
-        return bwrap_status()[0] is not None
-
-    def describe(self) -> str:
-        if self.mode == "off":
-            return "off (FACTORY_SANDBOX=off): tests run without a sandbox"
-        found, problem = bwrap_status()
-        return "bubblewrap" if found else f"unavailable ({problem}): tests run unsandboxed"
-
-
-@lru_cache(maxsize=1)
-def bwrap_status() -> tuple[str | None, str]:
-    """(path to a working bwrap, or None; why not). Installed is not enough: some containers forbid namespaces."""
-    found = shutil.which("bwrap")
-    if found is None:
-        return None, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
-    probe = subprocess.run([found, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net",
-                            "--unshare-pid", "--die-with-parent", "true"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return None, f"bubblewrap cannot create a sandbox here: {probe.stderr.strip()[:200]}"
-    return found, ""
-
-
-def clean_environment(*, home: Path) -> dict[str, str]:
+def clean_environment(*, home: str, network: bool, extra: Mapping[str, str]) -> dict[str, str]:
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
+    if network:
+        env.update({name: value for name, value in os.environ.items()
+                    if name.startswith(REGISTRY_PREFIXES) or name in REGISTRY_NAMES})
     # The factory's interpreter first, so `python -m pytest` works in a plain Debian image.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
-    env.update({"HOME": str(home), "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    env.update({"HOME": home, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                "TMPDIR": "/tmp"})
+    env.update(extra)
     return env
 
 
-def sandboxed(command: list[str], *, bwrap: str, worktree: Path, hidden: list[Path], readable: list[Path],
-              network: bool) -> list[str]:
-    """Read-only system; `hidden` folders (the factory's data: secrets, other worktrees, the database) replaced
-    by empty ones; `readable` folders shown read-only again; the worktree writable but its .git link read-only,
-    so code under test cannot point the factory's own git commands at a repository it controls."""
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in hidden:
-        args += ["--tmpfs", str(path)]
-    for path in readable:
-        if path.exists():
-            args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(worktree), str(worktree)]
-    if (worktree / ".git").exists():
-        args += ["--ro-bind", str(worktree / ".git"), str(worktree / ".git")]
-    if not network:
-        args.append("--unshare-net")
-    args += ["--unshare-pid", "--unshare-ipc", "--die-with-parent", "--new-session", "--chdir", str(worktree), "--"]
-    return args + command
+def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
+                readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
+                network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None) -> dict:
+    """Run a shell command; returns the parsed result (see agent.testparse).
 
-
-def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy, hidden: list[Path] = (),
-                readable: list[Path] = (), network: bool = False) -> dict:
-    """Run a shell command (in the sandbox unless it is off); returns the parsed result (see agent.testparse).
-
-    network=True is for a project's setup command, which may need to download dependencies.
+    network=True is for setup commands, which download dependencies; `readonly`
+    and `writable` are extra (host path, path inside) folders for the sandbox;
+    `home` is a host folder kept as HOME (a setup's installs), else HOME is private.
+    Raises agent.sandbox.SandboxUnavailable when the command may not run here.
     """
-    home = cwd / ".factory-home"
-    home.mkdir(exist_ok=True)
     argv = ["/bin/sh", "-c", command]
-    bwrap = sandbox.bwrap()
-    if bwrap:
-        argv = sandboxed(argv, bwrap=bwrap, worktree=cwd, hidden=[p for p in hidden if p.exists()],
-                         readable=list(readable), network=network)
+    private_home = None
+    if sandbox.enabled:
+        writable = (*writable, *(((home, Path(SANDBOX_HOME)),) if home else ()))
+        argv = bwrap_argv(argv, bwrap=sandbox.bwrap(), policy=sandbox, network=network,
+                          mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable)))
+        home_inside = SANDBOX_HOME
+    else:
+        if sandbox.data_dir is not None:
+            check_unsandboxed_allowed(sandbox.data_dir)
+        private_home = None if home else tempfile.mkdtemp(prefix="factory-home-")
+        home_inside = str(home or private_home)
+    try:
+        text, exit_code, timed_out, seconds = execute(argv, cwd=cwd, timeout=timeout,
+                                                      env=clean_environment(home=home_inside, network=network,
+                                                                            extra=env or {}))
+    finally:
+        if private_home:
+            shutil.rmtree(private_home, ignore_errors=True)
+    if timed_out:
+        text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT)\n"
+    return parse_test_output(output=text, exit_code=exit_code, command=command, duration_s=round(seconds, 3),
+                             timed_out=timed_out)
+
+
+def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str]) -> tuple[str, int, bool, float]:
+    """(output, exit code, timed out, seconds) of one process group."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
         # A file, not a pipe: a daemon the command leaves behind keeps a pipe
         # open forever, and the time limit must hold anyway.
-        process = subprocess.Popen(argv, cwd=cwd, env=clean_environment(home=home), stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
         timed_out = False
         try:
             process.wait(timeout=timeout)
@@ -116,11 +93,7 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
         process.wait()
         output.seek(0)
         text = output.read().decode("utf-8", "replace")[-MAX_OUTPUT_CHARS:]
-    if timed_out:
-        text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT)\n"
-    shutil.rmtree(home, ignore_errors=True)
-    return parse_test_output(output=text, exit_code=process.returncode, command=command,
-                             duration_s=round(time.monotonic() - started, 3), timed_out=timed_out)
+    return text, process.returncode, timed_out, time.monotonic() - started
 
 
 def kill_group(process: subprocess.Popen) -> None:

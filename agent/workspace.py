@@ -31,8 +31,8 @@ class GitWorkspace:
     test_timeout: float
     sandbox: SandboxPolicy
     protected: frozenset[str] = frozenset()
-    hidden: tuple[Path, ...] = ()
-    readable: tuple[Path, ...] = ()
+    # Read-only (host path, path inside) mounts for test runs: the base commit's installed dependencies.
+    dependency_mounts: tuple[tuple[Path, Path], ...] = ()
 
     def read(self, path: str) -> str | None:
         target = (self.root / path).resolve()
@@ -69,7 +69,7 @@ class GitWorkspace:
 
     def run_tests(self) -> dict:
         return run_command(command=self.test_command, cwd=self.root, timeout=self.test_timeout,
-                           sandbox=self.sandbox, hidden=list(self.hidden), readable=list(self.readable))
+                           sandbox=self.sandbox, readonly=self.dependency_mounts)
 
     def diff(self) -> str:
         return gitrepo.diff_against(worktree=self.root, base=self.base)

@@ -83,6 +83,15 @@ def env_path(name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def env_paths(name: str) -> tuple[Path, ...]:
+    """A comma-separated list of absolute paths (empty by default)."""
+    paths = tuple(Path(item) for item in env_list(name, ""))
+    relative = [str(path) for path in paths if not path.is_absolute()]
+    if relative:
+        raise ImproperlyConfiguredEnv(f"{name} must list absolute paths; not absolute: {', '.join(relative)}")
+    return paths
+
+
 def database_from_url(name: str, url: str) -> dict:
     """Django DATABASES entry from postgres://user:pass@host:port/db?sslmode=..."""
     parsed = urlparse(url)

@@ -9,6 +9,7 @@ from factory_site.env import (
     env_int,
     env_list,
     env_path,
+    env_paths,
     env_str,
     env_url,
     persistent_secret,
@@ -37,7 +38,10 @@ FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
 FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)
 FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
-FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "auto", ("auto", "on", "off"))
+# `on` (or `auto`): model-written code runs only inside the sandbox; `off`: unsandboxed, by explicit choice.
+FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))
+# Extra host folders shown read-only inside the sandbox (toolchains and their caches: JDK, Go, ~/.m2 ...).
+FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)

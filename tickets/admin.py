@@ -225,14 +225,14 @@ class TicketAdmin(admin.ModelAdmin):
 def warn_about_agent_health(request: HttpRequest) -> None:
     """Say loudly when the agent cannot work as configured: model unreachable, tests unsandboxed."""
     from agent.models import AgentHealth
-    from agent.testrun import SandboxPolicy
+    from agent.runner import sandbox_policy
 
     model = AgentHealth.objects.filter(key="model").first()
     if model is not None and not model.ok:
         messages.error(request, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
                                 f"{model.message} Tickets wait in 'pending' and run when it answers again.")
-    sandbox = SandboxPolicy(settings.FACTORY_SANDBOX)
-    if sandbox.mode == "off" or not sandbox.bwrap_available():
+    sandbox = sandbox_policy()
+    if not sandbox.enabled or not sandbox.bwrap_available():
         messages.warning(request, f"Test sandbox: {sandbox.describe()}.")
 
 

@@ -1,14 +1,28 @@
-"""The test sandbox: time limit, no secrets, no network, no way back into the factory's git or data."""
-import shutil
+"""Running a project's commands: time limit, no secrets in the environment, and the sandbox's walls."""
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from agent.testrun import SandboxPolicy, run_command
+from agent import sandbox
+from agent.sandbox import SandboxPolicy, SandboxUnavailable
+from agent.testrun import run_command
 
-needs_bwrap = pytest.mark.skipif(not SandboxPolicy("auto").bwrap_available(), reason="bubblewrap cannot sandbox here")
+requires_sandbox = pytest.mark.skipif(
+    not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",
+    reason="bubblewrap cannot sandbox here")
+ON = SandboxPolicy("on")
+
+
+@pytest.fixture
+def home_decoy():
+    """A file in the worker's home folder, where a test once found something to steal."""
+    decoy = Path.home() / f".factory-decoy-{os.getpid()}"
+    decoy.write_text("DECOY")
+    yield decoy
+    decoy.unlink()
 
 
 def worktree(tmp_path: Path) -> Path:
@@ -33,39 +47,95 @@ def test_a_hanging_command_is_killed_at_the_limit(tmp_path):
     assert "killed after the 1 s limit" in result["output_tail"]
 
 
-@needs_bwrap
-def test_sandbox_hides_the_factory_data_and_keeps_git_read_only(tmp_path):
-    data = tmp_path / "data"
+def test_no_secret_reaches_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://factory:TOP-SECRET@db/factory")
+    result = run_command(command="env", cwd=worktree(tmp_path), timeout=10, sandbox=SandboxPolicy("off"))
+    assert "TOP-SECRET" not in result["output_tail"] and "HOME=" in result["output_tail"]
+
+
+@requires_sandbox
+def test_the_sandbox_has_no_capabilities_no_network_and_only_the_worktree(tmp_path, home_decoy):
     tree = worktree(tmp_path)
-    (data / "secret-key").write_text("TOP-SECRET")
-    command = ("cat ../../secret-key 2>/dev/null || echo 'no secret'; "
-               "(echo x > .git/planted) 2>/dev/null || echo 'git read-only'; "
+    (tmp_path / "data" / "secret-key").write_text("TOP-SECRET")
+    command = ("grep CapEff /proc/self/status; id -u; "
+               "cat ../../secret-key 2>/dev/null || echo 'no secret'; "
+               "(echo x > .git) 2>/dev/null || echo 'git link read-only'; "
+               "(umount /tmp) 2>/dev/null || echo 'umount refused'; "
+               "(mount -o remount,rw /usr) 2>/dev/null || echo 'remount refused'; "
+               "(echo x > /usr/planted) 2>/dev/null || echo 'system read-only'; "
+               f"cat {home_decoy} 2>/dev/null || echo 'no decoy'; ls /opt /run 2>/dev/null | wc -l; "
                "echo ok > written.txt; python -c \"import socket; s = socket.socket(); s.settimeout(1); "
                "print('network', s.connect_ex(('127.0.0.1', 9)) != 0)\"")
-    result = run_command(command=command, cwd=tree, timeout=30, sandbox=SandboxPolicy("on"), hidden=[data])
-    assert "TOP-SECRET" not in result["output_tail"] and "no secret" in result["output_tail"]
-    assert "git read-only" in result["output_tail"] and not (tree / ".git" / "planted").exists()
+    result = run_command(command=command, cwd=tree, timeout=30, sandbox=ON)
+    out = result["output_tail"]
+    assert "CapEff:\t0000000000000000" in out
+    assert "TOP-SECRET" not in out and "no secret" in out
+    assert "git link read-only" in out and (tree / ".git").is_dir()
+    assert "umount refused" in out and "remount refused" in out and "system read-only" in out
+    assert not Path("/usr/planted").exists()
+    assert "DECOY" not in out and "no decoy" in out
     assert (tree / "written.txt").read_text() == "ok\n"
-    assert "network True" in result["output_tail"]
+    assert "network True" in out
 
 
-@needs_bwrap
-def test_setup_commands_get_the_network_but_not_the_data(tmp_path):
-    data = tmp_path / "data"
+@requires_sandbox
+def test_runs_as_an_unprivileged_user_even_for_root(tmp_path):
+    result = run_command(command="id -u; id -g", cwd=worktree(tmp_path), timeout=30, sandbox=ON)
+    assert result["output_tail"].split()[:2] == [str(sandbox.SANDBOX_UID), str(sandbox.SANDBOX_GID)]
+
+
+@requires_sandbox
+def test_home_and_tmp_are_private_and_gone_after_the_run(tmp_path):
     tree = worktree(tmp_path)
-    (data / "secret-key").write_text("TOP-SECRET")
-    result = run_command(command="cat ../../secret-key || echo hidden", cwd=tree, timeout=30,
-                         sandbox=SandboxPolicy("on"), hidden=[data], network=True)
+    marker = f"factory-test-{os.getpid()}"
+    first = run_command(command=f"echo $HOME; touch $HOME/{marker} /tmp/{marker}; ls /tmp", cwd=tree, timeout=30,
+                        sandbox=ON)
+    assert first["exit_code"] == 0, first["output_tail"]
+    assert not Path(f"/tmp/{marker}").exists()
+    second = run_command(command=f"ls $HOME/{marker} /tmp/{marker} 2>&1 || echo gone", cwd=tree, timeout=30,
+                         sandbox=ON)
+    assert "gone" in second["output_tail"]
+
+
+@requires_sandbox
+def test_read_only_mounts_are_visible_but_not_writable(tmp_path):
+    tree = worktree(tmp_path)
+    installed = tmp_path / "deps" / "node_modules"
+    installed.mkdir(parents=True)
+    (installed / "left-pad.js").write_text("module.exports = 1;\n")
+    result = run_command(command="cat node_modules/left-pad.js; (echo x > node_modules/evil.js) 2>/dev/null || "
+                                 "echo 'read-only'", cwd=tree, timeout=30, sandbox=ON,
+                         readonly=((installed, tree / "node_modules"),))
+    assert "module.exports = 1;" in result["output_tail"] and "read-only" in result["output_tail"]
+    assert not (installed / "evil.js").exists()
+
+
+@requires_sandbox
+def test_setup_runs_get_the_network_namespace_but_still_not_the_data(tmp_path):
+    tree = worktree(tmp_path)
+    (tmp_path / "data" / "secret-key").write_text("TOP-SECRET")
+    result = run_command(command="cat ../../secret-key || echo hidden; ls /etc/resolv.conf", cwd=tree, timeout=30,
+                         sandbox=ON, network=True)
     assert "TOP-SECRET" not in result["output_tail"] and "hidden" in result["output_tail"]
+    assert "/etc/resolv.conf" in result["output_tail"]
 
 
 def test_sandbox_on_without_bwrap_fails_clearly(monkeypatch, tmp_path):
-    from agent import testrun
-
-    testrun.bwrap_status.cache_clear()
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    sandbox.bwrap_status.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     try:
-        with pytest.raises(RuntimeError, match="FACTORY_SANDBOX=on but bubblewrap"):
-            run_command(command="true", cwd=worktree(tmp_path), timeout=5, sandbox=SandboxPolicy("on"))
+        with pytest.raises(SandboxUnavailable, match="bubblewrap \\(bwrap\\) is not installed"):
+            run_command(command="true", cwd=worktree(tmp_path), timeout=5, sandbox=ON)
     finally:
-        testrun.bwrap_status.cache_clear()
+        sandbox.bwrap_status.cache_clear()
+
+
+def test_unsandboxed_runs_are_refused_while_secrets_are_readable(tmp_path):
+    data = tmp_path / "data"
+    tree = worktree(tmp_path)
+    (data / "postgres-password").write_text("pw")
+    with pytest.raises(SandboxUnavailable, match="postgres-password"):
+        run_command(command="true", cwd=tree, timeout=5, sandbox=SandboxPolicy("off", data_dir=data))
+    (data / "postgres-password").unlink()
+    result = run_command(command="true", cwd=tree, timeout=5, sandbox=SandboxPolicy("off", data_dir=data))
+    assert result["exit_code"] == 0

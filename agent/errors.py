@@ -1,0 +1,5 @@
+"""Failures that are not the model's: they burn no model attempt and tell a person what to fix."""
+
+
+class ProjectProblem(Exception):
+    """The project or the machine must be fixed (clone, setup, sandbox, test command); the message says what."""
