@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class AgentConfig(AppConfig):
     name = "agent"
     verbose_name = "Implementer agent"
+
+    def ready(self) -> None:
+        from agent import health, queueing, worktrees
+        from tickets import health as ticket_health
+        from tickets.signals import ticket_event, ticket_runnable
+
+        ticket_runnable.connect(queueing.on_ticket_runnable, dispatch_uid="agent.queueing")
+        ticket_event.connect(worktrees.on_ticket_event, dispatch_uid="agent.worktrees")
+        ticket_health.register(health.agent_notices)

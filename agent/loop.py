@@ -10,10 +10,12 @@ from agent.edits import ApplyResult, EditFailure, choose_format
 from agent.llm import Model, ModelFailed, ModelReply
 from agent.prompting import Prompt, PromptInputs, TicketBrief, build_prompt
 from agent.testparse import summarize_failures
-from agent.workspace import GitWorkspace
+from agent.workspace import Workspace
+from lib.outcomes import Outcome
 
 PASSED, TESTS_FAILED, APPLY_FAILED, SYNTAX_FAILED, TIMEOUT, MODEL_ERROR = (
-    "passed", "tests_failed", "apply_failed", "syntax_failed", "timeout", "model_error")
+    Outcome.PASSED, Outcome.TESTS_FAILED, Outcome.APPLY_FAILED, Outcome.SYNTAX_FAILED, Outcome.TIMEOUT,
+    Outcome.MODEL_ERROR)
 
 
 @dataclass
@@ -46,7 +48,7 @@ class RunResult:
 @dataclass
 class Implementer:
     model: Model
-    workspace: GitWorkspace
+    workspace: Workspace
     recorder: Recorder
     system_prompt: str
     num_ctx: int

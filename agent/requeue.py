@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from agent import services
+from agent.defaults import default_model
 from agent.llm import ModelUnavailable
+from lib.outcomes import Outcome
 from tickets import services as ticket_services
-from tickets.models import Ticket, TicketAttempt
+from tickets.models import Ticket
 from tickets.states import RUNNABLE, State, TransitionError
 
 LOST_AFTER = timedelta(minutes=30)
@@ -37,8 +39,6 @@ def requeue_waiting() -> int:
 
 
 def model_is_reachable() -> bool:
-    from agent.runner import default_model
-
     try:
         default_model().check()
     except ModelUnavailable as exc:
@@ -53,8 +53,8 @@ def fail_abandoned_runs() -> int:
     stuck = list(Ticket.objects.filter(estado=State.IN_PROGRESS, iniciado_en__lt=limit))
     for ticket in stuck:
         with transaction.atomic():
-            ticket.attempts.filter(outcome=TicketAttempt.Outcome.RUNNING).update(
-                outcome=TicketAttempt.Outcome.ERROR, phase="finished", finished_at=timezone.now(),
+            ticket.attempts.filter(outcome=Outcome.RUNNING).update(
+                outcome=Outcome.ERROR, phase="finished", finished_at=timezone.now(),
                 feedback="The agent worker stopped during this attempt.")
             try:
                 services.fail_ticket(ticket=ticket, error="The agent worker stopped during the run (no result "

@@ -6,32 +6,25 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agent import deps, gitrepo, services
+from agent import deps, services
+from agent.defaults import default_model, sandbox_policy
 from agent.deps import Dependencies
 from agent.errors import ProjectProblem
-from agent.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
-from agent.llm import Model, ModelUnavailable, OllamaModel
+from agent.llm import Model, ModelUnavailable
 from agent.loop import AttemptRecord, Implementer
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
-from agent.sandbox import SandboxPolicy
 from agent.workspace import GitWorkspace
+from lib import gitrepo
+from lib.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
+from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.selectors import project_repo
 from tickets.states import State, TransitionError
 
 log = logging.getLogger(__name__)
 SYSTEM_PROMPT_PATH = Path(__file__).parent / "prompts" / "implementer.md"
 PHASE_INTERVAL_S = 1.0
-
-
-def sandbox_policy() -> SandboxPolicy:
-    return SandboxPolicy(settings.FACTORY_SANDBOX, readonly=tuple(settings.FACTORY_SANDBOX_READONLY),
-                         data_dir=settings.FACTORY_DATA_DIR)
-
-
-def default_model() -> OllamaModel:
-    return OllamaModel(host=settings.OLLAMA_HOST, name=settings.FACTORY_MODEL, num_ctx=settings.FACTORY_NUM_CTX,
-                       temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
 
 
 def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
@@ -45,10 +38,10 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
         return execute(ticket=ticket, model=model, recorder=recorder)
     except RunSuperseded:
         recorder.abandon("The ticket was cancelled or restarted during the run.",
-                         outcome=TicketAttempt.Outcome.ERROR)
+                         outcome=Outcome.ERROR)
         current = Ticket.objects.get(pk=ticket.pk)
         if current.estado == State.CANCELLED and current.branch_name:
-            repo_for(current.project).recycle_worktree(current.branch_name)
+            project_repo(current.project).recycle_worktree(current.branch_name)
         return current
     except ModelUnavailable as exc:
         message = str(exc)
@@ -58,16 +51,16 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
     except (GitError, ProjectProblem) as exc:
         # Not the model's fault: no attempt is burned, and a person is told what to fix.
         message = f"Fix the project: {exc}"
-        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
     except PromptTooLarge as exc:
         message = str(exc)
-        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
     except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
         log.exception("agent run of %s crashed", ticket_id)
         message = f"Internal error in the agent: {exc!r}"
-        recorder.abandon(message, outcome=TicketAttempt.Outcome.ERROR)
+        recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
 
 
@@ -93,7 +86,7 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     project = ticket.project
     feedback, rebase = reviewer_feedback(ticket)
     branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
-    repo = repo_for(project)
+    repo = project_repo(project)
     worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
     services.set_branch(ticket=ticket, branch=branch)
     base = merge_base(worktree=worktree, default_branch=project.default_branch)
@@ -146,11 +139,6 @@ def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
 
 def merge_base(*, worktree: Path, default_branch: str) -> str:
     return gitrepo.merge_base(worktree=worktree, ref=f"origin/{default_branch}")
-
-
-def repo_for(project: Project) -> ProjectRepo:
-    return ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
-                       default_branch=project.default_branch)
 
 
 def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
@@ -225,10 +213,10 @@ class AttemptRecorder:
         services.finish_attempt(attempt=self.attempt, fields=fields)
         self.attempt = None
 
-    def abandon(self, message: str, *, outcome: str = TicketAttempt.Outcome.MODEL_ERROR) -> None:
+    def abandon(self, message: str, *, outcome: str = Outcome.MODEL_ERROR) -> None:
         if self.attempt is None:
             return
-        if outcome == TicketAttempt.Outcome.MODEL_ERROR:
+        if outcome == Outcome.MODEL_ERROR:
             services.uncount_attempt(attempt=self.attempt, message=message)
         else:
             services.finish_attempt(attempt=self.attempt, fields={"outcome": outcome, "feedback": message})

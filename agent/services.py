@@ -6,9 +6,9 @@ from django.utils import timezone
 from agent.models import AgentHealth
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketAttempt, TicketEvent
-from tickets.states import RUNNABLE, State, TransitionError
+from tickets.states import RUNNABLE, Actor, State, TransitionError
 
-AGENT = "agent"
+AGENT = Actor.AGENT
 
 
 def claim_ticket(*, ticket_id: str) -> Ticket | None:

@@ -1,10 +1,9 @@
-"""Thin django-q2 entry points for the agent."""
-from agent.runner import run_ticket as _run_ticket
-from agent import requeue
+"""Thin django-q2 entry points for the agent (queued by agent.queueing)."""
+from agent import requeue, runner
 
 
 def run_ticket(ticket_id: str) -> str:
-    ticket = _run_ticket(ticket_id)
+    ticket = runner.run_ticket(ticket_id)
     return "not runnable (taken, not ready or gone)" if ticket is None else ticket.estado
 
 

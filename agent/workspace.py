@@ -4,16 +4,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from agent import gitrepo
 from agent.edits import ApplyResult, EditFailure, apply_edits
+from agent.sandbox import SandboxPolicy
 from agent.syntax import check_syntax
-from agent.testrun import SandboxPolicy, run_command
+from agent.testrun import run_command
+from lib import gitrepo
 
 TREE_MAX_LINES = 150
 
 
 class Workspace(Protocol):
+    """What the implementer loop needs from a place to work: exactly the calls it makes."""
+
     def read(self, path: str) -> str | None: ...
+    def line_count(self, path: str) -> int: ...
     def tree(self) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...

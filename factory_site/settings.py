@@ -65,9 +65,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # The factory, bottom layer first (imports go one way: see .importlinter).
     "tickets",
-    "agent",
     "memory",
+    "agent",
+    "review",
+    "metrics",
+    "webhooks",
+    "factory_mcp",
+    "factory_bench",
 ]
 
 MIDDLEWARE = [

@@ -14,7 +14,7 @@ from memory.index import IndexUnavailable
 from memory.models import MemoryItem
 from memory.serializers import MemoryItemSerializer, MemorySearchSerializer, MemoryStoreSerializer
 from tickets import roles
-from tickets.pagination import TicketPagination
+from tickets.pagination import TicketPagination  # one page size rule for every list
 
 
 class CanFeedMemory(BasePermission):

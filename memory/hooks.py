@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import transaction
 from django_q.tasks import async_task
 
+from lib.outcomes import Outcome
+from memory.selectors import search
 from tickets.models import Ticket, TicketAttempt
 
 log = logging.getLogger(__name__)
@@ -19,8 +21,6 @@ MAX_FAILURE_CHARS = 700
 
 def lessons_for(*, ticket: Ticket) -> list[str]:
     """The top lessons for a ticket: searched with its title, description and files."""
-    from memory.selectors import search
-
     query = "\n".join([ticket.titulo, ticket.descripcion, *ticket.archivos_modificar])
     try:
         found = search(query=query, k=LESSONS + 3, project=ticket.project.name).items
@@ -33,7 +33,8 @@ def lessons_for(*, ticket: Ticket) -> list[str]:
 
 def remember_run(*, ticket: Ticket, success: bool, attempts: list[TicketAttempt]) -> None:
     """After a hard-won success: what went wrong and what fixed it. After a final failure: the error."""
-    failed = [attempt for attempt in attempts if attempt.outcome not in ("passed", "running", "model_error")]
+    failed = [attempt for attempt in attempts
+              if attempt.outcome not in (Outcome.PASSED, Outcome.RUNNING, Outcome.MODEL_ERROR)]
     if success and failed:
         text = (f"Ticket \"{ticket.titulo}\" ({', '.join(ticket.archivos_modificar)}) passed only after "
                 f"{len(failed)} failed attempt(s). What went wrong first: {trim(failed[0].feedback)} "
@@ -43,6 +44,11 @@ def remember_run(*, ticket: Ticket, success: bool, attempts: list[TicketAttempt]
         text = (f"Ticket \"{ticket.titulo}\" ({', '.join(ticket.archivos_modificar)}) failed after "
                 f"{len(failed)} attempts. Last error: {trim(failed[-1].feedback)}")
         queue_store(ticket=ticket, text=text, kind="error", tags=["agent", "failure", ticket.tipo])
+
+
+def on_review_comment(sender, *, ticket: Ticket, comment: str, reviewer: str, **kwargs) -> None:
+    """Receiver of tickets.signals.review_comment (connected in MemoryConfig.ready)."""
+    remember_review_comment(ticket=ticket, comment=comment, reviewer=reviewer)
 
 
 def remember_review_comment(*, ticket: Ticket, comment: str, reviewer: str) -> None:

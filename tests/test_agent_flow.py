@@ -9,10 +9,12 @@ from django.db import connection
 from django.utils import timezone
 
 from agent.runner import run_ticket
+from review import services as review
 from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import services
 from tickets.models import Ticket
+from tickets.selectors import project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,8 +186,6 @@ def test_tests_run_sandboxed_without_factory_secrets(calc_project, fake_model, m
 
 
 def test_changes_requested_continues_the_branch_with_the_comment(calc_project, fake_model, reviewer):
-    from tickets import review
-
     project, _ = calc_project
     fake_model.push(RIGHT)
     ticket = run_ticket(str(make_ticket(project).pk))
@@ -227,8 +227,6 @@ def test_factory_apply_command(tmp_path):
 
 
 def test_cancelling_during_a_run_stops_the_agent_cleanly(calc_project, settings, reviewer):
-    from tickets import review
-
     project, _ = calc_project
     ticket = make_ticket(project)
 
@@ -257,21 +255,19 @@ def test_a_retry_shows_files_the_previous_attempt_created(calc_project, fake_mod
 
 
 def test_a_reviewed_tickets_checkout_is_reused_clean_for_the_next(calc_project, fake_model, reviewer, settings):
-    from tickets import review
-
     project, _ = calc_project
     fake_model.push(RIGHT)
     first = run_ticket(str(make_ticket(project).pk))
-    (Path(review.project_repo(project).worktree_path(first.branch_name)) / "scratch.txt").write_text("left over")
+    (Path(project_repo(project).worktree_path(first.branch_name)) / "scratch.txt").write_text("left over")
     review.cancel(ticket=first, user=reviewer, reason="not needed")
-    spares = list(review.project_repo(project).spares_dir.iterdir())
+    spares = list(project_repo(project).spares_dir.iterdir())
     assert len(spares) == 1
     fake_model.push(RIGHT)
     second = run_ticket(str(make_ticket(project).pk))
     assert second.estado == "completed"
-    assert not review.project_repo(project).spares_dir.exists() or not any(
-        review.project_repo(project).spares_dir.iterdir())
-    worktree = Path(review.project_repo(project).worktree_path(second.branch_name))
+    assert not project_repo(project).spares_dir.exists() or not any(
+        project_repo(project).spares_dir.iterdir())
+    worktree = Path(project_repo(project).worktree_path(second.branch_name))
     assert not (worktree / "scratch.txt").exists()
     assert {row["path"] for row in second.codigo_generado["files"]} == {"calc.py", "tests/test_multiply.py"}
 
@@ -297,8 +293,6 @@ def test_a_worker_that_died_leaves_a_retryable_ticket(calc_project, api):
 
 def test_a_run_cancelled_and_restarted_meanwhile_stops_without_touching_the_new_run(calc_project, settings,
                                                                                    reviewer):
-    from tickets import review
-
     project, _ = calc_project
     ticket = make_ticket(project)
 

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_q.models import OrmQ
 
-from agent.benchmark import SUITES_DIR
+from factory_bench.harness import SUITES_DIR
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets.models import Project, Ticket, TicketEvent
 

@@ -4,10 +4,11 @@ from django.core.management import CommandError, call_command
 
 from agent.runner import run_ticket
 from memory.models import MemoryItem
+from review import services as review
 from tests.conftest import client_for, make_remote_repo, make_user
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tests.test_agent_flow import RIGHT, WRONG, make_ticket
-from tickets import review, services
+from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

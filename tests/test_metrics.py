@@ -11,12 +11,16 @@ from django.template.loader import render_to_string
 from rest_framework.test import APIClient
 
 from agent.runner import run_ticket
+from lib import charts
+from metrics import definitions
+from metrics import selectors as metrics
 from tests.conftest import client_for, make_remote_repo, make_user
 from tests.fake_ollama import FakeOllama
 from tests.metrics_demo import Answer, backdate, new_ticket, run
 from tests.test_agent_flow import CALC, CALC_TESTS, RIGHT, WRONG
-from tickets import charts, metrics, services
+from tickets import services
 from tickets.states import State
+
 NOW = datetime(2026, 3, 17, 12, 0, tzinfo=UTC)
 SLOW = Answer(eval_seconds=8.0)  # m32 writes half as fast as m14
 
@@ -125,11 +129,11 @@ def test_breakdowns_per_project_model_and_week(factory):
 
 
 def test_filters_select_by_project_and_creation_day(factory):
-    assert metrics.factory_metrics(filters=metrics.parse_filters({"project": "beta"}))["tickets"] == 3
-    assert metrics.factory_metrics(filters=metrics.parse_filters({"since": "2026-03-09"}))["tickets"] == 5
-    only_t1 = metrics.factory_metrics(filters=metrics.parse_filters({"until": "2026-03-02"}))
+    assert metrics.factory_metrics(filters=definitions.parse_filters({"project": "beta"}))["tickets"] == 3
+    assert metrics.factory_metrics(filters=definitions.parse_filters({"since": "2026-03-09"}))["tickets"] == 5
+    only_t1 = metrics.factory_metrics(filters=definitions.parse_filters({"until": "2026-03-02"}))
     assert only_t1["tickets"] == 1 and only_t1["seed"]["first_attempt_completion"]["value"] == 1.0
-    empty = metrics.factory_metrics(filters=metrics.parse_filters({"since": "2030-01-01"}))
+    empty = metrics.factory_metrics(filters=definitions.parse_filters({"since": "2030-01-01"}))
     assert empty["tickets"] == 0 and empty["seed"]["tests_first_attempt"]["status"] == "no_data"
 
 
@@ -139,7 +143,7 @@ def test_api_returns_the_same_numbers_and_needs_a_login(factory):
     response = api.get("/api/factory/metrics/?project=alpha")
     assert response.status_code == 200
     body = response.json()
-    expected = metrics.factory_metrics(filters=metrics.parse_filters({"project": "alpha"}))
+    expected = metrics.factory_metrics(filters=definitions.parse_filters({"project": "alpha"}))
     assert body["seed"] == expected["seed"] and body["by_week"] == expected["by_week"]
     assert body["filters"] == {"project": "alpha", "since": None, "until": None}
 
@@ -225,7 +229,7 @@ def test_empty_factory_shows_no_data(db, client, reviewer):
 
 
 def test_index_link_snippet_points_at_the_page(db):
-    assert 'href="/admin/metrics/"' in render_to_string("admin/tickets/metrics_link.html")
+    assert 'href="/admin/metrics/"' in render_to_string("metrics/admin_link.html")
 
 
 # Charts --------------------------------------------------------------------------------------------------

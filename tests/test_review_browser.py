@@ -9,8 +9,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from tests.test_review import APP, completed_ticket, is_ancestor, repo_project  # noqa: F401 (fixture)
 from agent import services as agent_services
+from tests.test_review import APP, completed_ticket, is_ancestor, repo_project  # noqa: F401 (fixture)
 from tickets import services
 from tickets.models import Ticket, TicketAttempt
 from tickets.roles import REVIEWER, grant_role

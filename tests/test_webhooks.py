@@ -15,8 +15,11 @@ from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
 
 from tests.conftest import SEED_TICKET
-from tickets import services, tasks_webhooks, webhooks
-from tickets.models import Ticket, Webhook, WebhookDelivery
+from tickets import services
+from tickets.models import Ticket
+from webhooks import services as webhooks
+from webhooks import tasks as tasks_webhooks
+from webhooks.models import Webhook, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 
@@ -231,7 +234,7 @@ def test_webhooks_need_a_valid_url_and_known_events():
 
 def test_admin_manages_hooks_and_shows_deliveries(admin_client, create_ticket_via_api,
                                                   django_capture_on_commit_callbacks):
-    added = admin_client.post("/admin/tickets/webhook/add/", {
+    added = admin_client.post("/admin/webhooks/webhook/add/", {
         "url": "https://n8n.example.com/webhook/factory", "description": "n8n", "events": ["completed", "failed"],
         "active": "on", "secret": "",
         "deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0",
@@ -239,25 +242,27 @@ def test_admin_manages_hooks_and_shows_deliveries(admin_client, create_ticket_vi
     assert added.status_code == 302, added.content.decode()[:2000]
     hook = Webhook.objects.get(description="n8n")
     assert hook.events == ["completed", "failed"] and len(hook.secret) == 64
-    assert admin_client.get("/admin/tickets/webhook/").status_code == 200
-    assert admin_client.get("/admin/tickets/webhook/add/").status_code == 200
+    assert admin_client.get("/admin/webhooks/webhook/").status_code == 200
+    old = admin_client.get("/admin/tickets/webhookdelivery/?q=x")  # bookmarks from before the webhooks app
+    assert old.status_code == 301 and old["Location"] == "/admin/webhooks/webhookdelivery/?q=x"
+    assert admin_client.get("/admin/webhooks/webhook/add/").status_code == 200
 
     every = webhooks.create_webhook(url=closed_port_url(), description="dead")
     ticket = create_ticket_via_api()
     delivery = every.deliveries.get()
     tasks_webhooks.deliver(delivery.pk)
-    page = admin_client.get(f"/admin/tickets/webhook/{every.pk}/change/")
+    page = admin_client.get(f"/admin/webhooks/webhook/{every.pk}/change/")
     assert page.status_code == 200
     assert "ConnectError" in page.content.decode()
-    listing = admin_client.get("/admin/tickets/webhookdelivery/", {"q": "ConnectError"})
+    listing = admin_client.get("/admin/webhooks/webhookdelivery/", {"q": "ConnectError"})
     assert listing.status_code == 200 and str(ticket.pk) in listing.content.decode()
-    by_ticket = admin_client.get("/admin/tickets/webhookdelivery/", {"q": str(ticket.pk)})
+    by_ticket = admin_client.get("/admin/webhooks/webhookdelivery/", {"q": str(ticket.pk)})
     assert by_ticket.status_code == 200 and f"/webhookdelivery/{delivery.pk}/change/" in by_ticket.content.decode()
-    detail = admin_client.get(f"/admin/tickets/webhookdelivery/{delivery.pk}/change/")
+    detail = admin_client.get(f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/")
     assert detail.status_code == 200 and "payload" in detail.content.decode().lower()
     OrmQ.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=True):
-        action = admin_client.post("/admin/tickets/webhookdelivery/", {
+        action = admin_client.post("/admin/webhooks/webhookdelivery/", {
             "action": "send_again", "_selected_action": [delivery.pk]})
     assert action.status_code == 302
     assert [task["args"] for task in queued_deliveries()] == [(delivery.pk,)]

@@ -1,7 +1,6 @@
 import json
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.forms import SimpleArrayField
@@ -13,17 +12,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
-from tickets import metrics_admin, review, services, webhooks
-from tickets.models import (
-    Project,
-    Ticket,
-    TicketAttempt,
-    TicketEvent,
-    Webhook,
-    WebhookDelivery,
-    WebhookEvent,
-)
-from tickets.paths import path_problem
+from lib.formatting import pretty_json
+from lib.paths import path_problem
+from tickets import health, roles, services
+from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import TransitionError
 
 admin.site.site_header = "AI Software Factory"
@@ -202,7 +194,10 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel")
     def cancel_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        self._apply(request, queryset, lambda ticket: review.cancel(ticket=ticket, user=request.user))
+        if not roles.can_review(request.user):
+            messages.error(request, "Only users with the 'reviewer' or 'architect' role can cancel tickets.")
+            return
+        self._apply(request, queryset, lambda ticket: services.cancel(ticket=ticket, actor=request.user))
 
     @staticmethod
     def definition_is_locked(ticket: Ticket) -> bool:
@@ -223,24 +218,9 @@ class TicketAdmin(admin.ModelAdmin):
 
 
 def warn_about_agent_health(request: HttpRequest) -> None:
-    """Say loudly when the agent cannot work as configured: model unreachable, tests unsandboxed."""
-    from agent.models import AgentHealth
-    from agent.runner import sandbox_policy
-
-    model = AgentHealth.objects.filter(key="model").first()
-    if model is not None and not model.ok:
-        messages.error(request, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
-                                f"{model.message} Tickets wait in 'pending' and run when it answers again.")
-    sandbox = sandbox_policy()
-    if not sandbox.enabled or not sandbox.bwrap_available():
-        messages.warning(request, f"Test sandbox: {sandbox.describe()}.")
-
-
-def pretty_json(value) -> str:
-    if value in (None, "", {}):
-        return "-"
-    return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>",
-                       json.dumps(value, indent=2, ensure_ascii=False))
+    """Say loudly when the factory cannot work as configured (the checks are registered by other apps)."""
+    for level, message in health.notices():
+        messages.add_message(request, level, message)
 
 
 @admin.register(TicketEvent)
@@ -258,104 +238,3 @@ class TicketEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-# The metrics page (/admin/metrics/) lives in its own module; this adds its URL to the admin site.
-metrics_admin.install(admin.site)
-
-
-# Webhooks -------------------------------------------------------------------
-
-RECENT_DELIVERIES = 20
-
-
-class WebhookForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where the factory POSTs each event.")
-    events = forms.MultipleChoiceField(
-        choices=WebhookEvent.choices, required=False, widget=forms.CheckboxSelectMultiple,
-        help_text="Tick none to receive every event.",
-    )
-
-    class Meta:
-        model = Webhook
-        fields = ["url", "description", "events", "active", "secret"]
-
-
-class WebhookDeliveryInline(admin.TabularInline):
-    model = WebhookDelivery
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = f"latest {RECENT_DELIVERIES} deliveries"
-    fields = ["created_at", "event", "ticket_id", "attempts", "delivered", "status_code", "latency_ms", "error",
-              "next_retry_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Webhook)
-class WebhookAdmin(admin.ModelAdmin):
-    form = WebhookForm
-    list_display = ["url", "description", "event_list", "active", "created_at", "delivery_log"]
-    list_filter = ["active"]
-    search_fields = ["url", "description"]
-    fields = ["url", "description", "events", "active", "secret", "created_at", "delivery_log"]
-    readonly_fields = ["created_at", "delivery_log"]
-    inlines = [WebhookDeliveryInline]
-
-    def save_model(self, request: HttpRequest, obj: Webhook, form, change: bool) -> None:
-        webhooks.save_webhook(webhook=obj)
-
-    def get_formset_kwargs(self, request: HttpRequest, obj, inline, prefix):
-        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, WebhookDeliveryInline) and obj is not None and obj.pk:
-            recent = webhooks.deliveries_for(webhook=obj).values_list("pk", flat=True)[:RECENT_DELIVERIES]
-            kwargs["queryset"] = kwargs["queryset"].filter(pk__in=list(recent))
-        return kwargs
-
-    @admin.display(description="Events")
-    def event_list(self, webhook: Webhook) -> str:
-        return ", ".join(webhook.events) or "all"
-
-    @admin.display(description="Deliveries")
-    def delivery_log(self, webhook: Webhook) -> str:
-        if webhook.pk is None:
-            return "-"
-        url = reverse("admin:tickets_webhookdelivery_changelist") + f"?webhook__id__exact={webhook.pk}"
-        return format_html('<a href="{}">all deliveries</a>', url)
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "webhook", "event", "ticket_id", "attempts", "delivered", "status_code",
-                    "latency_ms", "short_error", "next_retry_at"]
-    list_filter = ["delivered", "event", "webhook"]
-    search_fields = ["error", "webhook__url", "=ticket_id"]
-    list_select_related = ["webhook"]
-    date_hierarchy = "created_at"
-    actions = ["send_again"]
-    fields = ["webhook", "event", "ticket_id", "created_at", "attempts", "delivered", "status_code", "latency_ms",
-              "error", "next_retry_at", "payload_pretty", "tries"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Error")
-    def short_error(self, delivery: WebhookDelivery) -> str:
-        return delivery.error[:80] or "-"
-
-    @admin.display(description="Payload")
-    def payload_pretty(self, delivery: WebhookDelivery) -> str:
-        return pretty_json(delivery.payload)
-
-    @admin.action(description="Send again now")
-    def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        for delivery in queryset:
-            webhooks.redeliver(delivery=delivery)
-        messages.success(request, f"{queryset.count()} deliveries queued again.")

@@ -1,5 +1,6 @@
 """REST API for projects and tickets. Views only translate HTTP to services and selectors."""
 import uuid
+from typing import Protocol
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, transaction
@@ -12,7 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tickets import batch, roles, selectors, services
+from tickets import batch, batch_input, roles, selectors, services
+from tickets.errors import IdempotencyConflict, InvalidInput
 from tickets.models import Project, Ticket
 from tickets.pagination import TicketPagination
 from tickets.serializers import (
@@ -39,8 +41,10 @@ def exception_handler(exc, context):
     """DRF's handler, plus the factory's own errors mapped to clear 4xx answers."""
     if isinstance(exc, TransitionError):
         exc = Conflict(str(exc))
-    elif isinstance(exc, services.IdempotencyConflict):
+    elif isinstance(exc, IdempotencyConflict):
         exc = UnprocessableEntity(str(exc))
+    elif isinstance(exc, InvalidInput):
+        exc = exceptions.ValidationError(exc.errors)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, DataError):
@@ -201,24 +205,43 @@ class TicketDetailApi(APIView):
             if target is not None and target != ticket.estado and target != State.MERGED:
                 ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
         if target == State.MERGED and ticket.estado != State.MERGED:
-            from tickets.review_api import approval_response
-
-            return approval_response(request=request, ticket=ticket)
+            return review_decisions(ticket=ticket, target=target).approve_response(request=request, ticket=ticket)
         return detail_response(ticket, request)
+
+
+class ReviewDecisions(Protocol):
+    """The review app's decisions, which PATCH estado offers too (registered by that app at start)."""
+
+    def approve_response(self, *, request: Request, ticket: Ticket) -> Response: ...
+    def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket: ...
+    def request_changes(self, *, ticket: Ticket, user, comment: str) -> Ticket: ...
+
+
+# tickets never imports the review app: the review app registers itself here.
+_review: list[ReviewDecisions] = []
+
+
+def register_review_decisions(decisions: ReviewDecisions) -> None:
+    _review[:] = [decisions]
+
+
+def review_decisions(*, ticket: Ticket, target: str) -> ReviewDecisions:
+    if not _review:
+        raise TransitionError(ticket.estado, target, "review decisions are not installed on this server")
+    return _review[0]
 
 
 def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticket:
     """PATCH estado: the same services as the review actions, so the same checks apply."""
-    from tickets import review
-
     if target == State.PENDING:
         return services.retry(ticket=ticket, actor=user, message=comentario)
     if target == State.CANCELLED:
-        return review.cancel(ticket=ticket, user=user, reason=comentario)
+        return review_decisions(ticket=ticket, target=target).cancel(ticket=ticket, user=user, reason=comentario)
     if target == State.CHANGES_REQUESTED:
         if not comentario:
             raise exceptions.ValidationError({"comentario": ["Say what to change when requesting changes."]})
-        return review.request_changes(ticket=ticket, user=user, comment=comentario)
+        return review_decisions(ticket=ticket, target=target).request_changes(ticket=ticket, user=user,
+                                                                               comment=comentario)
     raise TransitionError(ticket.estado, target, f"only the agent moves tickets to '{target}'")
 
 
@@ -251,14 +274,14 @@ class TicketBatchApi(APIView):
                      '{"tickets": {"2": {"prioridad": ["..."]}}}. Idempotency-Key replays the first batch.'),
     )
     def post(self, request: Request) -> Response:
-        items = batch.parse_batch(request.data)
+        items = batch_input.parse_batch(request.data)
         tickets, created = batch.create_batch(
             actor=request.user,
             items=items,
             idempotency_key=idempotency_key(request),
             fingerprint=services.request_fingerprint(request.data),
         )
-        fresh = batch.batch_tickets(ticket_ids=[ticket.pk for ticket in tickets])
+        fresh = selectors.tickets_in_order(ticket_ids=[ticket.pk for ticket in tickets])
         data = TicketDetailSerializer(fresh, many=True, context={"request": request}).data
         response = Response({"tickets": data}, status=status.HTTP_201_CREATED)
         if not created:

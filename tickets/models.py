@@ -2,10 +2,12 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from lib.outcomes import CHOICES as OUTCOME_CHOICES
+from lib.outcomes import Outcome
 from tickets.states import State
 
 
@@ -134,19 +136,11 @@ class TicketEvent(models.Model):
 class TicketAttempt(models.Model):
     """One model answer for a ticket, and everything that followed from it."""
 
-    class Outcome(models.TextChoices):
-        RUNNING = "running"
-        PASSED = "passed", "Tests passed"
-        TESTS_FAILED = "tests_failed", "Tests failed"
-        APPLY_FAILED = "apply_failed", "Edits did not apply"
-        SYNTAX_FAILED = "syntax_failed", "Syntax error"
-        TIMEOUT = "timeout", "Tests timed out"
-        MODEL_ERROR = "model_error", "Model unreachable or failed"
-        ERROR = "error", "Infrastructure error"
+    Outcome = Outcome  # the one list of outcome names (lib.outcomes), reachable from the model too
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    outcome = models.CharField(max_length=20, choices=OUTCOME_CHOICES, default=Outcome.RUNNING)
     phase = models.CharField(max_length=200, blank=True, default="", help_text="Live progress of the attempt.")
     model_name = models.CharField(max_length=200, blank=True, default="")
     edit_format = models.CharField(max_length=10, blank=True, default="")
@@ -179,65 +173,3 @@ class TicketAttempt(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
-
-
-class WebhookEvent(models.TextChoices):
-    """The ticket events of tickets.signals.ticket_event."""
-
-    CREATED = "created"
-    STARTED = "started"
-    ATTEMPT_FINISHED = "attempt_finished"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    MERGED = "merged"
-    CHANGES_REQUESTED = "changes_requested"
-    CANCELLED = "cancelled"
-    REQUEUED = "requeued"
-
-
-class Webhook(models.Model):
-    """An outbound endpoint told about ticket events (n8n, chat bots, CI)."""
-
-    url = models.URLField(max_length=500, validators=[URLValidator(schemes=["http", "https"])])
-    events = ArrayField(models.CharField(max_length=50, choices=WebhookEvent.choices), default=list, blank=True,
-                        help_text="Comma-separated event names; empty means every event.")
-    secret = models.CharField(max_length=200, blank=True, default="",
-                              help_text="Signs every body (X-Factory-Signature); generated when left empty.")
-    active = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return self.description or self.url
-
-    def wants(self, event: str) -> bool:
-        return not self.events or event in self.events
-
-
-class WebhookDelivery(models.Model):
-    """One event for one webhook, and the outcome of its latest try."""
-
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=50)
-    ticket_id = models.UUIDField(blank=True, null=True, db_index=True)
-    payload = models.JSONField(default=dict)
-    attempts = models.PositiveIntegerField(default=0)
-    status_code = models.IntegerField(blank=True, null=True)
-    latency_ms = models.IntegerField(blank=True, null=True)
-    error = models.TextField(blank=True, default="")
-    delivered = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
-    next_retry_at = models.DateTimeField(blank=True, null=True)
-    tries = models.JSONField(default=list, blank=True,
-                             help_text="Every try: when, status code, latency in ms, error.")
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["webhook", "created_at"], name="delivery_webhook_time_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.event} #{self.pk} to {self.webhook_id}"

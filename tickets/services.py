@@ -11,9 +11,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tickets.errors import IdempotencyConflict
 from tickets.models import Project, Ticket, TicketEvent
-from tickets.signals import ticket_event
-from tickets.states import EDITABLE, FINAL, RUNNABLE, State, TransitionError, check_transition
+from tickets.selectors import dependency_closure
+from tickets.signals import ticket_event, ticket_runnable
+from tickets.states import EDITABLE, FINAL, RUNNABLE, Actor, State, TransitionError, check_transition
 
 DEFINITION_FIELDS = (
     "titulo",
@@ -38,13 +40,9 @@ STATE_EVENTS = {
 }
 
 
-class IdempotencyConflict(Exception):
-    """The Idempotency-Key was already used for a different request body."""
-
-
 def actor_name(actor: AbstractBaseUser | str | None) -> str:
     if actor is None:
-        return "system"
+        return Actor.SYSTEM
     if isinstance(actor, str):
         return actor
     return actor.get_username()
@@ -71,8 +69,9 @@ def record_event(
     )
 
 
-def notify_on_commit(*, ticket: Ticket, event: str, data: dict | None = None) -> None:
-    transaction.on_commit(lambda: ticket_event.send(sender=Ticket, ticket=ticket, event=event, data=data or {}))
+def notify_on_commit(*, ticket: Ticket, event: str, data: dict | None = None, from_state: str = "") -> None:
+    transaction.on_commit(lambda: ticket_event.send(sender=Ticket, ticket=ticket, event=event, data=data or {},
+                                                    from_state=from_state))
 
 
 # Projects ---------------------------------------------------------------
@@ -216,8 +215,6 @@ def update_ticket(*, ticket: Ticket, actor: AbstractBaseUser | str | None, chang
 
 
 def ensure_no_cycle(*, ticket: Ticket, depende_de: list[Ticket]) -> None:
-    from tickets.selectors import dependency_closure
-
     if ticket.pk in dependency_closure(tickets=depende_de):
         raise ValueError("depende_de would create a dependency cycle through this ticket")
 
@@ -249,8 +246,8 @@ def transition(
         locked.save()
         record_event(ticket=locked, actor=actor, kind=TicketEvent.Kind.STATE, from_state=previous,
                      to_state=to, message=message, data=data)
-        notify_on_commit(ticket=locked, event=STATE_EVENTS[to], data=data)
-        if to in RUNNABLE and actor != "agent":
+        notify_on_commit(ticket=locked, event=STATE_EVENTS[to], data=data, from_state=previous)
+        if to in RUNNABLE and actor != Actor.AGENT:
             queue_if_ready(ticket=locked)
         if to == State.MERGED:
             queue_dependents(ticket=locked)
@@ -282,7 +279,7 @@ def cancel(*, ticket: Ticket, actor: AbstractBaseUser | str | None, reason: str 
     with transaction.atomic():
         cancelled = transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.")
         for dependent in cancelled.bloquea.exclude(estado__in=FINAL):
-            record_event(ticket=dependent, actor="system", kind=TicketEvent.Kind.NOTE,
+            record_event(ticket=dependent, actor=Actor.SYSTEM, kind=TicketEvent.Kind.NOTE,
                          message=f"Dependency {cancelled.short_id} was cancelled: this ticket waits until it is "
                                  "reopened and merged, or until it is removed from depende_de.")
     return cancelled
@@ -301,14 +298,15 @@ def unmerged_dependencies(ticket: Ticket) -> list[Ticket]:
 
 
 def queue_if_ready(*, ticket: Ticket) -> bool:
-    """Queue the agent run once the transaction commits, unless dependencies are not merged yet."""
+    """Announce, once the transaction commits, that the ticket may run; unless dependencies are not merged yet.
+
+    The agent app listens and queues the run (once: it skips tickets already waiting in its queue).
+    """
     if ticket.estado not in RUNNABLE or unmerged_dependencies(ticket):
         return False
     Ticket.objects.filter(pk=ticket.pk).update(queued_at=timezone.now())
-    from tickets.tasks import enqueue_agent_run
-
     ticket_id = str(ticket.pk)
-    transaction.on_commit(lambda: enqueue_agent_run(ticket_id))
+    transaction.on_commit(lambda: ticket_runnable.send(sender=Ticket, ticket_id=ticket_id))
     return True
 
 
@@ -316,7 +314,7 @@ def queue_dependents(*, ticket: Ticket) -> list[Ticket]:
     queued = []
     for dependent in ticket.bloquea.filter(estado__in=RUNNABLE):
         if queue_if_ready(ticket=dependent):
-            record_event(ticket=dependent, actor="system", kind=TicketEvent.Kind.NOTE,
+            record_event(ticket=dependent, actor=Actor.SYSTEM, kind=TicketEvent.Kind.NOTE,
                          message=f"Dependency {ticket.short_id} merged; queued for the agent.")
             queued.append(dependent)
     return queued

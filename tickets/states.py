@@ -1,4 +1,6 @@
 """The ticket life cycle: every allowed state change is listed here, and only here."""
+from enum import StrEnum
+
 from django.db import models
 
 
@@ -44,3 +46,10 @@ def check_transition(current: str, target: str) -> None:
         allowed = sorted(TRANSITIONS.get(current, frozenset()))
         reason = f"allowed from '{current}': {', '.join(allowed)}" if allowed else f"'{current}' is final"
         raise TransitionError(current, target, reason)
+
+
+class Actor(StrEnum):
+    """Who changed a ticket when no person did (events show a username otherwise)."""
+
+    AGENT = "agent"
+    SYSTEM = "system"

@@ -1,10 +1,10 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from agent.gitrepo import GitError, ProjectRepo
+from lib.gitrepo import GitError
 from memory import services
 from memory.initial import repository_chunks
 from tickets.models import Project
+from tickets.selectors import project_repo
 
 
 class Command(BaseCommand):
@@ -19,8 +19,7 @@ class Command(BaseCommand):
         if found is None:
             names = ", ".join(Project.objects.values_list("name", flat=True)) or "none yet"
             raise CommandError(f"Unknown project {project!r} (projects: {names})")
-        repo = ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=found.name, url=found.repo_url,
-                           default_branch=found.default_branch)
+        repo = project_repo(found)
         try:
             chunks = repository_chunks(repo=repo.sync(), ref=f"origin/{found.default_branch}", project=found.name)
         except GitError as exc:

@@ -1,0 +1,63 @@
+"""Handing runnable tickets to the agent queue (its own django-q2 cluster), once each.
+
+The tickets app announces that a ticket may run (tickets.signals.ticket_runnable);
+this module queues the run unless the ticket already waits in the queue, so a
+ticket released while the only worker is busy is not queued again every minute.
+"""
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.utils import timezone
+from django_q.models import OrmQ
+from django_q.signing import BadSignature, SignedPackage
+from django_q.tasks import async_task
+
+RUN_TASK = "agent.tasks.run_ticket"
+_paused = threading.local()
+
+
+def enqueue_run(ticket_id: str) -> bool:
+    """Queue an agent run of the ticket; False when paused here or already waiting in the queue."""
+    if getattr(_paused, "active", False) or ticket_id in waiting_ticket_ids():
+        return False
+    # The agent queue has its own cluster, so a long model call never holds up
+    # webhooks or memory writes waiting on the default queue.
+    async_task(RUN_TASK, ticket_id, cluster=settings.FACTORY_AGENT_QUEUE, task_name=f"agent-{ticket_id[:8]}",
+               group="agent")
+    return True
+
+
+def on_ticket_runnable(sender, *, ticket_id: str, **kwargs) -> None:
+    """Receiver of tickets.signals.ticket_runnable (connected in AgentConfig.ready)."""
+    enqueue_run(ticket_id)
+
+
+def waiting_ticket_ids() -> set[str]:
+    """Tickets whose run waits in the agent queue (not yet taken by a worker)."""
+    waiting = set()
+    # The ORM broker locks a taken entry until its timeout; a waiting one's lock is in the past.
+    entries = OrmQ.objects.filter(key=settings.FACTORY_AGENT_QUEUE, lock__lte=timezone.now())
+    for payload in entries.values_list("payload", flat=True):
+        try:
+            task = SignedPackage.loads(payload)
+        except (BadSignature, ValueError, TypeError):
+            continue  # signed with another key: not a task this factory can run anyway
+        if task.get("func") == RUN_TASK and task.get("args"):
+            waiting.add(str(task["args"][0]))
+    return waiting
+
+
+@contextmanager
+def agent_queue_paused() -> Iterator[None]:
+    """Inside this block (this thread only) tickets are not handed to the worker.
+
+    For callers that run tickets themselves, like the benchmark harness: a worker
+    on the same database must not take them with another model.
+    """
+    _paused.active = True
+    try:
+        yield
+    finally:
+        _paused.active = False

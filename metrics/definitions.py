@@ -1,0 +1,123 @@
+"""The seed's three targets, what each number means, and the page's filters."""
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from lib.outcomes import REACHED_TESTS, Outcome
+from tickets.models import Project
+
+__all__ = ["REACHED_TESTS"]
+
+MET, MISSED, NO_DATA = "met", "missed", "no_data"
+
+# The model server answered with an error instead of an answer: such an attempt
+# is not the ticket's "first attempt" and is reported under infrastructure
+# failures. (When the server is unreachable the attempt is not kept at all.)
+NO_ANSWER = Outcome.MODEL_ERROR
+
+FAILURE_REASONS = (
+    ("apply_failed", "Edit apply failures", (Outcome.APPLY_FAILED,)),
+    ("tests_failed", "Red tests", (Outcome.TESTS_FAILED,)),
+    ("timeout", "Test timeouts", (Outcome.TIMEOUT,)),
+    ("syntax_failed", "Syntax errors", (Outcome.SYNTAX_FAILED,)),
+    ("infrastructure", "Infrastructure errors", (Outcome.MODEL_ERROR, Outcome.ERROR)),
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    label: str
+    kind: str  # "rate" (a share, higher is better) or "seconds" (lower is better)
+    threshold: float
+    text: str
+
+    def status(self, value: float | None) -> str:
+        if value is None:
+            return NO_DATA
+        passed = value > self.threshold if self.kind == "rate" else value < self.threshold
+        return MET if passed else MISSED
+
+
+FIRST_ATTEMPT = Target("first_attempt_completion", "Completed on the first attempt", "rate", 0.60, "> 60 %")
+TICKET_TIME = Target("avg_ticket_seconds", "Average time per ticket", "seconds", 600.0, "< 10 min")
+TESTS_FIRST = Target("tests_first_attempt", "Tests pass on the first attempt", "rate", 0.70, "> 70 %")
+TARGETS = (FIRST_ATTEMPT, TICKET_TIME, TESTS_FIRST)
+
+DEFINITIONS = {
+    FIRST_ATTEMPT.key: "Among tickets whose first run has finished (reached completed or failed at least once), "
+                       "the share whose first run completed with its first attempt passing the tests.",
+    TICKET_TIME.key: "completado_en - iniciado_en of tickets with a finished run (their latest run), split into "
+                     "model time (sum of the run's attempts' model seconds), test time (sum of test seconds) "
+                     "and the rest (checkout, setup, applying edits, commit and push).",
+    TESTS_FIRST.key: "Among tickets whose first attempt got as far as running the tests, the share where those "
+                     "tests passed.",
+    "first_attempt": "A ticket's first attempt is its lowest-numbered attempt in which the model answered; "
+                     "an attempt where the model server returned an error counts as an infrastructure "
+                     "failure instead, and an unreachable server leaves no attempt (the ticket waits).",
+    "queue": "Queue: tickets in pending or changes_requested now. Wait: iniciado_en - queued_at of the "
+             "latest run.",
+    "tokens": "Tokens per ticket: prompt + output tokens of the latest finished run. Tokens per second: output "
+              "tokens / generation seconds (prompt tokens / prompt seconds for reading).",
+    "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
+                "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
+    "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
+              "by a reviewer at least once.",
+    "filters": "project, since and until select tickets by project and by the day they were created (UTC, "
+               "both days included). Weeks are ISO weeks of completado_en (or of the first run's end while "
+               "a new run is going on).",
+}
+
+
+class MetricsFilterError(ValueError):
+    """A bad query filter; `errors` maps each parameter to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+
+
+@dataclass(frozen=True)
+class MetricsFilter:
+    project: Project | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "project": self.project.name if self.project else None,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+
+def parse_filters(params: Mapping[str, str]) -> MetricsFilter:
+    """Read ?project=NAME&since=YYYY-MM-DD&until=YYYY-MM-DD; empty values mean no filter."""
+    errors: dict[str, str] = {}
+    project = None
+    name = (params.get("project") or "").strip()
+    if name:
+        project = Project.objects.filter(name=name).first()
+        if project is None:
+            errors["project"] = f"No project named {name!r}."
+    since, until = (_parse_day(params, key, errors) for key in ("since", "until"))
+    if since and until and since > until:
+        errors["until"] = f"until ({until}) is before since ({since})."
+    if errors:
+        raise MetricsFilterError(errors)
+    return MetricsFilter(project=project, since=since, until=until)
+
+
+def _parse_day(params: Mapping[str, str], key: str, errors: dict[str, str]) -> date | None:
+    value = (params.get(key) or "").strip()
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        errors[key] = f"{value!r} is not a date; use YYYY-MM-DD."
+        return None
+    if day >= date.max:
+        errors[key] = f"{value!r} is out of range; use a day before 9999-12-31."
+        return None
+    return day

@@ -1,0 +1,119 @@
+"""Review actions in the API, for the architect: approve, request changes, re-run on the new base, cancel."""
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from review import services as review
+from tickets.api import IsReviewer, detail_response, get_ticket_or_404
+from tickets.models import Ticket
+from tickets.serializers import TicketDetailSerializer
+
+ERROR = inline_serializer("ReviewError", {"detail": serializers.CharField()})
+CONFLICT = inline_serializer("MergeConflict", {
+    "detail": serializers.CharField(),
+    "conflicts": serializers.ListField(child=serializers.CharField()),
+})
+
+
+class ApproveInput(serializers.Serializer):
+    head = serializers.CharField(required=False, max_length=64, help_text=(
+        "The head commit you reviewed (codigo_generado.head); when the ticket has changed since, nothing "
+        "is merged and the answer is 409."))
+
+
+class CommentInput(serializers.Serializer):
+    comentario = serializers.CharField(allow_blank=False, trim_whitespace=True)
+
+
+class OptionalCommentInput(serializers.Serializer):
+    comentario = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True, default="")
+
+
+def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class TicketApproveApi(APIView):
+    """Merge the ticket branch into the project's default branch with a merge commit and push it.
+
+    Only a completed ticket can be approved, and only once: a second approve answers 409.
+    """
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=ApproveInput, responses={
+        200: TicketDetailSerializer,
+        409: OpenApiResponse(CONFLICT, description="Not completed, already merged, changed since, or the "
+                                                   "merge conflicts (nothing pushed; files listed)."),
+        502: OpenApiResponse(ERROR, description="A git step (fetch, merge, push) failed; nothing changed."),
+    })
+    def post(self, request: Request, ticket_id: str) -> Response:
+        ticket = get_ticket_or_404(ticket_id)
+        return approval_response(request=request, ticket=ticket, head=validated(ApproveInput, request).get("head"))
+
+
+def approval_response(*, request: Request, ticket, head: str | None = None) -> Response:
+    """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
+    result = review.approve(ticket=ticket, user=request.user, expected_head=head)
+    if result.merged:
+        return detail_response(result.ticket, request)
+    if result.conflicts:
+        detail = (f"Merging {ticket.branch_name} into {ticket.project.default_branch} conflicts; nothing was "
+                  "pushed. POST .../rerun to redo the change on the new base.")
+        return Response({"detail": detail, "conflicts": result.conflicts}, status=status.HTTP_409_CONFLICT)
+    return Response({"detail": f"Nothing was merged: {result.message}"}, status=status.HTTP_502_BAD_GATEWAY)
+
+
+class TicketRequestChangesApi(APIView):
+    """Send a completed or failed ticket back to the agent; `comentario` is given to its next run."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=CommentInput, responses={200: TicketDetailSerializer, 409: ERROR})
+    def post(self, request: Request, ticket_id: str) -> Response:
+        ticket = get_ticket_or_404(ticket_id)
+        comment = validated(CommentInput, request)["comentario"]
+        return detail_response(review.request_changes(ticket=ticket, user=request.user, comment=comment), request)
+
+
+class TicketRerunApi(APIView):
+    """After a merge conflict: redo the change from the current default branch, told which files conflicted."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=OptionalCommentInput, responses={200: TicketDetailSerializer, 409: ERROR})
+    def post(self, request: Request, ticket_id: str) -> Response:
+        ticket = get_ticket_or_404(ticket_id)
+        note = validated(OptionalCommentInput, request)["comentario"]
+        return detail_response(review.rerun_on_new_base(ticket=ticket, user=request.user, note=note), request)
+
+
+class TicketCancelApi(APIView):
+    """Cancel a ticket that is not merged or cancelled yet; `comentario` is recorded as the reason."""
+
+    permission_classes = [IsReviewer]
+
+    @extend_schema(request=OptionalCommentInput, responses={200: TicketDetailSerializer, 409: ERROR})
+    def post(self, request: Request, ticket_id: str) -> Response:
+        ticket = get_ticket_or_404(ticket_id)
+        reason = validated(OptionalCommentInput, request)["comentario"]
+        return detail_response(review.cancel(ticket=ticket, user=request.user, reason=reason), request)
+
+
+class PatchDecisions:
+    """What PATCH /api/factory/tickets/:id with an estado of a decision does (tickets.api.ReviewDecisions)."""
+
+    def approve_response(self, *, request: Request, ticket: Ticket) -> Response:
+        return approval_response(request=request, ticket=ticket)
+
+    def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket:
+        return review.cancel(ticket=ticket, user=user, reason=reason)
+
+    def request_changes(self, *, ticket: Ticket, user, comment: str) -> Ticket:
+        return review.request_changes(ticket=ticket, user=user, comment=comment)

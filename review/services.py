@@ -1,0 +1,149 @@
+"""Review decisions: approve and merge, request changes, re-run on a new base, cancel.
+
+Every path (review page, API, PATCH estado, MCP server) goes through these
+functions, which check the reviewer's role and the ticket's state under a row
+lock, so a second click or a stale page can never merge twice. The worktree of a
+merged or cancelled ticket is recycled by the agent app, which owns worktrees.
+"""
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from lib.gitrepo import GitError
+from tickets import roles, selectors, services
+from tickets.models import Ticket, TicketEvent
+from tickets.signals import review_comment
+from tickets.states import FINAL, State, TransitionError
+
+# States a reviewer may send back to the agent with a comment.
+REVIEWABLE = frozenset({State.COMPLETED, State.FAILED})
+
+
+class StaleDecision(TransitionError):
+    """The decision was made on a page showing an older version of the ticket."""
+
+    def __init__(self, current: str, target: str, reason: str) -> None:
+        self.current, self.target = current, target
+        Exception.__init__(self, f"Nothing was done: {reason} Reload the page and review the current version.")
+
+
+@dataclass
+class ApproveResult:
+    ticket: Ticket
+    merged: bool
+    commit: str = ""
+    conflicts: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def ensure_reviewer(user: AbstractBaseUser | None) -> None:
+    if not roles.can_review(user):
+        raise PermissionDenied("Only users with the 'reviewer' or 'architect' role can review tickets.")
+
+
+def head_of(ticket: Ticket) -> str:
+    """The commit the reviewer was shown; a re-run by the agent changes it."""
+    return str((ticket.codigo_generado or {}).get("head") or "")
+
+
+def _lock(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_for_update().select_related("project").get(pk=ticket.pk)
+
+
+def _check_expected(locked: Ticket, *, target: str, expected_state: str | None, expected_head: str | None) -> None:
+    if expected_state is not None and locked.estado != expected_state:
+        raise StaleDecision(locked.estado, target, f"the page showed the ticket as '{expected_state}', but it "
+                                                   f"is now '{locked.estado}'.")
+    if expected_head is not None and head_of(locked) != expected_head:
+        raise StaleDecision(locked.estado, target, "the agent produced a new version of the change after the "
+                                                   "page was loaded.")
+
+
+def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None,
+            expected_head: str | None = None) -> ApproveResult:
+    """Merge the ticket branch into the default branch, push, and mark the ticket merged.
+
+    The row lock is held across the merge, so a concurrent approve waits and then
+    finds the ticket merged instead of merging a second time.
+    """
+    ensure_reviewer(user)
+    with transaction.atomic():
+        locked = _lock(ticket)
+        _check_expected(locked, target=State.MERGED, expected_state=expected_state, expected_head=expected_head)
+        if locked.estado != State.COMPLETED:
+            raise TransitionError(locked.estado, State.MERGED, "only a completed ticket can be approved")
+        if not locked.branch_name:
+            raise TransitionError(locked.estado, State.MERGED, "the ticket has no branch to merge")
+        repo = selectors.project_repo(locked.project)
+        message = (f"Merge {locked.branch_name}: {locked.titulo}\n\nTicket: {locked.pk}\n"
+                   f"Approved-by: {user.get_username()}")
+        try:
+            outcome = repo.merge_and_push(branch=locked.branch_name, message=message)
+        except GitError as exc:
+            services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.ERROR,
+                                  message=f"Approve failed: {exc}")
+            return ApproveResult(ticket=locked, merged=False, message=str(exc))
+        if not outcome.merged:
+            services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.MERGE,
+                                  message=f"{outcome.message}. Nothing was pushed.",
+                                  data={"conflicts": outcome.conflicts})
+            return ApproveResult(ticket=locked, merged=False, conflicts=outcome.conflicts, message=outcome.message)
+        merged = services.transition(ticket=locked, to=State.MERGED, actor=user,
+                                     message=f"Approved and merged into {locked.project.default_branch} "
+                                             f"as {outcome.commit[:10]}.",
+                                     data={"merge_commit": outcome.commit})
+    return ApproveResult(ticket=merged, merged=True, commit=outcome.commit, message=outcome.message)
+
+
+def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, rebase: bool = False,
+                    expected_state: str | None = None) -> Ticket:
+    """Send the ticket back to the agent with the reviewer's comment as feedback."""
+    ensure_reviewer(user)
+    comment = comment.strip()
+    if not comment:
+        raise ValueError("Say what to change: the comment is what the agent will be told.")
+    with transaction.atomic():
+        locked = _lock(ticket)
+        _check_expected(locked, target=State.CHANGES_REQUESTED, expected_state=expected_state, expected_head=None)
+        if locked.estado not in REVIEWABLE:
+            raise TransitionError(locked.estado, State.CHANGES_REQUESTED,
+                                  "changes can be requested only on a completed or failed ticket")
+        services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.COMMENT, message=comment,
+                              data={"feedback": True, "rebase": rebase})
+        updated = services.transition(ticket=locked, to=State.CHANGES_REQUESTED, actor=user,
+                                      message="Changes requested.", data={"comment": comment, "rebase": rebase},
+                                      fields={"error_mensaje": None})
+    transaction.on_commit(lambda: review_comment.send(sender=Ticket, ticket=updated, comment=comment,
+                                                      reviewer=user.get_username()))
+    return updated
+
+
+def rerun_on_new_base(*, ticket: Ticket, user: AbstractBaseUser, note: str = "",
+                      expected_state: str | None = None) -> Ticket:
+    """Send the ticket back to the agent to redo the change from the current default branch."""
+    ensure_reviewer(user)
+    if ticket.estado != State.COMPLETED:
+        raise TransitionError(ticket.estado, State.CHANGES_REQUESTED,
+                              "only a completed ticket can be re-run on the new base")
+    conflicts = selectors.merge_conflicts(ticket=ticket)
+    if conflicts:
+        comment = (f"The default branch moved and merging this branch conflicts in: {', '.join(conflicts)}. "
+                   "Redo the change on top of the current default branch, keeping what the other changes to "
+                   "these files did.")
+    else:
+        comment = "Redo the change on top of the current default branch, which has moved since this branch was made."
+    if note.strip():
+        comment = f"{comment}\n\n{note.strip()}"
+    return request_changes(ticket=ticket, user=user, comment=comment, rebase=True, expected_state=expected_state)
+
+
+def cancel(*, ticket: Ticket, user: AbstractBaseUser, reason: str = "", expected_state: str | None = None) -> Ticket:
+    ensure_reviewer(user)
+    with transaction.atomic():
+        locked = _lock(ticket)
+        _check_expected(locked, target=State.CANCELLED, expected_state=expected_state, expected_head=None)
+        if locked.estado in FINAL:
+            raise TransitionError(locked.estado, State.CANCELLED, f"the ticket is already {locked.estado}")
+        return services.cancel(ticket=locked, actor=user, reason=reason.strip())
