@@ -140,7 +140,7 @@ def test_wrong_folder_reaches_a_ticket_file_still_to_create(tmp_path):
 
 def test_wrong_folder_diff_block_edits_the_ticket_file(tmp_path):
     root = git_repo(tmp_path, {"app/calc.py": "x = 1\n"})
-    answer = f"calc/calc.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n"
+    answer = "calc/calc.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n"
     result = apply_edits(root=root, answer=answer, files_to_modify=["app/calc.py"])
     assert result.applied == ["app/calc.py"] and (root / "app/calc.py").read_text() == "x = 2\n"
 
