@@ -278,7 +278,7 @@ class AnswerReader:
         """A fence holding only a file name, right before another fence or a SEARCH marker,
         names the file of that block; it is never the content of a file."""
         text = [line for line in body if line.strip()]
-        if len(text) != 1 or self.paths.extract(text[0]) is None:
+        if len(text) != 1 or not self.paths.names_file(text[0]):
             return False
         following = self.next_text_line(end + 1)
         return following is not None and bool(
@@ -329,7 +329,8 @@ class AnswerReader:
         lines = self.lines
         if start < 3 or not is_bare_fence(lines[start - 1]) or not FENCE_LINE.match(lines[start - 3]):
             return None
-        return self.paths.extract(lines[start - 2])
+        # names_file, not extract: a fenced "3.11" is the content of .python-version, not a path.
+        return self.paths.extract(lines[start - 2]) if self.paths.names_file(lines[start - 2]) else None
 
     def path_in_prose_before_fence(self, start: int) -> str | None:
         line = self.previous_text_line(start)

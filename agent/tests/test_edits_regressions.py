@@ -9,6 +9,10 @@ import pytest
 from agent.edits import apply_edits, parse_edits
 
 FENCE = "```"
+def sr(search: str, replace: str) -> str:
+    return f"<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
+
+
 HUNDRED_LINES = "".join(f"line_{number} = {number}\n" for number in range(100))
 
 
@@ -35,7 +39,7 @@ def untracked_or_changed(root: Path) -> list[str]:
 
 def test_fenced_file_names_before_a_search_block_never_overwrite_the_first_file(tmp_path):
     root = git_repo(tmp_path, {"file1.py": "a = 1\nb = 2\n", "file2.py": "one\n"})
-    answer = f"{FENCE}python\nfile1.py\n{FENCE}\n{FENCE}\nfile2.py\n{FENCE}\n<<<<<<< SEARCH\none\n=======\ntwo\n>>>>>>> REPLACE\n"
+    answer = f"{FENCE}python\nfile1.py\n{FENCE}\n{FENCE}\nfile2.py\n{FENCE}\n" + sr("one\n", "two\n")
     result = apply_edits(root=root, answer=answer)
     assert result.ok and result.applied == ["file2.py"]
     assert (root / "file2.py").read_text() == "two\n"
@@ -60,9 +64,11 @@ def test_a_file_name_is_never_written_as_the_content_of_a_file(tmp_path):
 
 
 def test_a_one_line_file_may_still_hold_a_version_number(tmp_path):
-    root = git_repo(tmp_path, {".python-version": "3.11\n"})
-    result = apply_edits(root=root, answer=f".python-version\n{FENCE}\n3.12\n{FENCE}\n")
-    assert result.ok and (root / ".python-version").read_text() == "3.12\n"
+    root = git_repo(tmp_path, {".python-version": "3.11\n", "app.py": "x = 1\n"})
+    answer = f".python-version\n{FENCE}\n3.12\n{FENCE}\n{FENCE}python\n# app.py\nx = 2\n{FENCE}\n"
+    result = apply_edits(root=root, answer=answer)
+    assert result.ok and result.applied == [".python-version", "app.py"]
+    assert (root / ".python-version").read_text() == "3.12\n" and (root / "app.py").read_text() == "x = 2\n"
 
 
 # --------------------------------------------------------------------------- defect (b)
@@ -132,7 +138,8 @@ def test_wrong_folder_edits_the_ticket_file_of_that_name_and_says_so(tmp_path):
 
 def test_wrong_folder_reaches_a_ticket_file_still_to_create(tmp_path):
     root = git_repo(tmp_path, {"app/calc.py": "x = 1\n"})
-    answer = f"test_calc.py\n{FENCE}python\n<<<<<<< SEARCH\n=======\ndef test_x():\n    pass\n>>>>>>> REPLACE\n{FENCE}\n"
+    create = sr("", "def test_x():\n    pass\n")
+    answer = f"test_calc.py\n{FENCE}python\n{create}{FENCE}\n"
     result = apply_edits(root=root, answer=answer, files_to_modify=["app/calc.py", "tests/test_calc.py"])
     assert result.applied == ["tests/test_calc.py"] and (root / "tests/test_calc.py").is_file()
     assert not (root / "test_calc.py").exists() and "tests/test_calc.py" in result.notes[0]
@@ -189,14 +196,18 @@ def test_aider_find_filename(lines, expected):
 
 def test_aider_filename_inside_the_fence_resolves_to_its_folder(tmp_path):
     root = git_repo(tmp_path, {"dir/file3.py": "a\n"})
-    result = apply_edits(root=root, answer=f"{FENCE}python\nfile3.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n{FENCE}\n")
+    change = sr("a\n", "b\n")
+    result = apply_edits(root=root, answer=f"{FENCE}python\nfile3.py\n{change}{FENCE}\n")
     assert result.applied == ["dir/file3.py"] and (root / "dir/file3.py").read_text() == "b\n"
 
 
+TWO_TO_TOOOOO = sr("Two\n", "Tooooo\n")
+
+
 @pytest.mark.parametrize("answer", [
-    f"\nHere's the change:\n\n{FENCE}text\nfoo.txt\n<<<<<<< SEARCH\nTwo\n=======\nTooooo\n>>>>>>> REPLACE\n{FENCE}\n\nHope you like it!\n",
-    f"\nHere's the change:\n\nfoo.txt\n{FENCE}text\n<<<<<<< SEARCH\nTwo\n=======\nTooooo\n>>>>>>> REPLACE\n{FENCE}\n\nHope you like it!\n",
-    f"\nHere's the change:\n\n {FENCE}python\nfoo.txt\n{FENCE}\n{FENCE}python\n<<<<<<< SEARCH\nTwo\n=======\nTooooo\n>>>>>>> REPLACE\n{FENCE}\n",
+    f"\nHere's the change:\n\n{FENCE}text\nfoo.txt\n{TWO_TO_TOOOOO}{FENCE}\n\nHope you like it!\n",
+    f"\nHere's the change:\n\nfoo.txt\n{FENCE}text\n{TWO_TO_TOOOOO}{FENCE}\n\nHope you like it!\n",
+    f"\nHere's the change:\n\n {FENCE}python\nfoo.txt\n{FENCE}\n{FENCE}python\n{TWO_TO_TOOOOO}{FENCE}\n",
 ])
 def test_aider_find_original_update_blocks(tmp_path, answer):
     root = git_repo(tmp_path, {"foo.txt": "One\nTwo\nThree\n"})
@@ -230,8 +241,8 @@ def test_aider_blocks_without_fences_and_no_final_newline(tmp_path):
 
 def test_aider_second_block_in_the_same_fence_keeps_the_file_name(tmp_path):
     root = git_repo(tmp_path, {"tests/test_repomap.py": "one\ntwo\nthree\n"})
-    answer = (f"No problem! Here are the changes:\n\n{FENCE}python\ntests/test_repomap.py\n<<<<<<< SEARCH\none\n=======\n1\n"
-              ">>>>>>> REPLACE\n\n<<<<<<< SEARCH\nthree\n=======\n3\n>>>>>>> REPLACE\n"
+    first, second = sr("one\n", "1\n"), sr("three\n", "3\n")
+    answer = (f"No problem! Here are the changes:\n\n{FENCE}python\ntests/test_repomap.py\n{first}\n{second}"
               f"{FENCE}\n\nThese changes replace ...\n")
     blocks = parse_edits(answer)
     assert [block.path for block in blocks] == ["tests/test_repomap.py"] * 2
@@ -265,14 +276,16 @@ def test_aider_new_file_in_a_new_folder_and_an_edit_in_it(tmp_path):
 
 def test_aider_quad_backticks_around_a_block(tmp_path):
     root = git_repo(tmp_path, {"README.md": "x\n"})
-    answer = "\nHere's the change:\n\nfoo.txt\n````text\n<<<<<<< SEARCH\n=======\nTooooo\n>>>>>>> REPLACE\n````\n\nHope you like it!\n"
+    create = sr("", "Tooooo\n")
+    answer = f"\nHere's the change:\n\nfoo.txt\n````text\n{create}````\n\nHope you like it!\n"
     assert apply_edits(root=root, answer=answer).ok and (root / "foo.txt").read_text() == "Tooooo\n"
 
 
 @pytest.mark.parametrize("language, path", [("sh", "test_hello.sh"), ("csharp", "Program.cs")])
 def test_aider_file_name_under_a_language_tag(tmp_path, language, path):
     root = git_repo(tmp_path, {"README.md": "x\n"})
-    answer = f"\nHere's a change:\n\n{FENCE}{language}\n{path}\n<<<<<<< SEARCH\n=======\necho \"$1\"\n>>>>>>> REPLACE\n{FENCE}\n"
+    create = sr("", 'echo "$1"\n')
+    answer = f"\nHere's a change:\n\n{FENCE}{language}\n{path}\n{create}{FENCE}\n"
     assert apply_edits(root=root, answer=answer).applied == [path]
     assert (root / path).read_text() == 'echo "$1"\n'
 
@@ -327,7 +340,8 @@ def test_aider_file_named_in_the_sentence_before_the_fence(tmp_path):
 
 
 @pytest.mark.parametrize("answer", [
-    "\nHere is a new version of `a.txt` for you to consider:\n\n```\nafter a\n```\n\nAnd here is `b.txt`:\n\n```\nafter b\n```\n",
+    ("\nHere is a new version of `a.txt` for you to consider:\n\n```\nafter a\n```\n\n"
+     "And here is `b.txt`:\n\n```\nafter b\n```\n"),
     "\n\n### a.txt\n```\nafter a\n```\n\n### b.txt\n```\nafter b\n```\n",
 ])
 def test_aider_two_files_named_before_their_blocks(tmp_path, answer):
