@@ -2,6 +2,7 @@
 repository (ES imports and require) and who calls the functions it defines."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -69,8 +70,7 @@ def resolve_source(repo: RepoFiles, *, importer: str, source: str) -> str | None
     base = normalized(PurePosixPath(importer).parent / source)
     if base is None:
         return None
-    stem, suffix = (base.rsplit(".", 1)[0], "." + base.rsplit(".", 1)[1]) if "." in PurePosixPath(base).name \
-        else (base, "")
+    stem, suffix = os.path.splitext(base)
     candidates = [base] if suffix in SUFFIXES else []
     if suffix in (".js", ".jsx", ".mjs", ".cjs"):  # TypeScript sources are imported by their .js name
         candidates += [f"{stem}{extension}" for extension in (".ts", ".tsx", ".mts", ".cts")]
@@ -224,11 +224,18 @@ def index_export(parsed: Parsed, statement: Node, index: ModuleIndex) -> None:
             index.exports[exported] = parsed.text(name)
 
 
+def module_index(repo: RepoFiles, module_path: str, parsed: Parsed) -> ModuleIndex:
+    key = ("javascript-index", module_path)
+    if key not in repo.parsed:
+        repo.parsed[key] = index_module(parsed)
+    return repo.parsed[key]  # type: ignore[return-value]
+
+
 def find_definition(repo: RepoFiles, module_path: str, name: str, *, depth: int = 0) -> Signature | None:
     parsed = parse(repo, module_path)
     if parsed is None or depth > MAX_REEXPORT_DEPTH:
         return None
-    index = index_module(parsed)
+    index = module_index(repo, module_path, parsed)
     if name == "default" and "default" not in index.exports and index.default is not None:
         return Signature(module_path, index.default.start_point.row + 1, head(parsed, index.default))
     local = index.exports.get(name, name)
@@ -361,7 +368,7 @@ def defined_names(repo: RepoFiles, path: str) -> list[str]:
     parsed = parse(repo, path)
     if parsed is None:
         return []
-    return sorted(name for name, (statement, declarator) in index_module(parsed).declarations.items()
+    return sorted(name for name, (statement, declarator) in module_index(repo, path, parsed).declarations.items()
                   if is_callable(statement, declarator))
 
 
@@ -410,13 +417,13 @@ def calls_into(parsed: Parsed, callee: Node, locals_: set[str], namespaces: set[
 
 
 def enclosing_function(parsed: Parsed, node: Node) -> str:
+    """The named function around `node`; anonymous callbacks (`items.map(x => ...)`) are looked through."""
     scope = node.parent
-    while scope is not None and scope.type not in FUNCTION_SCOPES:
+    while scope is not None:
+        if scope.type in FUNCTION_VALUES and scope.parent is not None and scope.parent.type == "variable_declarator":
+            name = scope.parent.child_by_field_name("name")
+            return one_line(f"{parsed.text(name)} = {head(parsed, scope)}", limit=100)
+        if scope.type in FUNCTION_SCOPES and scope.type not in FUNCTION_VALUES:
+            return one_line(head(parsed, scope), limit=100)
         scope = scope.parent
-    if scope is None:
-        return ""
-    parent = scope.parent
-    if scope.type in FUNCTION_VALUES and parent is not None and parent.type == "variable_declarator":
-        name = parent.child_by_field_name("name")
-        return one_line(f"{parsed.text(name)} = {head(parsed, scope)}", limit=100)
-    return one_line(head(parsed, scope), limit=100)
+    return ""

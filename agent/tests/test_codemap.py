@@ -150,7 +150,8 @@ def js_repo(root: Path) -> Path:
                        "import type { Shape } from './math';\n\n"
                        "export function run(shape: Shape): number {\n  main();\n  const cart = new Basket();\n"
                        "  return add(1, 2) + m.double(3);\n}\n"),
-        "src/view.tsx": "import { add } from './math';\nexport const View = () => <div>{add(1, 2)}</div>;\n",
+        "src/view.tsx": ("import { add } from './math';\nexport const View = () => <div>{add(1, 2)}</div>;\n"
+                         "export function list(xs: number[]) {\n  return xs.map((x) => add(x, 1));\n}\n"),
         "lib/util.js": "exports.slug = function (text, sep = '-') {\n  return text.split(' ').join(sep);\n};\n",
         "lib/use.js": "const util = require('./util');\nconst { slug: s } = require('./util');\n\n"
                       "function label(x) {\n  return util.slug(x) + s(x);\n}\n",
@@ -177,7 +178,8 @@ def test_typescript_map_shows_calls_through_named_default_and_namespace_imports(
     for line in ("- src/app.ts:6: main();   (in function run(shape: Shape): number)",
                  "- src/app.ts:7: const cart = new Basket();   (in function run(shape: Shape): number)",
                  "- src/app.ts:8: return add(1, 2) + m.double(3);   (in function run(shape: Shape): number)",
-                 "- src/view.tsx:2: export const View = () => <div>{add(1, 2)}</div>;   (in View = () =>)"):
+                 "- src/view.tsx:2: export const View = () => <div>{add(1, 2)}</div>;   (in View = () =>)",
+                 "- src/view.tsx:4: return xs.map((x) => add(x, 1));   (in function list(xs: number[]))"):
         assert line in text
     assert "lib/other.js" not in text
 
