@@ -95,8 +95,7 @@ def fit_optional(inputs: PromptInputs, *, budget: int, notes: list[str]) -> list
     """Reference material in order of value; what does not fit is cut, least valuable first."""
     brief = inputs.brief
     sections = {
-        "code map": section("Code around the files to modify (signatures from other files, and their callers)",
-                       inputs.context_map),
+        "code map": code_map_section(inputs.context_map),
         "context": section("Pre-loaded context", brief.contexto_cipher),
         "lessons": bullets("Lessons from earlier tickets (shared memory)", brief.lessons),
         "references": files_section("Reference files (imitate their patterns)", inputs.reference_files,
@@ -110,6 +109,14 @@ def fit_optional(inputs: PromptInputs, *, budget: int, notes: list[str]) -> list
         sections[name] = shrink(sections[name], drop_tokens=overflow)
         notes.append(f"Cut {name} to fit num_ctx (about {overflow} tokens over budget).")
     return [sections[name] for name in SHOWN_ORDER]
+
+
+def code_map_section(context_map: str) -> str:
+    if not context_map.strip():
+        return ""
+    return section("Code around the files to modify (signatures from other files, and their callers)",
+                   "Use these exact names and parameters, and keep these callers working. Only signatures are "
+                   "shown here, not whole files: do not rewrite those files from them.\n" + context_map)
 
 
 def shrink(text: str, *, drop_tokens: int) -> str:
