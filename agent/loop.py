@@ -6,6 +6,7 @@ tests swap in a scripted model and a real temporary git repository.
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.codemap import build_context_map
 from agent.edits import ApplyResult, EditFailure, choose_format
 from agent.llm import Model, ModelFailed, ModelReply
 from agent.prompting import Prompt, PromptInputs, TicketBrief, build_prompt
@@ -90,6 +91,8 @@ class Implementer:
             tree=self.workspace.tree(),
             edit_format=edit_format,
             previous_failure=previous_failure,
+            context_map=build_context_map(root=self.workspace.root,
+                                          paths=[*brief.archivos_modificar, *self.touched]),
         )
 
     def ask_and_check(self, prompt: Prompt) -> AttemptRecord:

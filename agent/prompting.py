@@ -1,8 +1,8 @@
 """Builds the implementer's user message from a ticket, fitted to the model's context window.
 
 Budget rule: the files to modify and the task are never cut; reference material
-is trimmed first (repository tree, reference files, memory lessons, pre-loaded
-context), and every cut is written down as a note on the attempt.
+is trimmed first (repository tree, reference files, code map, memory lessons,
+pre-loaded context), and every cut is written down as a note on the attempt.
 """
 from dataclasses import dataclass, field
 
@@ -42,6 +42,7 @@ class PromptInputs:
     tree: str
     edit_format: EditFormat
     previous_failure: str = ""
+    context_map: str = ""  # agent/codemap: signatures the files to modify use, and their callers
 
 
 @dataclass
@@ -86,30 +87,45 @@ def build_prompt(*, inputs: PromptInputs, system: str, num_ctx: int) -> Prompt:
     return Prompt(system=system, user=user, tokens=count_tokens(system) + count_tokens(user), notes=notes)
 
 
+CUT_ORDER = ("tree", "references", "code map", "lessons", "context")  # least valuable first
+SHOWN_ORDER = ("code map", "context", "lessons", "references", "tree")
+
+
 def fit_optional(inputs: PromptInputs, *, budget: int, notes: list[str]) -> list[str]:
     """Reference material in order of value; what does not fit is cut, least valuable first."""
     brief = inputs.brief
     sections = {
+        "code map": code_map_section(inputs.context_map),
         "context": section("Pre-loaded context", brief.contexto_cipher),
         "lessons": bullets("Lessons from earlier tickets (shared memory)", brief.lessons),
         "references": files_section("Reference files (imitate their patterns)", inputs.reference_files,
                                     new_label="does not exist"),
         "tree": section("Repository layout", inputs.tree),
     }
-    for name in ("tree", "references", "lessons", "context"):
+    for name in CUT_ORDER:
         if sum(count_tokens(text) for text in sections.values()) <= budget:
             break
         overflow = sum(count_tokens(text) for text in sections.values()) - budget
         sections[name] = shrink(sections[name], drop_tokens=overflow)
         notes.append(f"Cut {name} to fit num_ctx (about {overflow} tokens over budget).")
-    return [sections["context"], sections["lessons"], sections["references"], sections["tree"]]
+    return [sections[name] for name in SHOWN_ORDER]
+
+
+def code_map_section(context_map: str) -> str:
+    if not context_map.strip():
+        return ""
+    return section("Code around the files to modify (signatures from other files, and their callers)",
+                   "Use these exact names and parameters, and keep these callers working. Only signatures are "
+                   "shown here, not whole files: do not rewrite those files from them.\n" + context_map)
 
 
 def shrink(text: str, *, drop_tokens: int) -> str:
     keep_chars = max(0, len(text) - int(drop_tokens * CHARS_PER_TOKEN) - 200)
     if keep_chars < 400:
         return ""
-    return text[:keep_chars] + "\n[... cut to fit the model's context window ...]"
+    kept = text[:keep_chars]
+    kept = kept.rsplit("\n", 1)[0] if "\n" in kept else kept  # whole lines: a half signature misleads
+    return kept + "\n[... cut to fit the model's context window ...]"
 
 
 def section(title: str, body: str) -> str:

@@ -1,4 +1,6 @@
-"""Cheap syntax check of the files an edit touched, run before the (slow) test suite."""
+"""Cheap checks of the files an edit touched, run before the (slow) test suite: syntax (Python,
+JavaScript through `node --check`, JSON), then for Python files that compile the static checks of
+agent/lint.py (undefined names, names imported from the repository that do not exist)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import warnings
 from pathlib import Path, PurePosixPath
 
 from agent.edits import EditFailure
+from agent.lint import lint_python
 
 PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
 JAVASCRIPT_MODES = {".js": "auto", ".mjs": "module", ".cjs": "commonjs"}
@@ -25,6 +28,7 @@ ESM_ONLY_SYNTAX = re.compile(
 def check_syntax(*, root: Path, paths: list[str]) -> list[EditFailure]:
     root = Path(root).resolve()
     failures = []
+    compiled_python = []
     for relative in paths:
         target = (root / relative).resolve()
         if not target.is_relative_to(root) or not target.is_file():
@@ -32,7 +36,9 @@ def check_syntax(*, root: Path, paths: list[str]) -> list[EditFailure]:
         problem = check_file(target=target, relative=relative)
         if problem:
             failures.append(EditFailure(path=relative, reason=problem))
-    return failures
+        elif target.suffix.lower() in PYTHON_SUFFIXES:
+            compiled_python.append(relative)
+    return failures + lint_python(root=root, paths=compiled_python)
 
 
 def check_file(*, target: Path, relative: str) -> str | None:

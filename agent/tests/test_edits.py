@@ -121,9 +121,10 @@ def test_parse_whole_block_wrapped_in_an_extra_fence():
     assert blocks[0].replace == "x = 1\n"
 
 
-def test_parse_whole_block_missing_closing_fence_at_end():
+def test_parse_whole_block_missing_closing_fence_at_end_is_truncated():
     blocks = parse_edits("app/x.py\n```python\nx = 1\ny = 2\n")
-    assert blocks == [EditBlock(path="app/x.py", kind="whole", search=None, replace="x = 1\ny = 2\n")]
+    assert blocks == [EditBlock(path="app/x.py", kind="whole", search=None, replace="x = 1\ny = 2\n",
+                                truncated=True)]
 
 
 def test_parse_markdown_file_keeps_nested_code_fences():
@@ -165,7 +166,7 @@ def test_apply_whole_file_replaces_content_and_adds_trailing_newline(tmp_path):
     make_tree(tmp_path, {"calc.py": SAMPLE})
     answer = "calc.py\n```python\nVALUE = 1\n```"
     result = apply_edits(root=tmp_path, answer=answer)
-    assert result.to_dict() == {"applied": ["calc.py"], "failed": []}
+    assert result.to_dict() == {"applied": ["calc.py"], "failed": [], "notes": []}
     assert (tmp_path / "calc.py").read_text() == "VALUE = 1\n"
 
 
@@ -460,7 +461,7 @@ def test_apply_result_ok_and_to_dict():
     assert not ApplyResult(applied=[], failed=[]).ok
     result = ApplyResult(applied=["a.py"], failed=[EditFailure(path="b.py", reason="nope")])
     assert not result.ok
-    assert result.to_dict() == {"applied": ["a.py"], "failed": [{"path": "b.py", "reason": "nope"}]}
+    assert result.to_dict() == {"applied": ["a.py"], "failed": [{"path": "b.py", "reason": "nope"}], "notes": []}
 
 
 def test_apply_keeps_file_mode(tmp_path):

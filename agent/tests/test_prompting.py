@@ -53,3 +53,23 @@ def test_a_retry_says_what_failed_and_that_tests_must_not_be_weakened():
     prompt = build_prompt(inputs=data, system=SYSTEM, num_ctx=16384)
     assert "previous attempt failed" in prompt.user and "assert 7 == 12" in prompt.user
     assert "must not be weakened" in prompt.user
+
+
+def test_the_code_map_follows_the_files_to_modify():
+    data = inputs(lessons=["[pattern] use ints"])
+    data.context_map = "Used by calc.py (defined in other files):\n- util.py:1: def fmt(value: float) -> str"
+    prompt = build_prompt(inputs=data, system=SYSTEM, num_ctx=16384)
+    code_map = prompt.user.index("## Code around the files to modify")
+    assert prompt.user.index("## Files to modify") < code_map < prompt.user.index("## Lessons")
+    assert "- util.py:1: def fmt(value: float) -> str" in prompt.user
+
+
+def test_the_code_map_is_cut_after_the_reference_files_and_before_the_lessons():
+    data = inputs(modify_size=3000, reference_size=12000, tree_lines=1500, lessons=["[pattern] use ints " * 20])
+    data.context_map = "\n".join(f"- pkg/mod_{n}.py:{n}: def function_{n}(a: int, b: int) -> int" for n in range(400))
+    prompt = build_prompt(inputs=data, system=SYSTEM, num_ctx=8192)
+    assert prompt.tokens <= 8192
+    assert [note.split(" to fit")[0] for note in prompt.notes] == ["Cut tree", "Cut references", "Cut code map"]
+    assert "use ints" in prompt.user and "ref.py" not in prompt.user
+    kept = [line for line in prompt.user.splitlines() if line.startswith("- pkg/mod_")]
+    assert kept and all(line.endswith("-> int") for line in kept)  # cut at a line, never inside a signature

@@ -1,0 +1,106 @@
+"""What the code map reads from a worktree: files (read once, size-capped) and `git grep` hits."""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+MAX_FILE_BYTES = 400_000  # larger files are generated or vendored: not worth parsing
+GREP_TIMEOUT_S = 20
+MAX_LINE_CHARS = 160
+
+
+@dataclass(frozen=True, order=True)
+class Signature:
+    """A definition elsewhere in the repository: its first line, and for a class its members."""
+
+    path: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, order=True)
+class CallSite:
+    path: str
+    line: int
+    code: str
+    caller: str = ""  # signature of the enclosing function, "" at module level
+
+
+@dataclass
+class RepoFiles:
+    """Files of one worktree, each read and parsed at most once per map."""
+
+    root: Path
+    overrides: dict[str, str] = field(default_factory=dict)  # path -> text to read instead of the file
+    _texts: dict[str, str | None] = field(default_factory=dict)
+    parsed: dict[tuple[str, str], object] = field(default_factory=dict)  # (language, path) -> tree
+
+    def read(self, relative: str) -> str | None:
+        if relative in self.overrides:
+            return self.overrides[relative]
+        if relative not in self._texts:
+            self._texts[relative] = self._read(relative)
+        return self._texts[relative]
+
+    def _read(self, relative: str) -> str | None:
+        target = self.root / relative
+        try:
+            resolved = target.resolve()
+            if not resolved.is_relative_to(self.root) or not resolved.is_file():
+                return None
+            if resolved.stat().st_size > MAX_FILE_BYTES:
+                return None
+            return resolved.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def is_file(self, relative: str) -> bool:
+        return self.read(relative) is not None
+
+    def is_dir(self, relative: str) -> bool:
+        target = (self.root / relative).resolve()
+        return target.is_relative_to(self.root) and target.is_dir()
+
+    def grep_words(self, words: list[str], *, globs: list[str]) -> dict[str, set[str]]:
+        """For each file (tracked, or untracked and not ignored) holding some of `words` as whole
+        words, which ones: one `git grep` for the whole map, however many languages and files."""
+        if not words:
+            return {}
+        patterns = [arg for word in sorted(set(words)) for arg in ("-e", word)]
+        command = ["git", "-c", "core.quotepath=off", "grep", "-o", "-z", "-I", "-w", "-F", "--untracked",
+                   *patterns, "--", *globs]
+        try:
+            completed = subprocess.run(command, cwd=self.root, capture_output=True, timeout=GREP_TIMEOUT_S,
+                                       check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return {}  # the map is a help, never a reason to fail an attempt
+        if completed.returncode not in (0, 1):
+            return {}
+        found: dict[str, set[str]] = {}
+        for line in completed.stdout.decode("utf-8", "replace").splitlines():
+            path, _, word = line.partition("\0")
+            if word:
+                found.setdefault(path, set()).add(word)
+        return found
+
+
+def one_line(text: str, *, limit: int = MAX_LINE_CHARS) -> str:
+    flat = re.sub(r"\s+", " ", text).strip()
+    return flat if len(flat) <= limit else flat[:limit - 3].rstrip() + "..."
+
+
+def normalized(path: PurePosixPath) -> str | None:
+    """`path` with . and .. folded, or None when it climbs out of the repository."""
+    parts: list[str] = []
+    for part in path.parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) if parts else None
