@@ -6,7 +6,6 @@ tests swap in a scripted model and a real temporary git repository.
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from agent.codemap import build_context_map
 from agent.edits import ApplyResult, EditFailure, choose_format
 from agent.llm import Model, ModelFailed, ModelReply
 from agent.prompting import Prompt, PromptInputs, TicketBrief, build_prompt
@@ -91,8 +90,7 @@ class Implementer:
             tree=self.workspace.tree(),
             edit_format=edit_format,
             previous_failure=previous_failure,
-            context_map=build_context_map(root=self.workspace.root,
-                                          paths=[*brief.archivos_modificar, *self.touched]),
+            context_map=self.workspace.context_map([*brief.archivos_modificar, *self.touched]),
         )
 
     def ask_and_check(self, prompt: Prompt) -> AttemptRecord:
@@ -131,7 +129,7 @@ def edit_feedback(result: ApplyResult) -> str:
 
 
 def syntax_feedback(failures: list[EditFailure]) -> str:
-    lines = ["Your edits applied but do not compile, so the tests did not run:"]
+    lines = ["Your edits applied but do not compile or fail the static checks, so the tests did not run:"]
     return "\n".join(lines + [f"- {failure.path}: {failure.reason}" for failure in failures])
 
 

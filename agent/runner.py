@@ -124,7 +124,8 @@ def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: D
     mounts = dependencies.mounts(worktree=worktree) if dependencies else ()
     return GitWorkspace(root=worktree, base=base, test_command=ticket.project.test_command,
                         test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(),
-                        protected=protected, dependency_mounts=mounts)
+                        protected=protected, files_to_modify=tuple(ticket.archivos_modificar),
+                        dependency_mounts=mounts)
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:

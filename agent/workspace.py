@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agent.codemap import build_context_map
 from agent.edits import ApplyResult, EditFailure, apply_edits
 from agent.sandbox import SandboxPolicy
 from agent.syntax import check_syntax
@@ -19,6 +20,7 @@ class Workspace(Protocol):
     def read(self, path: str) -> str | None: ...
     def line_count(self, path: str) -> int: ...
     def tree(self) -> str: ...
+    def context_map(self, paths: list[str]) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
     def run_tests(self) -> dict: ...
@@ -35,6 +37,8 @@ class GitWorkspace:
     test_timeout: float
     sandbox: SandboxPolicy
     protected: frozenset[str] = frozenset()
+    # The ticket's archivos_modificar: a path with a wrong folder but a matching file name edits one of these.
+    files_to_modify: tuple[str, ...] = ()
     # Read-only (host path, path inside) mounts for test runs: the base commit's installed dependencies.
     dependency_mounts: tuple[tuple[Path, Path], ...] = ()
 
@@ -54,8 +58,11 @@ class GitWorkspace:
         files = tracked_files(self.root)
         return compact_tree(files, max_lines=TREE_MAX_LINES)
 
+    def context_map(self, paths: list[str]) -> str:
+        return build_context_map(root=self.root, paths=paths)
+
     def apply(self, answer: str) -> ApplyResult:
-        result = apply_edits(root=self.root, answer=answer)
+        result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         return self._undo_protected(result)
 
     def _undo_protected(self, result: ApplyResult) -> ApplyResult:

@@ -1,0 +1,51 @@
+"""The shape of the code, checked like behaviour: one-way imports, no hidden cycles, modules of a readable size."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("agent", "factory_bench", "factory_mcp", "factory_site", "lib", "memory", "metrics", "review", "tickets",
+        "webhooks")
+MAX_LINES = 400
+LONG_REASON = "Over 400 lines because"
+
+
+def source_files() -> list[Path]:
+    return sorted(path for app in APPS for path in (ROOT / app).rglob("*.py")
+                  if "tests" not in path.parts and "migrations" not in path.parts)
+
+
+def imports_inside_functions(path: Path) -> list[str]:
+    """First-party imports made inside a function, except in AppConfig.ready (Django's place for them)."""
+    found = []
+    for function in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function.name == "ready":
+            continue
+        for node in ast.walk(function):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.split(".")[0] in APPS for name in names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} in {function.name}()")
+    return found
+
+
+def test_the_import_contracts_hold():
+    done = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_no_import_hides_inside_a_function():
+    offenders = [entry for path in source_files() for entry in imports_inside_functions(path)]
+    assert offenders == []
+
+
+def test_long_modules_say_why():
+    unexplained = []
+    for path in source_files():
+        lines = path.read_text().count("\n")
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        if lines > MAX_LINES and LONG_REASON not in docstring:
+            unexplained.append(f"{path.relative_to(ROOT)} ({lines} lines)")
+    assert unexplained == []
