@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agent import services
+from agent import queueing, services
 from agent.defaults import default_model
 from agent.llm import ModelUnavailable
 from lib.outcomes import Outcome
@@ -28,7 +28,9 @@ def requeue_waiting() -> int:
     waiting = Ticket.objects.filter(estado__in=RUNNABLE).filter(
         error_mensaje__isnull=False) | Ticket.objects.filter(
         estado__in=RUNNABLE, queued_at__lt=timezone.now() - LOST_AFTER)
-    waiting = list(waiting.distinct())
+    in_queue = queueing.waiting_ticket_ids()
+    # A ticket whose entry still waits (the only worker is busy) is not queued again.
+    waiting = [ticket for ticket in waiting.distinct() if str(ticket.pk) not in in_queue]
     if not waiting or not model_is_reachable():
         return 0
     queued = 0

@@ -19,7 +19,7 @@ from lib.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
-from tickets.selectors import project_repo
+from tickets.selectors import project_repo, run_attempts
 from tickets.states import State, TransitionError
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
     code = change_summary(workspace=workspace, head=pushed)
-    memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=list(ticket.attempts.all()))
+    # This run's attempts only: a retried ticket's earlier failures are not this run's story.
+    memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=run_attempts(ticket=ticket))
     ensure_still_ours(ticket)
     if result.success:
         return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))

@@ -10,6 +10,9 @@ def path_problem(value: str) -> str | None:
         return f"{value!r} contains a NUL byte"
     if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or value.startswith("~"):
         return f"{value!r} is absolute; give a path relative to the repository root"
-    if ".." in PurePosixPath(value.replace("\\", "/")).parts:
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if ".." in parts:
         return f"{value!r} contains '..'; paths must stay inside the repository"
+    if ".git" in parts:
+        return f"{value!r} is inside .git, git's own data: name files of the repository instead"
     return None

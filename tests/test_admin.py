@@ -63,3 +63,18 @@ def test_admin_refuses_paths_outside_the_repository(admin_client, project):
     response = admin_client.post("/admin/tickets/ticket/add/", ticket_form(project, archivos_modificar="../../etc/passwd"))
     assert response.status_code == 200 and b"contains &#x27;..&#x27;" in response.content
     assert not Ticket.objects.exists()
+
+
+def test_saving_a_ticket_the_agent_took_meanwhile_says_only_not_saved(admin_client, project):
+    from agent.services import claim_ticket
+
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "Open", "descripcion": "d"})
+    assert admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").status_code == 200
+    claim_ticket(ticket_id=str(ticket.pk))  # the agent takes it while the form is open
+    response = admin_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/",
+                                 ticket_form(project, titulo="Edited meanwhile"), follow=True)
+    page = response.content.decode()
+    assert "Not saved" in page and "is not editable" in page
+    assert "was changed successfully" not in page
+    ticket.refresh_from_db()
+    assert ticket.titulo == "Open"

@@ -141,3 +141,19 @@ def test_final_failures_and_review_comments_become_lessons(tmp_path, settings, m
     failed = run_ticket(str(make_ticket(project).pk))
     assert failed.estado == "failed"
     assert MemoryItem.objects.filter(kind="error", ticket=failed).exists()
+
+
+def test_a_retried_ticket_that_passes_at_once_teaches_no_old_failures(tmp_path, settings, memory_env):
+    from tests.test_agent_flow import CALC, CALC_TESTS
+
+    remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": ""})
+    project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
+    memory_env.push(WRONG, WRONG, WRONG)
+    failed = run_ticket(str(make_ticket(project).pk))
+    assert failed.estado == "failed"
+    services.retry(ticket=failed, actor="test")
+    memory_env.push(RIGHT)
+    done = run_ticket(str(failed.pk))
+    assert done.estado == "completed"
+    # The second run passed on its own first attempt: nothing "passed only after 3 failed attempts".
+    assert not MemoryItem.objects.filter(kind="solution", ticket=done).exists()

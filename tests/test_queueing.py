@@ -68,3 +68,17 @@ def test_memory_writes_from_the_agent_go_to_the_default_queue(project, settings)
     queue_store(ticket=ticket, text="a lesson", kind="solution", tags=[])
     assert get_broker(settings.Q_CLUSTER["name"]).queue_size() == 1
     assert get_broker("agent").queue_size() == 0
+
+
+def test_a_released_ticket_waiting_in_the_queue_is_not_queued_again(api, project, settings):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    queued_ticket_ids()
+    ticket = services.transition(ticket=Ticket.objects.get(pk=ticket_id), to="in_progress", actor="agent")
+    services.transition(ticket=ticket, to="pending", actor="agent", fields={"error_mensaje": "unreachable"})
+    with FakeOllama() as fake:
+        settings.OLLAMA_HOST = fake.url
+        # The only worker is busy: the schedule runs every minute while the entry waits.
+        assert requeue.requeue_waiting() == 1
+        assert requeue.requeue_waiting() == 0
+        assert requeue.requeue_waiting() == 0
+    assert queued_ticket_ids() == [ticket_id]

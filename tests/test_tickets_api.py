@@ -235,3 +235,21 @@ def test_projects_cannot_be_renamed(api, project):
     response = api.patch("/api/factory/projects/demo", {"name": "other"}, format="json")
     assert response.status_code == 400 and "name" in response.data
     assert api.patch("/api/factory/projects/demo", {"test_command": "pytest"}, format="json").status_code == 200
+
+
+def test_editing_a_completed_ticket_says_it_is_not_editable(api, project):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    ticket = Ticket.objects.get(pk=ticket_id)
+    for state in ("in_progress", "completed"):
+        ticket = services.transition(ticket=ticket, to=state, actor="test")
+    response = api.patch(f"/api/factory/tickets/{ticket_id}", {"prioridad": 1}, format="json")
+    assert response.status_code == 409
+    assert "A ticket in 'completed' is not editable" in response.data["detail"]
+    assert "to 'completed'" not in response.data["detail"]
+
+
+@pytest.mark.parametrize("path", [".git/config", "src/.git/hooks/pre-commit", ".git"])
+def test_paths_inside_git_are_refused_when_the_ticket_is_created(api, project, path):
+    response = api.post("/api/factory/tickets", {**SEED_TICKET, "archivos_modificar": [path]}, format="json")
+    assert response.status_code == 400
+    assert "inside .git" in str(response.data["archivos_modificar"])

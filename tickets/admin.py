@@ -16,7 +16,7 @@ from lib.formatting import pretty_json
 from lib.paths import path_problem
 from tickets import health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
-from tickets.states import TransitionError
+from tickets.states import NotEditable, TransitionError
 
 admin.site.site_header = "AI Software Factory"
 admin.site.site_title = "AI Software Factory"
@@ -94,6 +94,18 @@ class LinesField(SimpleArrayField):
         return super().to_python(value)
 
 
+class StillEditableForm(forms.ModelForm):
+    """Refuses the save when the ticket left the editable states while the form was open (the agent took it)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        current = Ticket.objects.filter(pk=self.instance.pk).values_list("estado", flat=True).first()
+        if current is not None and current not in services.EDITABLE and self.changed_data:
+            raise ValidationError(f"Not saved: {NotEditable(current)} (it changed while this page was open; "
+                                  "reload it to see the current ticket).")
+        return cleaned
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ["titulo", "estado", "prioridad", "project", "intentos", "age", "review_link"]
@@ -162,6 +174,10 @@ class TicketAdmin(admin.ModelAdmin):
     def codigo_generado_pretty(self, ticket: Ticket) -> str:
         return pretty_json(ticket.codigo_generado)
 
+    def get_form(self, request: HttpRequest, obj: Ticket | None = None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (StillEditableForm, form), {}) if obj is not None else form
+
     def save_model(self, request: HttpRequest, obj: Ticket, form, change: bool) -> None:
         # Saving goes through the services so the event log, queueing and
         # state checks are the same as through the API.
@@ -169,7 +185,8 @@ class TicketAdmin(admin.ModelAdmin):
         if change:
             try:
                 services.update_ticket(ticket=obj, actor=request.user, changes=fields)
-            except TransitionError as exc:
+            except TransitionError as exc:  # the agent claimed it between the form check and the save
+                request._factory_not_saved = True
                 messages.error(request, f"Not saved: {exc}")
         else:
             ticket, _ = services.create_ticket(actor=request.user, project=form.cleaned_data["project"],
@@ -187,6 +204,11 @@ class TicketAdmin(admin.ModelAdmin):
                                        changes={"depende_de": list(form.cleaned_data["depende_de"])})
             except (TransitionError, ValueError) as exc:
                 messages.error(request, str(exc))
+
+    def message_user(self, request: HttpRequest, message, level=messages.INFO, *args, **kwargs) -> None:
+        if getattr(request, "_factory_not_saved", False) and level == messages.SUCCESS:
+            return  # "changed successfully" would contradict the "Not saved" above it
+        super().message_user(request, message, level, *args, **kwargs)
 
     @admin.action(description="Send back to the agent queue (failed or cancelled tickets)")
     def retry_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:

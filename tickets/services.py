@@ -15,7 +15,16 @@ from tickets.errors import IdempotencyConflict
 from tickets.models import Project, Ticket, TicketEvent
 from tickets.selectors import dependency_closure
 from tickets.signals import ticket_event, ticket_runnable
-from tickets.states import EDITABLE, FINAL, RUNNABLE, Actor, State, TransitionError, check_transition
+from tickets.states import (
+    EDITABLE,
+    FINAL,
+    RUNNABLE,
+    Actor,
+    NotEditable,
+    State,
+    TransitionError,
+    check_transition,
+)
 
 DEFINITION_FIELDS = (
     "titulo",
@@ -195,7 +204,7 @@ def update_ticket(*, ticket: Ticket, actor: AbstractBaseUser | str | None, chang
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     depende_de = changes.pop("depende_de", None)
     if ticket.estado not in EDITABLE:
-        raise TransitionError(ticket.estado, ticket.estado, f"a ticket in '{ticket.estado}' cannot be edited")
+        raise NotEditable(ticket.estado)
     changed = [name for name in DEFINITION_FIELDS if name in changes and getattr(ticket, name) != changes[name]]
     for name in changed:
         setattr(ticket, name, changes[name])

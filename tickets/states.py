@@ -41,6 +41,16 @@ class TransitionError(Exception):
         super().__init__(f"{message}: {reason}" if reason else f"{message}.")
 
 
+class NotEditable(TransitionError):
+    """The ticket's definition cannot change in its current state (HTTP 409)."""
+
+    def __init__(self, current: str) -> None:
+        self.current, self.target = current, current
+        editable = ", ".join(sorted(EDITABLE))
+        Exception.__init__(self, f"A ticket in '{current}' is not editable: its fields can change only while it is "
+                                 f"{editable}. Request changes or cancel it first.")
+
+
 def check_transition(current: str, target: str) -> None:
     if target not in TRANSITIONS.get(current, frozenset()):
         allowed = sorted(TRANSITIONS.get(current, frozenset()))
