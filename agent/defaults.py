@@ -1,8 +1,14 @@
-"""The agent's parts as the settings configure them: the model and the sandbox."""
+"""The agent's parts as the settings configure them: the model, the sandbox, the dependency cache."""
+from contextlib import AbstractContextManager
+
 from django.conf import settings
 
+from agent import deps
+from agent.deps import Dependencies
 from agent.llm import OllamaModel
 from agent.sandbox import SandboxPolicy
+from lib.gitrepo import ProjectRepo
+from tickets.models import Project
 
 
 def sandbox_policy() -> SandboxPolicy:
@@ -13,3 +19,10 @@ def sandbox_policy() -> SandboxPolicy:
 def default_model() -> OllamaModel:
     return OllamaModel(host=settings.OLLAMA_HOST, name=settings.FACTORY_MODEL, num_ctx=settings.FACTORY_NUM_CTX,
                        temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
+
+
+def dependencies_for(*, project: Project, repo: ProjectRepo, base: str) -> AbstractContextManager[Dependencies | None]:
+    """The base commit's installed dependencies (setup_command), built once per manifest set."""
+    return deps.prepared(clone=repo.path, commit=base, setup_command=project.setup_command,
+                         cache_dir=settings.FACTORY_DATA_DIR / "deps" / project.name, sandbox=sandbox_policy(),
+                         timeout=settings.FACTORY_TEST_TIMEOUT)

@@ -134,10 +134,27 @@ def syntax_feedback(failures: list[EditFailure]) -> str:
 
 
 def test_feedback(tests: dict) -> str:
-    head = (f"The tests failed (`{tests.get('command')}`: {tests.get('passed', 0)} passed, "
-            f"{tests.get('failed', 0)} failed, {tests.get('errors', 0)} errors"
-            f"{', timed out' if tests.get('timed_out') else ''}).")
-    return f"{head}\n\n{summarize_failures(tests)}"
+    if tests.get("timed_out"):
+        return timeout_feedback(tests)
+    verdict = tests.get("verdict") or {}
+    if verdict.get("basis") != "baseline":
+        head = (f"The tests failed (`{tests.get('command')}`: {tests.get('passed', 0)} passed, "
+                f"{tests.get('failed', 0)} failed, {tests.get('errors', 0)} errors).")
+        return f"{head}\n\n{summarize_failures(tests)}"
+    branch = verdict.get("base_branch") or "the base branch"
+    head = f"The tests say no: {verdict.get('reason')} (`{tests.get('command')}`)."
+    if verdict.get("still_failing"):
+        head += (f" {len(verdict['still_failing'])} test(s) already fail on {branch} without your change; they are "
+                 "not yours to fix and are not listed.")
+    return summarize_failures(tests, header=head)
+
+
+def timeout_feedback(tests: dict) -> str:
+    limit = tests.get("timeout_s") or 0
+    tail = (tests.get("output_tail") or "").strip()[-1500:]
+    return (f"The tests did not finish within {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}) and were killed: "
+            "the code hangs. Look for an endless loop, a wait for input, a network call, or a server, thread or "
+            f"timer that never stops, and make every path finish.\n\nLast output:\n{tail}")
 
 
 def one_line_error(record: AttemptRecord) -> str:
@@ -145,7 +162,11 @@ def one_line_error(record: AttemptRecord) -> str:
     summary = first[0] if first else "failed"
     if record.edits and record.edits.failed and record.outcome == APPLY_FAILED:
         summary = f"Edits did not apply: {record.edits.failed[0].path}: {record.edits.failed[0].reason.splitlines()[0]}"
-    elif record.tests and record.outcome in (TESTS_FAILED, TIMEOUT):
+    elif record.tests and record.outcome == TIMEOUT:
+        limit = record.tests.get("timeout_s") or 0
+        summary = (f"The tests timed out: killed after {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}); "
+                   "the code hangs.")
+    elif record.tests and record.outcome == TESTS_FAILED:
         names = [failure.get("name", "") for failure in record.tests.get("failures", [])][:3]
         summary = summary + (f" Failing: {', '.join(names)}" if names else "")
     return summary[:500]

@@ -15,3 +15,33 @@ class AgentHealth(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {'ok' if self.ok else self.message}"
+
+
+class TestBaseline(models.Model):
+    """Every test's outcome on a base commit: what an attempt is judged against (agent.verdict).
+
+    Computed once per project, commit and test command, in the same sandbox as the
+    attempts; refreshed after each merge.
+    """
+
+    __test__ = False  # a model, not a test class for pytest to collect
+
+    project = models.ForeignKey("tickets.Project", on_delete=models.CASCADE, related_name="test_baselines")
+    commit = models.CharField(max_length=64)
+    command = models.CharField(max_length=500)
+    report = models.CharField(max_length=40, help_text="junit, jest-json, or console (no per-test report).")
+    # test id -> passed / failed / error / skipped; null when the run gave no per-test report.
+    outcomes = models.JSONField(blank=True, null=True)
+    summary = models.JSONField(default=dict, blank=True, help_text="Counts, exit code and seconds of the run.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "commit", "command"],
+                                               name="baseline_per_commit_and_command")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} @ {self.commit[:10]}"
+
+    @property
+    def failing(self) -> list[str]:
+        return sorted(test_id for test_id, status in (self.outcomes or {}).items() if status in ("failed", "error"))

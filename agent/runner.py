@@ -6,19 +6,20 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agent import deps, services
-from agent.defaults import default_model, sandbox_policy
+from agent import baseline, deps, services
+from agent.defaults import default_model, dependencies_for
 from agent.deps import Dependencies
 from agent.errors import ProjectProblem
 from agent.llm import Model, ModelUnavailable
 from agent.loop import AttemptRecord, Implementer
+from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
-from agent.workspace import GitWorkspace
+from agent.workspace import Baseline, GitWorkspace
 from lib import gitrepo
-from lib.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
+from lib.gitrepo import GitError, branch_name_for, commit_all, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.selectors import project_repo, run_attempts
 from tickets.states import State, TransitionError
 
@@ -91,7 +92,9 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     services.set_branch(ticket=ticket, branch=branch)
     base = merge_base(worktree=worktree, default_branch=project.default_branch)
     with dependencies_for(project=project, repo=repo, base=base) as dependencies:
-        workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies)
+        known = baseline.ensure(project=project, repo=repo, commit=base, dependencies=dependencies)
+        workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies,
+                                   known=known)
         implementer = Implementer(model=model, workspace=workspace, recorder=recorder,
                                   system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
                                   max_attempts=settings.FACTORY_MAX_ATTEMPTS,
@@ -112,21 +115,15 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     return failed
 
 
-def dependencies_for(*, project: Project, repo: ProjectRepo, base: str):
-    """The base commit's installed dependencies (setup_command), built once per manifest set."""
-    return deps.prepared(clone=repo.path, commit=base, setup_command=project.setup_command,
-                         cache_dir=settings.FACTORY_DATA_DIR / "deps" / project.name, sandbox=sandbox_policy(),
-                         timeout=settings.FACTORY_TEST_TIMEOUT)
-
-
-def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None) -> GitWorkspace:
+def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None,
+                   known: TestBaseline) -> GitWorkspace:
     protected = frozenset(path for path in (entry.split("::")[0].strip() for entry in ticket.tests_requeridos)
                           if path and (worktree / path).is_file())
-    mounts = dependencies.mounts(worktree=worktree) if dependencies else ()
-    return GitWorkspace(root=worktree, base=base, test_command=ticket.project.test_command,
-                        test_timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(),
+    return GitWorkspace(root=worktree, base=base,
+                        tests=baseline.test_setup(project=ticket.project, dependencies=dependencies, worktree=worktree),
+                        baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
                         protected=protected, files_to_modify=tuple(ticket.archivos_modificar),
-                        dependency_mounts=mounts)
+                        required_tests=tuple(ticket.tests_requeridos))
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:

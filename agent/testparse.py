@@ -483,8 +483,8 @@ RUNNER_PARSERS = (parse_pytest, parse_jest, parse_vitest, parse_node, parse_moch
 # --------------------------------------------------------------------------- summary for the model
 
 
-def summarize_failures(result: dict, *, max_chars: int = 3000) -> str:
-    header = summary_header(result)
+def summarize_failures(result: dict, *, max_chars: int = 3000, header: str = "") -> str:
+    header = header or summary_header(result)
     if result.get("success"):
         return header[:max_chars]
     failures = result.get("failures") or []

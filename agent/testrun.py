@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agent.sandbox import SANDBOX_HOME, Mounts, SandboxPolicy, bwrap_argv, check_unsandboxed_allowed
+
+# Where a run's report folder appears inside the sandbox.
+REPORT_DIR_INSIDE = "/factory-report"
 from agent.testparse import parse_test_output
 
 # Variables a run may inherit; everything else (DATABASE_URL, tokens, secret keys) stays out.
@@ -43,18 +46,24 @@ def clean_environment(*, home: str, network: bool, extra: Mapping[str, str]) -> 
 
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
                 readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
-                network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None) -> dict:
+                network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
+                report_dir: Path | None = None) -> dict:
     """Run a shell command; returns the parsed result (see agent.testparse).
 
     network=True is for setup commands, which download dependencies; `readonly`
     and `writable` are extra (host path, path inside) folders for the sandbox;
-    `home` is a host folder kept as HOME (a setup's installs), else HOME is private.
+    `home` is a host folder kept as HOME (a setup's installs), else HOME is private;
+    `report_dir` is a host folder the command may write reports into: "{report_dir}" in `env`
+    values becomes its path as the command sees it.
     Raises agent.sandbox.SandboxUnavailable when the command may not run here.
     """
     argv = ["/bin/sh", "-c", command]
     private_home = None
+    report_path = str(report_dir) if report_dir else ""
     if sandbox.enabled:
         writable = (*writable, *(((home, Path(SANDBOX_HOME)),) if home else ()))
+        if report_dir:
+            writable, report_path = (*writable, (report_dir, Path(REPORT_DIR_INSIDE))), REPORT_DIR_INSIDE
         argv = bwrap_argv(argv, bwrap=sandbox.bwrap(), policy=sandbox, network=network,
                           mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable)))
         home_inside = SANDBOX_HOME
@@ -63,17 +72,20 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
             check_unsandboxed_allowed(sandbox.data_dir)
         private_home = None if home else tempfile.mkdtemp(prefix="factory-home-")
         home_inside = str(home or private_home)
+    extra = {name: value.replace("{report_dir}", report_path) for name, value in (env or {}).items()}
     try:
         text, exit_code, timed_out, seconds = execute(argv, cwd=cwd, timeout=timeout,
                                                       env=clean_environment(home=home_inside, network=network,
-                                                                            extra=env or {}))
+                                                                            extra=extra))
     finally:
         if private_home:
             shutil.rmtree(private_home, ignore_errors=True)
     if timed_out:
-        text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT)\n"
-    return parse_test_output(output=text, exit_code=exit_code, command=command, duration_s=round(seconds, 3),
-                             timed_out=timed_out)
+        text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT={timeout:.0f})\n"
+    result = parse_test_output(output=text, exit_code=exit_code, command=command, duration_s=round(seconds, 3),
+                               timed_out=timed_out)
+    result["timeout_s"] = timeout
+    return result
 
 
 def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str]) -> tuple[str, int, bool, float]:

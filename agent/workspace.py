@@ -6,9 +6,9 @@ from typing import Protocol
 
 from agent.codemap import build_context_map
 from agent.edits import ApplyResult, EditFailure, apply_edits
-from agent.sandbox import SandboxPolicy
 from agent.syntax import check_syntax
-from agent.testrun import run_command
+from agent.testing import TestSetup, run_for_verdict
+from agent.verdict import Judging
 from lib import gitrepo
 
 TREE_MAX_LINES = 150
@@ -27,20 +27,28 @@ class Workspace(Protocol):
     def diff(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What the tests did on the base commit: test id -> outcome (None without a per-test report)."""
+
+    commit: str
+    branch: str
+    outcomes: dict[str, str] | None
+
+
 @dataclass
 class GitWorkspace:
     """A real worktree on the ticket's branch; `base` is the commit the diff is taken against."""
 
     root: Path
     base: str
-    test_command: str
-    test_timeout: float
-    sandbox: SandboxPolicy
+    tests: TestSetup
+    baseline: Baseline
     protected: frozenset[str] = frozenset()
     # The ticket's archivos_modificar: a path with a wrong folder but a matching file name edits one of these.
     files_to_modify: tuple[str, ...] = ()
-    # Read-only (host path, path inside) mounts for test runs: the base commit's installed dependencies.
-    dependency_mounts: tuple[tuple[Path, Path], ...] = ()
+    # The ticket's tests_requeridos: judged by the verdict (agent.verdict).
+    required_tests: tuple[str, ...] = ()
 
     def read(self, path: str) -> str | None:
         target = (self.root / path).resolve()
@@ -79,8 +87,13 @@ class GitWorkspace:
         return check_syntax(root=self.root, paths=paths)
 
     def run_tests(self) -> dict:
-        return run_command(command=self.test_command, cwd=self.root, timeout=self.test_timeout,
-                           sandbox=self.sandbox, readonly=self.dependency_mounts)
+        judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
+                          base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
+                          required=self.required_tests)
+        return run_for_verdict(self.tests, cwd=self.root, judging=judging).as_result()
+
+    def changed_files(self) -> list[str]:
+        return gitrepo.changed_paths(worktree=self.root, base=self.base)
 
     def diff(self) -> str:
         return gitrepo.diff_against(worktree=self.root, base=self.base)

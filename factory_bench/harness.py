@@ -30,11 +30,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from agent.defaults import sandbox_policy
+from agent.defaults import dependencies_for, sandbox_policy
 from agent.edits import apply_edits
 from agent.llm import Model, OllamaModel, ScriptedModel
 from agent.queueing import agent_queue_paused
-from agent.runner import dependencies_for, run_ticket
+from agent.runner import run_ticket
 from agent.testrun import run_command
 from lib.outcomes import REACHED_TESTS, Outcome
 from metrics.definitions import FIRST_ATTEMPT, TESTS_FIRST, TICKET_TIME, Target

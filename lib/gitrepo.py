@@ -204,6 +204,25 @@ class ProjectRepo:
                 shutil.rmtree(path, ignore_errors=True)
         _run(repo, "worktree prune", "worktree", "prune")
 
+    @contextmanager
+    def scratch_worktree(self, *, commit: str) -> Iterator[Path]:
+        """A clean, detached checkout of `commit` for as long as the block runs (kept as a spare afterwards)."""
+        repo = self.repo()
+        path = self.worktrees_dir / f"scratch-{uuid.uuid4().hex[:8]}"
+        with self.locked():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._reuse_spare(repo, path=path, branch=None, start=commit):
+                _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(path), commit)
+        try:
+            yield path
+        finally:
+            with self.locked():
+                self._park(repo, path)
+
+    def head_of_default(self) -> str:
+        """The remote default branch's commit, as last fetched."""
+        return _run(self.repo(), "rev-parse", "rev-parse", f"origin/{self.default_branch}").strip()
+
     def merge_and_push(self, *, branch: str, message: str) -> MergeOutcome:
         """Merge the ticket branch into the remote's default branch with a merge commit, then push.
 
@@ -279,3 +298,11 @@ def merge_base(*, worktree: Path, ref: str) -> str:
 
 def head_commit(*, worktree: Path) -> str:
     return git.Repo(worktree).head.commit.hexsha
+
+
+def changed_paths(*, worktree: Path, base: str) -> list[str]:
+    """Files that differ from `base` in the worktree: committed or not, new ones included (the index untouched)."""
+    repo = git.Repo(worktree)
+    tracked = _run(repo, "diff", "diff", "--name-only", "--no-renames", base).splitlines()
+    untracked = _run(repo, "ls-files", "ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted({*tracked, *untracked})

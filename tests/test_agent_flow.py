@@ -260,13 +260,12 @@ def test_a_reviewed_tickets_checkout_is_reused_clean_for_the_next(calc_project, 
     first = run_ticket(str(make_ticket(project).pk))
     (Path(project_repo(project).worktree_path(first.branch_name)) / "scratch.txt").write_text("left over")
     review.cancel(ticket=first, user=reviewer, reason="not needed")
-    spares = list(project_repo(project).spares_dir.iterdir())
-    assert len(spares) == 1
+    # Two spares: the cancelled ticket's checkout and the one the base commit's tests ran in.
+    assert len(list(project_repo(project).spares_dir.iterdir())) == 2
     fake_model.push(RIGHT)
     second = run_ticket(str(make_ticket(project).pk))
     assert second.estado == "completed"
-    assert not project_repo(project).spares_dir.exists() or not any(
-        project_repo(project).spares_dir.iterdir())
+    assert len(list(project_repo(project).spares_dir.iterdir())) == 1  # one became the new ticket's worktree
     worktree = Path(project_repo(project).worktree_path(second.branch_name))
     assert not (worktree / "scratch.txt").exists()
     assert {row["path"] for row in second.codigo_generado["files"]} == {"calc.py", "tests/test_multiply.py"}

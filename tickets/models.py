@@ -24,6 +24,14 @@ class Project(models.Model):
     test_command = models.CharField(max_length=500, help_text="e.g. `pytest -q` or `npm test`.")
     setup_command = models.CharField(max_length=500, blank=True, default="")
     edit_format = models.CharField(max_length=10, choices=EditFormat.choices, default=EditFormat.AUTO)
+    quick_test_command = models.CharField(
+        max_length=500, blank=True, default="",
+        help_text="Runs the tests related to a change first; {files} becomes the changed files. Empty: pytest "
+                  "on the changed test files, Jest --findRelatedTests, or straight to the full suite.")
+    test_report = models.CharField(
+        max_length=300, blank=True, default="",
+        help_text="A per-test report the test command writes (JUnit XML, Jest or Vitest JSON), relative to the "
+                  "repository root. pytest and node --test need none: the factory asks them for one.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

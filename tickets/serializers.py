@@ -13,6 +13,10 @@ def validate_relative_path(value: str) -> str:
     return value
 
 
+def validate_relative_path_or_blank(value: str) -> str:
+    return validate_relative_path(value) if value else value
+
+
 class StrictCharField(serializers.CharField):
     """Refuses numbers, booleans and other non-strings instead of turning them into text."""
 
@@ -38,10 +42,18 @@ class StrictIntegerField(serializers.IntegerField):
 
 class ProjectSerializer(serializers.ModelSerializer):
     edit_format = serializers.ChoiceField(choices=EditFormat.choices, default=EditFormat.AUTO)
+    test_report = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                        validators=[validate_relative_path_or_blank])
+
+    def validate_quick_test_command(self, value: str) -> str:
+        if value.strip() and "{files}" not in value:
+            raise serializers.ValidationError("Put {files} where the changed files go, e.g. `pytest -q {files}`.")
+        return value
 
     class Meta:
         model = Project
-        fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format", "created_at"]
+        fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format",
+                  "quick_test_command", "test_report", "created_at"]
         read_only_fields = ["created_at"]
 
 

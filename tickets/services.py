@@ -95,6 +95,8 @@ def create_project(
     default_branch: str = "main",
     setup_command: str = "",
     edit_format: str = "auto",
+    quick_test_command: str = "",
+    test_report: str = "",
 ) -> Project:
     project = Project(
         name=name,
@@ -103,6 +105,8 @@ def create_project(
         test_command=test_command,
         setup_command=setup_command,
         edit_format=edit_format,
+        quick_test_command=quick_test_command,
+        test_report=test_report,
     )
     project.full_clean()
     project.save()
