@@ -27,8 +27,16 @@ errorlog = "-"
 
 def worker_exit(server, worker) -> None:
     """A worker stopped after its last request has nothing left to tidy (the database closes its side):
-    skip the interpreter's teardown of some 1,500 modules, which takes seconds on a busy machine."""
+    skip the interpreter's teardown of some 1,400 modules, which takes seconds on a busy machine. The exit
+    status stays the one the worker was leaving with (gunicorn calls this while its SystemExit is in flight)."""
     if worker.booted and not worker.alive:
+        leaving = sys.exc_info()[1]
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(exit_status(leaving))
+
+
+def exit_status(leaving: BaseException | None) -> int:
+    if isinstance(leaving, SystemExit):
+        return leaving.code if isinstance(leaving.code, int) else (0 if leaving.code is None else 1)
+    return 0 if leaving is None else 1

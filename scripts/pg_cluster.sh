@@ -51,7 +51,7 @@ start() {
       -o "-p $port -c unix_socket_directories= -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
       start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
-  if [ -n "$pwfile" ]; then export PGPASSWORD=$(cat "$pwfile"); fi
+  if [ -n "$pwfile" ]; then PGPASSWORD=$(cat "$pwfile"); export PGPASSWORD; fi
   if ! as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='factory'" postgres | grep -q 1; then
     as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres factory

@@ -86,6 +86,7 @@ stop() {  # stop EXIT_STATUS [WHY]
   echo "Stopped."
   exit "$1"
 }
+# shellcheck disable=SC2064  # the signal's name is meant to be expanded now
 for signal in INT TERM HUP; do trap "stop 0 'Stopping (SIG$signal).'" "$signal"; done
 trap 'stop $?' EXIT
 
@@ -119,7 +120,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   step_waits=true
   step bash scripts/pg_cluster.sh start "$own_pg" "$port" "$pwfile"
   step_waits=false
-  export DATABASE_URL="postgres://postgres:$(cat "$pwfile")@127.0.0.1:$port/factory"
+  DATABASE_URL="postgres://postgres:$(cat "$pwfile")@127.0.0.1:$port/factory"
+  export DATABASE_URL
   echo "PostgreSQL: private cluster in $own_pg (127.0.0.1:$port, password in $pwfile)"
 fi
 
