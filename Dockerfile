@@ -1,12 +1,25 @@
 # One image for the web server and both django-q2 clusters (see docker-compose.yml).
-FROM python:3.11-slim
+FROM python:3.11.14-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git bubblewrap nodejs \
+ && apt-get install -y --no-install-recommends git openssh-client bubblewrap nodejs \
  && rm -rf /var/lib/apt/lists/*
+# The factory runs unprivileged. bubblewrap then sandboxes the projects' tests in a user namespace
+# (compose gives the agent the seccomp and AppArmor profiles that allow one).
+ARG FACTORY_UID=1000
+RUN useradd --create-home --uid "$FACTORY_UID" --user-group factory \
+ && mkdir /data && chown factory:factory /data
+# Git credentials live in /data/credentials, which the test sandbox hides from model-written code
+# (README: "Git credentials"): an SSH key with its known_hosts, or a git-credentials file, read-only
+# (the helper only reads it: git's `store` helper would try to rewrite it after every push).
+RUN printf 'Host *\n  IdentityFile /data/credentials/ssh_key\n  UserKnownHostsFile /data/credentials/known_hosts ~/.ssh/known_hosts\n' \
+      > /etc/ssh/ssh_config.d/factory.conf \
+ && git config --system credential.helper \
+      '!f() { test "$1" != get || exec git credential-store --file=/data/credentials/git-credentials get; }; f'
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-ENV FACTORY_DATA_DIR=/data PYTHONUNBUFFERED=1
-RUN mkdir -p /data && python manage.py collectstatic --no-input -v 0
+ENV FACTORY_DATA_DIR=/data FACTORY_BIND=0.0.0.0:8000 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+USER factory
 EXPOSE 8000
+CMD ["gunicorn", "--config", "python:factory_site.gunicorn_conf", "factory_site.wsgi"]

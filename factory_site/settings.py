@@ -185,11 +185,19 @@ Q_CLUSTER = {
 }
 FACTORY_AGENT_QUEUE = "agent"
 
+# The console says what changed, once: not every HTTP call to Ollama or Qdrant (httpx logs
+# each one at INFO), nor every task and schedule tick of django-q2 (factory_site/logfilters.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"queue_state_changes": {"()": "factory_site.logfilters.QueueStateChanges"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FACTORY_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django-q": {"filters": ["queue_state_changes"]},
+    },
 }

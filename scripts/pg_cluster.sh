@@ -4,6 +4,8 @@
 #                                  create the cluster in DIR if needed, start it, create database "factory";
 #                                  with PASSWORD_FILE the postgres user needs that password (else: trust)
 #   pg_cluster.sh stop DIR         stop it (fast shutdown)
+#   pg_cluster.sh default-dir DATA_DIR
+#                                  where `make run` keeps the cluster of FACTORY_DATA_DIR=DATA_DIR
 set -euo pipefail
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -49,7 +51,7 @@ start() {
       -o "-p $port -c unix_socket_directories= -c listen_addresses=127.0.0.1 ${PG_EXTRA_OPTS:-}" \
       start >/dev/null || { tail -n 20 "$dir/server.log" >&2; exit 1; }
   fi
-  if [ -n "$pwfile" ]; then export PGPASSWORD=$(cat "$pwfile"); fi
+  if [ -n "$pwfile" ]; then PGPASSWORD=$(cat "$pwfile"); export PGPASSWORD; fi
   if ! as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='factory'" postgres | grep -q 1; then
     as_owner env PGPASSWORD="${PGPASSWORD:-}" "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres factory
@@ -62,8 +64,20 @@ stop() {
   as_owner "$bindir/pg_ctl" -D "$dir" -m fast -w stop >/dev/null || true
 }
 
+default_dir() {
+  # As root the server runs as `postgres`, which cannot enter a private home
+  # folder such as /root; use a folder it can reach, one per data dir.
+  local data_dir=$1
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$data_dir" 2>/dev/null; then
+    echo "/var/tmp/factory-pg-$(printf '%s' "$data_dir" | md5sum | cut -c1-8)"
+  else
+    echo "$data_dir/postgres"
+  fi
+}
+
 case "${1:-}" in
   start) start "$2" "$3" "${4:-}" ;;
   stop) stop "$2" ;;
-  *) echo "usage: $0 start DIR PORT | stop DIR" >&2; exit 2 ;;
+  default-dir) default_dir "$2" ;;
+  *) echo "usage: $0 start DIR PORT [PASSWORD_FILE] | stop DIR | default-dir DATA_DIR" >&2; exit 2 ;;
 esac

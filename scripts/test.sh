@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pgdir=""
-export FACTORY_DATA_DIR=$(mktemp -d /tmp/factory-test-data.XXXXXX)
+FACTORY_DATA_DIR=$(mktemp -d /tmp/factory-test-data.XXXXXX)
+export FACTORY_DATA_DIR
 cleanup() {
   if [ -n "$pgdir" ]; then bash scripts/pg_cluster.sh stop "$pgdir"; rm -rf "$pgdir"; fi
   rm -rf "$FACTORY_DATA_DIR"
