@@ -12,4 +12,5 @@ class AgentConfig(AppConfig):
 
         ticket_runnable.connect(queueing.on_ticket_runnable, dispatch_uid="agent.queueing")
         ticket_event.connect(worktrees.on_ticket_event, dispatch_uid="agent.worktrees")
+        ticket_event.connect(queueing.on_ticket_event, dispatch_uid="agent.baselines")
         ticket_health.register(health.agent_notices)

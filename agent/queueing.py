@@ -15,6 +15,7 @@ from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
 
 RUN_TASK = "agent.tasks.run_ticket"
+BASELINE_TASK = "agent.tasks.refresh_baseline"
 _paused = threading.local()
 
 
@@ -32,6 +33,14 @@ def enqueue_run(ticket_id: str) -> bool:
 def on_ticket_runnable(sender, *, ticket_id: str, **kwargs) -> None:
     """Receiver of tickets.signals.ticket_runnable (connected in AgentConfig.ready)."""
     enqueue_run(ticket_id)
+
+
+def on_ticket_event(sender, *, ticket, event: str, **kwargs) -> None:
+    """Receiver of tickets.signals.ticket_event: a merge moves the base, so its test baseline is computed now,
+    on the default queue, instead of by the next ticket's run."""
+    if event == "merged":
+        async_task(BASELINE_TASK, ticket.project_id, cluster=settings.Q_CLUSTER["name"],
+                   task_name=f"baseline-{ticket.project_id}", group="baselines")
 
 
 def waiting_ticket_ids() -> set[str]:

@@ -1,5 +1,5 @@
 """Thin django-q2 entry points for the agent (queued by agent.queueing)."""
-from agent import requeue, runner
+from agent import baseline, requeue, runner
 
 
 def run_ticket(ticket_id: str) -> str:
@@ -9,3 +9,7 @@ def run_ticket(ticket_id: str) -> str:
 
 def requeue_waiting() -> int:
     return requeue.requeue_waiting()
+
+
+def refresh_baseline(project_id: int) -> str:
+    return baseline.refresh(project_id=project_id)

@@ -31,6 +31,8 @@ CONCLUSIVE_EXIT_CODES = (0, 1)
 class TestSetup:
     """How the project's tests run here."""
 
+    __test__ = False  # not a test class for pytest to collect
+
     command: str
     timeout: float
     sandbox: SandboxPolicy
@@ -129,9 +131,7 @@ def settle_flaky(setup: TestSetup, *, cwd: Path, judging: Judging, run: Run) -> 
                     timed_out=bool(run.result.get("timed_out")))
     if not verdict.broken:
         return verdict
-    # pytest can run just those tests (by name); other runners run their whole command again.
-    narrowed = keyword_filter(verdict.broken) if PYTEST.search(setup.command) else ""
-    rerun = run_once(setup, cwd=cwd, command=setup.command, extra_addopts=narrowed)
+    rerun = run_once(setup, cwd=cwd, **rerun_of(setup, verdict.broken))
     outcomes = rerun.report.outcomes() if rerun.report else {}
     flaky = [test_id for test_id in verdict.broken if outcomes.get(test_id) == "passed"]
     if not flaky:
@@ -142,8 +142,14 @@ def settle_flaky(setup: TestSetup, *, cwd: Path, judging: Judging, run: Run) -> 
     return verdict
 
 
-def keyword_filter(test_ids: list[str]) -> str:
-    return "-k " + shlex.quote(" or ".join(rerun_names(test_ids)))
+def rerun_of(setup: TestSetup, test_ids: list[str]) -> dict:
+    """pytest runs just those tests (their node ids, and -k in case the command names folders of its own);
+    other runners run their whole command again."""
+    if not PYTEST.search(setup.command):
+        return {"command": setup.command}
+    node_ids = " ".join(shlex.quote(test_id) for test_id in test_ids if "::" in test_id)
+    return {"command": f"{setup.command} {node_ids}".strip(),
+            "extra_addopts": "-k " + shlex.quote(" or ".join(rerun_names(test_ids)))}
 
 
 def related_files(setup: TestSetup, judging: Judging) -> list[str]:

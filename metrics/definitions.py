@@ -61,6 +61,8 @@ DEFINITIONS = {
               "tokens / generation seconds (prompt tokens / prompt seconds for reading).",
     "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
                 "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
+    "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
+             "they did not block the ticket. Counted over the tickets in scope.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",
     "filters": "project, since and until select tickets by project and by the day they were created (UTC, "

@@ -197,6 +197,22 @@ def ticket_numbers(filters: MetricsFilter, now: datetime) -> dict:
     return {"cells": row["cells"] or [], "overall": row["overall"], "groups": row["groups"] or []}
 
 
+# Tickets whose final test run had flaky tests (failed once, passed when re-run: agent.verdict).
+FLAKY_SQL = """
+SELECT count(*) FILTER (WHERE jsonb_array_length(f.flaky) > 0) AS tickets,
+       coalesce(sum(jsonb_array_length(f.flaky)), 0) AS tests
+FROM (SELECT CASE WHEN jsonb_typeof(t.tests_resultado -> 'verdict' -> 'flaky') = 'array'
+                  THEN t.tests_resultado -> 'verdict' -> 'flaky' ELSE '[]'::jsonb END AS flaky
+      FROM {tickets} t WHERE {where}) f
+"""
+
+
+def flaky_numbers(filters: MetricsFilter) -> dict:
+    where, params = _where(filters)
+    row = _fetch(FLAKY_SQL.format(where=where, **_tables()), params)[0]
+    return {"tickets": row["tickets"], "tests": int(row["tests"])}
+
+
 def attempt_rows(filters: MetricsFilter) -> list[dict]:
     where, params = _where(filters)
     return _fetch(ATTEMPTS_SQL.format(where=where, **_tables()), params)
@@ -356,6 +372,7 @@ def factory_metrics(*, filters: MetricsFilter | None = None, now: datetime | Non
             **overall_throughput(speed),
         },
         "failures": failure_reasons(outcomes),
+        "flaky": flaky_numbers(filters),
         "review": review_metrics(total),
         "by_project": breakdown(numbers, "project", BY_PROJECT),
         "by_model": [{**row, **throughput(speed.get(row["model"]))}

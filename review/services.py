@@ -139,6 +139,15 @@ def rerun_on_new_base(*, ticket: Ticket, user: AbstractBaseUser, note: str = "",
     return request_changes(ticket=ticket, user=user, comment=comment, rebase=True, expected_state=expected_state)
 
 
+def retry(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None) -> Ticket:
+    """Send a failed or cancelled ticket back to the queue as it is (after the project was fixed, say)."""
+    ensure_reviewer(user)
+    with transaction.atomic():
+        locked = _lock(ticket)
+        _check_expected(locked, target=State.PENDING, expected_state=expected_state, expected_head=None)
+        return services.retry(ticket=locked, actor=user, message="Retried from the review page.")
+
+
 def cancel(*, ticket: Ticket, user: AbstractBaseUser, reason: str = "", expected_state: str | None = None) -> Ticket:
     ensure_reviewer(user)
     with transaction.atomic():

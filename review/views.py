@@ -18,6 +18,8 @@ from tickets import roles, selectors
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 
+# How the agent starts error_mensaje when the project, not the model, must be fixed (agent.runner).
+PROJECT_PROBLEM = "Fix the project:"
 # Files with more diff lines than this start folded, so one huge file does not bury the rest.
 FOLD_LINES = 600
 # States in which the agent will change the ticket by itself: the page watches for that.
@@ -65,6 +67,8 @@ def review_ticket(request: HttpRequest, ticket_id) -> HttpResponse:
         "head": review.head_of(ticket),
         "can_review": roles.can_review(request.user),
         "actions": available_actions(ticket),
+        "project_problem": project_problem(ticket),
+        "manifests_changed": (ticket.codigo_generado or {}).get("dependency_manifests_changed") or [],
         "live": ticket.estado in LIVE_STATES,
         "progress": progress_data(ticket),
     }
@@ -114,6 +118,11 @@ def rerun(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
                               f"{ticket.project.default_branch}.")
 
 
+def retry(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
+    review.retry(ticket=ticket, user=request.user, expected_state=expected_state)
+    messages.success(request, "Sent back to the agent's queue as it is.")
+
+
 def cancel(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
     review.cancel(ticket=ticket, user=request.user, reason=request.POST.get("comentario", ""),
                   expected_state=expected_state)
@@ -121,7 +130,7 @@ def cancel(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
 
 
 ACTIONS: dict[str, Callable[[HttpRequest, Ticket, str], None]] = {
-    "approve": approve, "request-changes": request_changes, "rerun": rerun, "cancel": cancel,
+    "approve": approve, "request-changes": request_changes, "rerun": rerun, "retry": retry, "cancel": cancel,
 }
 
 
@@ -152,10 +161,16 @@ def review_action(request: HttpRequest, ticket_id, action: str) -> HttpResponse:
 def available_actions(ticket: Ticket) -> dict[str, bool]:
     return {
         "approve": ticket.estado == State.COMPLETED,
-        "request_changes": ticket.estado in review.REVIEWABLE,
+        "request_changes": ticket.estado in review.REVIEWABLE and not project_problem(ticket),
         "rerun": ticket.estado == State.COMPLETED,
+        "retry": ticket.estado in (State.FAILED, State.CANCELLED),
         "cancel": ticket.estado not in FINAL,
     }
+
+
+def project_problem(ticket: Ticket) -> bool:
+    """The run failed for a reason the project must fix: the model is not to blame, so no comment for it."""
+    return ticket.estado == State.FAILED and (ticket.error_mensaje or "").startswith(PROJECT_PROBLEM)
 
 
 def merge_commit(ticket: Ticket, events: list[TicketEvent]) -> str:
@@ -196,6 +211,15 @@ def change_size(ticket: Ticket) -> dict[str, int]:
     }
 
 
+# How each verdict list is shown: (key, label, tone, open by default). "already failing on <branch>" is added.
+CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
+              ("new_failing", "new and failing", "bad", True),
+              ("removed", "passed on the base but did not run", "bad", True),
+              ("fixed", "fixed (failed on the base, pass now)", "good", False),
+              ("new", "new and passing", "good", False),
+              ("flaky", "flaky (failed once, passed on re-run)", "busy", True))
+
+
 def test_view(result: dict | None) -> dict | None:
     if not result:
         return None
@@ -204,7 +228,25 @@ def test_view(result: dict | None) -> dict | None:
         "duration": format_seconds(result.get("duration_s")),
         "failures": result.get("failures") or [],
         "ok": bool(result.get("success")),
+        "categories": verdict_categories(result.get("verdict") or {}),
+        "timings": timings(result),
     }
+
+
+def verdict_categories(verdict: dict) -> list[dict]:
+    shown = [{"key": key, "label": label, "tone": tone, "open": opened, "ids": verdict.get(key) or []}
+             for key, label, tone, opened in CATEGORIES]
+    branch = verdict.get("base_branch") or "the base branch"
+    shown.append({"key": "still_failing", "label": f"already failing on {branch}", "tone": "", "open": False,
+                  "ids": verdict.get("still_failing") or []})
+    return [category for category in shown if category["ids"]]
+
+
+def timings(result: dict) -> str:
+    scoped, full = result.get("scoped") or {}, result.get("full_seconds")
+    parts = [f"related tests first: {format_seconds(scoped.get('seconds'))}"] if scoped else []
+    parts += [f"full suite: {format_seconds(full)}"] if full is not None else []
+    return " · ".join(parts)
 
 
 def attempt_view(attempt: TicketAttempt) -> dict:

@@ -523,3 +523,45 @@ def test_approve_when_git_fails_answers_502_and_changes_nothing(repo_project, ar
     assert remote_head(remote) == before
     assert Ticket.objects.get(pk=ticket.pk).estado == "completed"
     assert ticket.events.filter(kind=TicketEvent.Kind.ERROR).exists()
+
+
+# What the page shows of a verdict, and a project to fix ------------------------------
+
+VERDICT_TESTS = {**TESTS_OK, "verdict": {
+    "green": True, "basis": "baseline", "reason": "no test broke (1 already failing on main, 1 flaky)",
+    "base_commit": "0123456789abcdef", "base_branch": "main", "fixed": ["tests/test_a.py::test_fixed"],
+    "broken": [], "still_failing": ["tests/test_a.py::test_parse_duration"], "new": ["tests/test_b.py::test_new"],
+    "new_failing": [], "flaky": ["tests/test_c.py::test_sometimes"], "removed": [], "ticket_tests": []},
+    "scoped": {"command": "python -m pytest -q tests/test_b.py", "seconds": 1.5, "tests": 3, "conclusive": True},
+    "full_seconds": 4.0}
+
+
+def test_the_page_shows_each_test_by_its_verdict(repo_project, reviewer):
+    project, remote = repo_project
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")},
+                              tests=VERDICT_TESTS)
+    Ticket.objects.filter(pk=ticket.pk).update(codigo_generado={**ticket.codigo_generado,
+                                                                "dependency_manifests_changed": ["package.json"]})
+    page = staff_client(reviewer).get(reverse("review-ticket", args=[ticket.pk])).content.decode()
+    assert "judged against <code>main</code> at <code>0123456789</code>" in page
+    assert "1 already failing on main" in page and "tests/test_a.py::test_parse_duration" in page
+    assert "1 flaky (failed once, passed on re-run)" in page and "1 fixed" in page
+    assert "related tests first: 1.5 s · full suite: 4.0 s" in page
+    assert 'id="manifests-changed"' in page and "<code>package.json</code>" in page
+
+
+def test_a_ticket_failed_by_its_project_offers_to_edit_the_project_and_retry(repo_project, reviewer):
+    project, _ = repo_project
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})
+    ticket = services.transition(ticket=ticket, to="in_progress", actor="agent")
+    ticket = services.transition(ticket=ticket, to="failed", actor="agent", fields={
+        "error_mensaje": "Fix the project: setup_command `npm ci` failed (exit 1) on the base commit abc"})
+    client = staff_client(reviewer)
+    page = client.get(reverse("review-ticket", args=[ticket.pk])).content.decode()
+    assert 'id="project-problem"' in page and 'id="edit-project"' in page
+    assert f"/admin/tickets/project/{project.pk}/change/" in page
+    assert 'id="retry-button"' in page and 'id="request-changes-button"' not in page
+    response = client.post(reverse("review-action", args=[ticket.pk, "retry"]), {"expected_state": "failed"})
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.estado == "pending" and ticket.error_mensaje is None

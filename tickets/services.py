@@ -5,6 +5,7 @@ checks, the event log, queueing and notifications happen in one place.
 """
 import hashlib
 import json
+import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,6 +27,7 @@ from tickets.states import (
     check_transition,
 )
 
+log = logging.getLogger("factory.tickets")
 DEFINITION_FIELDS = (
     "titulo",
     "descripcion",
@@ -259,6 +261,8 @@ def transition(
         locked.save()
         record_event(ticket=locked, actor=actor, kind=TicketEvent.Kind.STATE, from_state=previous,
                      to_state=to, message=message, data=data)
+        # The console's one line per state change (`make run` shows INFO).
+        log.info("ticket %s %s -> %s by %s: %s", locked.short_id, previous, to, actor_name(actor), message[:200])
         notify_on_commit(ticket=locked, event=STATE_EVENTS[to], data=data, from_state=previous)
         if to in RUNNABLE and actor != Actor.AGENT:
             queue_if_ready(ticket=locked)

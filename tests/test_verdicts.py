@@ -1,0 +1,168 @@
+"""Verdicts that hold on real repositories, through the real agent run, a real git remote and the scripted Ollama.
+
+A ticket answers for what it breaks and what it was asked to make pass, never for
+what was already red on the base branch.
+"""
+import pytest
+
+from agent.models import TestBaseline
+from agent.runner import run_ticket
+from metrics.selectors import factory_metrics
+from tests.conftest import make_remote_repo
+from tests.fake_ollama import FakeOllama
+from tickets import services
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TEXT = '''def slugify(text):
+    raise NotImplementedError("another ticket's job")
+
+
+def parse_duration(text):
+    raise NotImplementedError("another ticket's job")
+'''
+TEXT_TESTS = '''from text import parse_duration, slugify
+
+
+def test_slugify():
+    assert slugify("Hola Mundo") == "hola-mundo"
+
+
+def test_parse_duration():
+    assert parse_duration("2m") == 120
+'''
+SLUGIFY = '''text.py
+```python
+def slugify(text):
+    return "-".join(text.lower().split())
+
+
+def parse_duration(text):
+    raise NotImplementedError("another ticket's job")
+```
+'''
+FLAKY_TEST = '''from pathlib import Path
+
+
+def test_sometimes():
+    if "scratch-" in str(Path(__file__)):
+        return  # the base commit's run: fine there
+    counter = Path(__file__).with_name(".flaky-count")
+    runs = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(runs))
+    assert runs > 1, "fails on its first run in a worktree, passes when run again"
+'''
+
+
+def make_project(tmp_path, settings, files: dict[str, str], **fields):
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
+    remote = make_remote_repo(tmp_path, {"conftest.py": "", ".gitignore": ".flaky-count\n", **files})
+    return services.create_project(name="text", repo_url=str(remote),
+                                   **{"test_command": "python -m pytest -q", **fields})
+
+
+def ticket_for(project, **fields):
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={
+        "titulo": "Implement slugify", "descripcion": "slugify('Hola Mundo') == 'hola-mundo'",
+        "archivos_modificar": ["text.py"], **fields})
+    return ticket
+
+
+def run_with(settings, ticket, *answers):
+    with FakeOllama(answers=list(answers)) as fake:
+        settings.OLLAMA_HOST = fake.url
+        return run_ticket(str(ticket.pk)), fake
+
+
+def test_a_red_test_on_main_that_is_not_the_tickets_does_not_block_it(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT, "tests/test_text.py": TEXT_TESTS})
+    ticket = ticket_for(project, tests_requeridos=["tests/test_text.py::test_slugify"])
+    done, fake = run_with(settings, ticket, SLUGIFY)
+    assert done.estado == "completed", (done.error_mensaje, done.tests_resultado)
+    assert done.intentos == 1 and len(fake.requests) == 1
+    verdict = done.tests_resultado["verdict"]
+    assert verdict["basis"] == "baseline" and verdict["base_branch"] == "main"
+    assert verdict["still_failing"] == ["tests/test_text.py::test_parse_duration"]
+    assert verdict["fixed"] == ["tests/test_text.py::test_slugify"]
+    assert "1 already failing on main" in verdict["reason"]
+    assert done.tests_resultado["scoped"]["tests"] == 2 and done.tests_resultado["full_seconds"] is not None
+    baseline = TestBaseline.objects.get(project=project)
+    assert baseline.commit == done.codigo_generado["base"] and baseline.report == "junit"
+    assert baseline.outcomes == {"tests/test_text.py::test_slugify": "failed",
+                                 "tests/test_text.py::test_parse_duration": "failed"}
+
+
+def test_breaking_a_test_that_passed_on_main_fails_the_attempt_and_only_that_is_fed_back(tmp_path, settings):
+    tests = TEXT_TESTS + "\n\ndef test_upper_still_works():\n    assert 'a'.upper() == 'A'\n"
+    project = make_project(tmp_path, settings, {"text.py": TEXT, "tests/test_text.py": tests})
+    breaking = SLUGIFY + "\nconftest.py\n```python\nimport builtins\n\nstr_upper = str.upper\n\n\ndef pytest_runtest_setup(item):\n    if 'upper' in item.name:\n        raise AssertionError('upper broke')\n```\n"
+    repaired = SLUGIFY + "\nconftest.py\n```python\n# No hooks.\n```\n"
+    done, fake = run_with(settings, ticket_for(project, archivos_modificar=["text.py", "conftest.py"]), breaking,
+                          repaired)
+    assert done.estado == "completed" and done.intentos == 2
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed"
+    assert first.test_result["verdict"]["broken"] == ["tests/test_text.py::test_upper_still_works"]
+    retry_prompt = fake.requests[1]["messages"][1]["content"]
+    assert "test_upper_still_works" in retry_prompt and "upper broke" in retry_prompt
+    assert "test_parse_duration" not in retry_prompt.split("previous attempt failed")[1]
+    assert "already fail on main" in retry_prompt
+
+
+def test_a_test_that_fails_once_and_passes_on_its_rerun_is_flaky_and_does_not_block(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT, "tests/test_flaky.py": FLAKY_TEST})
+    done, _ = run_with(settings, ticket_for(project), SLUGIFY)
+    assert done.estado == "completed" and done.intentos == 1, done.tests_resultado
+    verdict = done.tests_resultado["verdict"]
+    assert verdict["flaky"] == ["tests/test_flaky.py::test_sometimes"] and verdict["broken"] == []
+    assert "1 flaky" in verdict["reason"]
+    assert factory_metrics()["flaky"] == {"tickets": 1, "tests": 1}  # counted on the metrics page
+
+
+def test_a_ticket_asking_for_tests_needs_at_least_one_of_its_own(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT, "tests/test_other.py": "def test_x():\n    pass\n"})
+    ticket = ticket_for(project, tests_requeridos=["slugify('Hola Mundo') == 'hola-mundo'"])
+    with_test = SLUGIFY + ("\ntests/test_slugify.py\n```python\nfrom text import slugify\n\n\n"
+                           "def test_slugify():\n    assert slugify('Hola Mundo') == 'hola-mundo'\n```\n")
+    done, fake = run_with(settings, ticket, SLUGIFY, with_test)
+    assert done.estado == "completed" and done.intentos == 2
+    first = done.attempts.order_by("number").first()
+    assert "no test it added or changed ran" in first.test_result["verdict"]["reason"]
+    assert done.tests_resultado["verdict"]["ticket_tests"] == ["tests/test_slugify.py::test_slugify"]
+
+
+def test_a_hanging_answer_is_told_the_code_hangs_and_the_limit(tmp_path, settings):
+    settings.FACTORY_TEST_TIMEOUT = 4
+    settings.FACTORY_MAX_ATTEMPTS = 1
+    project = make_project(tmp_path, settings, {"text.py": TEXT, "tests/test_text.py": TEXT_TESTS})
+    hanging = SLUGIFY.replace('return "-".join(text.lower().split())', "while True:\n        pass")
+    done, _ = run_with(settings, ticket_for(project), hanging)
+    assert done.estado == "failed"
+    assert "FACTORY_TEST_TIMEOUT=4" in done.error_mensaje and "hangs" in done.error_mensaje
+    attempt = done.attempts.get()
+    assert attempt.outcome == "timeout" and "the code hangs" in attempt.feedback
+
+
+def test_a_test_command_that_cannot_run_on_main_fails_at_once_without_the_model(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT}, test_command="no-such-test-runner --all")
+    done, fake = run_with(settings, ticket_for(project), SLUGIFY)
+    assert done.estado == "failed" and fake.requests == [] and done.intentos == 0
+    assert done.error_mensaje.startswith("Fix the project: the test command `no-such-test-runner --all` cannot run")
+
+
+def test_a_clone_that_fails_burns_no_model_attempt(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT})
+    project.repo_url = str(tmp_path / "gone.git")
+    project.save()
+    done, fake = run_with(settings, ticket_for(project), SLUGIFY)
+    assert done.estado == "failed" and fake.requests == [] and done.intentos == 0
+    assert done.error_mensaje.startswith("Fix the project: cannot clone")
+
+
+def test_without_a_per_test_report_the_exit_code_decides_and_says_so(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": TEXT},
+                           test_command="python -c \"import text\" && echo '3 passed, 0 failed'")
+    done, _ = run_with(settings, ticket_for(project), SLUGIFY)
+    assert done.estado == "completed"
+    verdict = done.tests_resultado["verdict"]
+    assert verdict["basis"] == "exit_code" and "gave no per-test report" in verdict["reason"]
