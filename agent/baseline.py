@@ -12,7 +12,6 @@ reached) is the project's problem, not the model's: agent.errors.ProjectProblem.
 """
 import fcntl
 import logging
-from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -30,10 +29,10 @@ log = logging.getLogger(__name__)
 NOT_RUNNABLE_EXIT_CODES = (126, 127)  # the shell could not find or execute the command
 
 
-def test_setup(*, project: Project, dependencies: Dependencies | None, worktree: Path) -> TestSetup:
+def test_setup(*, project: Project, dependencies: Dependencies | None) -> TestSetup:
     return TestSetup(command=project.test_command, timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(),
                      quick_command=project.quick_test_command, project_report=project.test_report,
-                     readonly=dependencies.mounts(worktree=worktree) if dependencies else ())
+                     dependencies=dependencies)
 
 
 def find(*, project: Project, commit: str) -> TestBaseline | None:
@@ -53,7 +52,7 @@ def ensure(*, project: Project, repo: ProjectRepo, commit: str, dependencies: De
         if found is not None:
             return found
         with repo.scratch_worktree(commit=commit) as tree:
-            run = run_once(test_setup(project=project, dependencies=dependencies, worktree=tree), cwd=tree,
+            run = run_once(test_setup(project=project, dependencies=dependencies), cwd=tree,
                            command=project.test_command)
         check_runnable(project=project, commit=commit, run=run)
         return record(project=project, commit=commit, run=run)

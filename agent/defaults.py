@@ -17,8 +17,16 @@ def sandbox_policy() -> SandboxPolicy:
 
 
 def default_model() -> OllamaModel:
-    return OllamaModel(host=settings.OLLAMA_HOST, name=settings.FACTORY_MODEL, num_ctx=settings.FACTORY_NUM_CTX,
+    return ollama_model(settings.FACTORY_MODEL)
+
+
+def ollama_model(name: str) -> OllamaModel:
+    return OllamaModel(host=settings.OLLAMA_HOST, name=name, num_ctx=settings.FACTORY_NUM_CTX,
                        temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
+
+
+def candidates_for(project: Project) -> int:
+    return project.candidates or settings.FACTORY_CANDIDATES
 
 
 def dependencies_for(*, project: Project, repo: ProjectRepo, base: str) -> AbstractContextManager[Dependencies | None]:

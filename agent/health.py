@@ -1,9 +1,11 @@
 """What the ticket admin warns about on the agent's behalf: the model unreachable, the sandbox unusable."""
+from django.conf import settings
 from django.contrib import messages
 from django.utils.timesince import timesince
 
 from agent.defaults import sandbox_policy
 from agent.models import AgentHealth
+from agent.probing import too_small_windows
 from tickets.health import Notice
 
 
@@ -13,6 +15,11 @@ def agent_notices() -> list[Notice]:
     if model is not None and not model.ok:
         notices.append((messages.ERROR, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
                                         f"{model.message} Tickets wait in 'pending' and run when it answers again."))
+    for probe in too_small_windows():
+        notices.append((messages.WARNING, f"FACTORY_NUM_CTX={settings.FACTORY_NUM_CTX} is larger than the "
+                                          f"{probe.context_length}-token context of {probe.name} (probed "
+                                          f"{timesince(probe.first_seen)} ago): its prompts are sent with "
+                                          f"num_ctx={probe.context_length}, and reference material is cut to fit."))
     sandbox = sandbox_policy()
     if not sandbox.enabled or not sandbox.bwrap_available():
         notices.append((messages.WARNING, f"Test sandbox: {sandbox.describe()}."))

@@ -1,4 +1,5 @@
 """The Model interface the agent talks to, with the Ollama implementation and a scripted one for tests."""
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -20,6 +21,30 @@ class ModelFailed(RuntimeError):
     """The model server answered with an error for this request: the attempt counts as failed."""
 
 
+class ModelCancelled(RuntimeError):
+    """The answer was no longer wanted (another candidate already won) and its request was closed."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """One sample's randomness: several candidates of one attempt differ by seed and temperature."""
+
+    seed: int
+    temperature: float
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What Ollama says about a model (/api/tags and /api/show)."""
+
+    name: str
+    digest: str
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+    context_length: int | None = None
+
+
 @dataclass
 class ModelReply:
     text: str
@@ -33,7 +58,8 @@ class ModelReply:
 class Model(Protocol):
     name: str
 
-    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None) -> ModelReply: ...
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply: ...
 
 
 def _seconds(value: int | None) -> float | None:
@@ -48,12 +74,15 @@ class OllamaModel:
         self.options = {"num_ctx": num_ctx, "temperature": temperature}
         self.client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=5.0))
 
-    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None) -> ModelReply:
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
         started = time.monotonic()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        options = self.options if sampling is None else {**self.options, "seed": sampling.seed,
+                                                         "temperature": sampling.temperature}
         try:
-            stream = self.client.chat(model=self.name, messages=messages, stream=True, options=self.options)
-            return self._collect(stream, started=started, on_progress=on_progress)
+            stream = self.client.chat(model=self.name, messages=messages, stream=True, options=options)
+            return self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
         except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
         except ollama.ResponseError as exc:
@@ -68,11 +97,15 @@ class OllamaModel:
             raise ModelUnavailable(f"Lost the connection to Ollama at {self.host}: {exc}") from None
 
     @staticmethod
-    def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None) -> ModelReply:
+    def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None,
+                 cancel: threading.Event | None = None) -> ModelReply:
         parts: list[str] = []
         final = None
         last_report = 0.0
         for chunk in stream:
+            if cancel is not None and cancel.is_set():
+                stream.close()  # closes the HTTP response: Ollama stops generating for it
+                raise ModelCancelled("another candidate already won")
             parts.append(chunk.message.content or "")
             if chunk.done:
                 final = chunk
@@ -87,14 +120,43 @@ class OllamaModel:
             reply.eval_seconds = _seconds(final.eval_duration)
         return reply
 
-    def check(self) -> None:
-        """Raise ModelUnavailable unless the server answers and has the model."""
+    def check(self) -> str:
+        """The model's digest; raises ModelUnavailable unless the server answers and has the model."""
         try:
-            names = {model.model for model in self.client.list().models}
+            digests = {model.model: model.digest or "" for model in self.client.list().models}
         except (ConnectionError, httpx.TransportError) as exc:
             raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
-        if self.name not in names and f"{self.name}:latest" not in names:
-            raise ModelUnavailable(f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`")
+        for candidate in (self.name, f"{self.name}:latest"):
+            if candidate in digests:
+                return digests[candidate]
+        raise ModelUnavailable(f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`")
+
+    def describe(self, *, digest: str) -> ModelFacts:
+        """Family, size and the real context length, from /api/show (once per digest: agent.probing)."""
+        try:
+            shown = self.client.show(self.name)
+        except (ConnectionError, httpx.TransportError) as exc:
+            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+        except ollama.ResponseError as exc:
+            raise ModelUnavailable(f"Ollama cannot describe '{self.name}' ({exc.status_code}): {exc.error}") from None
+        info = dict(shown.modelinfo or {})
+        lengths = [value for key, value in info.items() if key.endswith(".context_length") and isinstance(value, int)]
+        details = shown.details
+        return ModelFacts(name=self.name, digest=digest, family=(details.family if details else "") or "",
+                          parameter_size=(details.parameter_size if details else "") or "",
+                          quantization=(details.quantization_level if details else "") or "",
+                          context_length=lengths[0] if lengths else None)
+
+    def with_context(self, num_ctx: int) -> "OllamaModel":
+        """The same model with another num_ctx (capped at what the model really has)."""
+        model = OllamaModel.__new__(OllamaModel)
+        model.host, model.name, model.client = self.host, self.name, self.client
+        model.options = {**self.options, "num_ctx": num_ctx}
+        return model
+
+    @property
+    def num_ctx(self) -> int:
+        return self.options["num_ctx"]
 
 
 class ScriptedModel:
@@ -106,7 +168,8 @@ class ScriptedModel:
         self._respond = answers if callable(answers) else None
         self._queue = deque([] if callable(answers) else answers)
 
-    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None) -> ModelReply:
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
         self.prompts.append((system, user))
         if self._respond is not None:
             text = self._respond(system, user)

@@ -45,3 +45,27 @@ class TestBaseline(models.Model):
     @property
     def failing(self) -> list[str]:
         return sorted(test_id for test_id, status in (self.outcomes or {}).items() if status in ("failed", "error"))
+
+
+class ModelProbe(models.Model):
+    """What Ollama said about a model the first time it was used (again when its digest changes).
+
+    num_ctx is capped at `context_length`: a window larger than the model's own is
+    not used by Ollama, and a prompt built for it would be cut without a word.
+    """
+
+    name = models.CharField(max_length=200)
+    digest = models.CharField(max_length=100)
+    family = models.CharField(max_length=100, blank=True, default="")
+    parameter_size = models.CharField(max_length=50, blank=True, default="")
+    quantization = models.CharField(max_length=50, blank=True, default="")
+    context_length = models.IntegerField(blank=True, null=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "-first_seen"]
+        constraints = [models.UniqueConstraint(fields=["name", "digest"], name="probe_per_model_digest")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.digest[:12]})"

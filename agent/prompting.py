@@ -32,6 +32,8 @@ class TicketBrief:
     tests_requeridos: list[str] = field(default_factory=list)
     lessons: list[str] = field(default_factory=list)
     reviewer_feedback: str = ""
+    # What an earlier model's run tried and why it failed, for the model the ticket was escalated to.
+    earlier_runs: str = ""
 
 
 @dataclass
@@ -73,6 +75,7 @@ def build_prompt(*, inputs: PromptInputs, system: str, num_ctx: int) -> Prompt:
         required_tests_section(inputs.brief),
         files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it"),
         feedback_section(inputs.brief.reviewer_feedback),
+        earlier_runs_section(inputs.brief.earlier_runs),
         failure_section(inputs.previous_failure),
         "## Answer format\n" + format_instructions(inputs.edit_format),
     ]
@@ -175,6 +178,10 @@ def fence_language(path: str) -> str:
 
 def feedback_section(feedback: str) -> str:
     return section("Reviewer feedback on your previous work (address all of it)", feedback)
+
+
+def earlier_runs_section(earlier: str) -> str:
+    return section("An earlier run with another model failed (the worktree was reset; do better)", earlier)
 
 
 def failure_section(failure: str) -> str:

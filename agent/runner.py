@@ -2,21 +2,24 @@
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
 
 from agent import baseline, deps, services
-from agent.defaults import default_model, dependencies_for
+from agent.attempt import AttemptRecord
+from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
 from agent.errors import ProjectProblem
+from agent.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
 from agent.llm import Model, ModelUnavailable
-from agent.loop import AttemptRecord, Implementer
+from agent.loop import Implementer, RunResult
 from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
 from agent.workspace import Baseline, GitWorkspace
 from lib import gitrepo
-from lib.gitrepo import GitError, branch_name_for, commit_all, push_branch
+from lib.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import Ticket, TicketAttempt, TicketEvent
@@ -29,14 +32,16 @@ PHASE_INTERVAL_S = 1.0
 
 
 def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
-    """Claim and run a ticket; returns None when it was not runnable (taken, not ready, gone)."""
+    """Claim and run a ticket; returns None when it was not runnable (taken, not ready, gone).
+
+    `model` replaces the configured ladder (FACTORY_MODEL, then FACTORY_ESCALATION) with that one model.
+    """
     ticket = services.claim_ticket(ticket_id=ticket_id)
     if ticket is None:
         return None
-    model = model or default_model()
-    recorder = AttemptRecorder(ticket=ticket, model_name=model.name)
+    recorder = AttemptRecorder(ticket=ticket, model_name=model.name if model else settings.FACTORY_MODEL)
     try:
-        return execute(ticket=ticket, model=model, recorder=recorder)
+        return execute(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
     except RunSuperseded:
         recorder.abandon("The ticket was cancelled or restarted during the run.",
                          outcome=Outcome.ERROR)
@@ -83,7 +88,7 @@ def finish(ticket: Ticket, transition) -> Ticket:
         return Ticket.objects.get(pk=ticket.pk)
 
 
-def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Ticket:
+def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -> Ticket:
     project = ticket.project
     feedback, rebase = reviewer_feedback(ticket)
     branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
@@ -94,36 +99,87 @@ def execute(*, ticket: Ticket, model: Model, recorder: "AttemptRecorder") -> Tic
     with dependencies_for(project=project, repo=repo, base=base) as dependencies:
         known = baseline.ensure(project=project, repo=repo, commit=base, dependencies=dependencies)
         workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies,
-                                   known=known)
-        implementer = Implementer(model=model, workspace=workspace, recorder=recorder,
-                                  system_prompt=SYSTEM_PROMPT_PATH.read_text(), num_ctx=settings.FACTORY_NUM_CTX,
-                                  max_attempts=settings.FACTORY_MAX_ATTEMPTS,
-                                  edit_format_setting=project.edit_format)
-        result = implementer.run(brief_for(ticket, feedback=feedback))
+                                   known=known, repo=repo)
+        result = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
+                       brief=brief_for(ticket, feedback=feedback))
     ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
     code = change_summary(workspace=workspace, head=pushed)
     # This run's attempts only: a retried ticket's earlier failures are not this run's story.
-    memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=run_attempts(ticket=ticket))
+    memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=run_attempts(ticket=ticket),
+                              handback=result.error if result.error.startswith("Every model failed") else "")
     ensure_still_ours(ticket)
     if result.success:
         return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))
-    failed = finish(ticket, lambda: services.fail_ticket(
-        ticket=ticket, error=f"Failed after {result.attempts} attempts: {result.error}", tests=result.tests,
-        code=code))
+    error = result.error if result.error.startswith("Every model failed") else (
+        f"Failed after {result.attempts} attempts: {result.error}")
+    failed = finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=error, tests=result.tests, code=code))
     repo.recycle_worktree(branch)  # the work is on the pushed branch; a retry starts from it
     return failed
 
 
+def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorder: "AttemptRecorder",
+          brief: TicketBrief) -> RunResult:
+    """Each model of the ladder in turn until one succeeds; unreachable ones are skipped, never burned."""
+    tried: list[Tried] = []
+    skipped: list[tuple[str, str]] = []
+    for rung in rungs:
+        try:
+            model = rung.ready()
+        except ModelUnavailable as exc:
+            skipped.append((rung.name, str(exc)))
+            continue
+        if tried:
+            workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
+            services.record_escalation(ticket=ticket, from_model=tried[-1].model, to_model=model.name,
+                                       reason=tried[-1].result.error)
+            brief = replace(brief, earlier_runs=distilled(tried))
+        recorder.model_name = model.name
+        try:
+            result = implementer_for(ticket=ticket, model=model, workspace=workspace, recorder=recorder).run(brief)
+        except ModelUnavailable as exc:
+            recorder.abandon(str(exc))
+            skipped.append((rung.name, str(exc)))
+            continue
+        if result.success:
+            return result
+        tried.append(Tried(model=model.name, result=result))
+    if not tried:
+        raise ModelUnavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
+    if len(rungs) == 1:
+        return tried[0].result
+    return hand_back(ticket=ticket, tried=tried, skipped=skipped)
+
+
+def implementer_for(*, ticket: Ticket, model: Model, workspace: GitWorkspace,
+                    recorder: "AttemptRecorder") -> Implementer:
+    return Implementer(model=model, workspace=workspace, recorder=recorder,
+                       system_prompt=SYSTEM_PROMPT_PATH.read_text(),
+                       num_ctx=getattr(model, "num_ctx", settings.FACTORY_NUM_CTX),
+                       max_attempts=settings.FACTORY_MAX_ATTEMPTS, edit_format_setting=ticket.project.edit_format,
+                       candidates=candidates_for(ticket.project), temperature=settings.FACTORY_TEMPERATURE)
+
+
+def hand_back(*, ticket: Ticket, tried: list[Tried], skipped: list[tuple[str, str]]) -> RunResult:
+    """Every model failed: one line for error_mensaje, the whole story in an event (and in memory)."""
+    last = tried[-1].result
+    services.record_handback(ticket=ticket, text=handback_text(tried, skipped),
+                             models=[{"model": entry.model, "attempts": entry.result.attempts,
+                                      "error": entry.result.error} for entry in tried])
+    return replace(last, error=handback_line(tried, skipped), attempts=sum(entry.result.attempts for entry in tried),
+                   last_feedback=handback_text(tried, skipped))
+
+
 def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None,
-                   known: TestBaseline) -> GitWorkspace:
+                   known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
     protected = frozenset(path for path in (entry.split("::")[0].strip() for entry in ticket.tests_requeridos)
                           if path and (worktree / path).is_file())
     return GitWorkspace(root=worktree, base=base,
-                        tests=baseline.test_setup(project=ticket.project, dependencies=dependencies, worktree=worktree),
+                        tests=baseline.test_setup(project=ticket.project, dependencies=dependencies),
                         baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
                         protected=protected, files_to_modify=tuple(ticket.archivos_modificar),
-                        required_tests=tuple(ticket.tests_requeridos))
+                        required_tests=tuple(ticket.tests_requeridos),
+                        scratch=lambda commit: repo.scratch_worktree(commit=commit))
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
@@ -201,7 +257,7 @@ class AttemptRecorder:
         fields = {
             "outcome": record.outcome, "feedback": record.feedback, "diff": record.diff,
             "response": reply.text if reply else "", "test_result": tests,
-            "edit_results": record_edits(record),
+            "edit_results": record_edits(record), "candidates": record.candidates,
             "test_seconds": tests.get("duration_s") if tests else None,
         }
         if reply is not None:

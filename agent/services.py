@@ -103,3 +103,20 @@ def release_ticket(*, ticket: Ticket, error: str) -> Ticket:
 def record_health(*, key: str, ok: bool, message: str = "") -> None:
     AgentHealth.objects.update_or_create(key=key, defaults={"ok": ok, "message": message,
                                                              "checked_at": timezone.now()})
+
+
+@transaction.atomic
+def record_escalation(*, ticket: Ticket, from_model: str, to_model: str, reason: str) -> None:
+    ticket_services.record_event(ticket=ticket, actor=AGENT, kind=TicketEvent.Kind.ESCALATED,
+                                 message=f"{from_model} failed ({reason[:300]}); escalated to {to_model}, starting "
+                                         "again from the base.",
+                                 data={"from_model": from_model, "to_model": to_model})
+    ticket_services.notify_on_commit(ticket=ticket, event="escalated",
+                                     data={"from_model": from_model, "to_model": to_model})
+
+
+@transaction.atomic
+def record_handback(*, ticket: Ticket, text: str, models: list[dict]) -> None:
+    """The architect's hand-back after every model failed: what each tried and why it failed."""
+    ticket_services.record_event(ticket=ticket, actor=AGENT, kind=TicketEvent.Kind.NOTE, message=text,
+                                 data={"handback": models})

@@ -11,9 +11,11 @@ suite run. Both timings are recorded.
 import re
 import shlex
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from agent.deps import Dependencies
 from agent.reports import INJECTED_ENV, Report, read_reports
 from agent.sandbox import SandboxPolicy
 from agent.testrun import run_command
@@ -38,7 +40,7 @@ class TestSetup:
     sandbox: SandboxPolicy
     quick_command: str = ""  # the project's, with {files}
     project_report: str = ""  # the project's own report file (test_report), relative to the worktree
-    readonly: tuple[tuple[Path, Path], ...] = ()  # the base commit's installed dependencies
+    dependencies: Dependencies | None = None  # the base commit's installed dependencies, mounted read-only
 
 
 @dataclass
@@ -82,7 +84,8 @@ class Outcome:
         return result
 
 
-def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "") -> Run:
+def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",
+             cancel: threading.Event | None = None) -> Run:
     """One run of `command` with report injection; the project's own report file is cleared first."""
     if setup.project_report:
         stale = cwd / setup.project_report
@@ -92,19 +95,23 @@ def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = 
     if extra_addopts:
         env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
+        mounts = setup.dependencies.mounts(worktree=cwd) if setup.dependencies else ()
         result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
-                             readonly=setup.readonly, env=env, report_dir=Path(folder))
+                             readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
         report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
     return Run(result=result, report=report)
 
 
-def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging) -> Outcome:
+def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging,
+                    cancel: threading.Event | None = None) -> Outcome:
     """Scoped first when possible; the full suite only when the scoped run is green."""
     notes: list[str] = []
     scoped_run = None
     command = scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
     if command:
-        scoped_run = run_once(setup, cwd=cwd, command=command)
+        scoped_run = run_once(setup, cwd=cwd, command=command, cancel=cancel)
+        if scoped_run.result.get("cancelled"):
+            return cancelled_outcome(scoped_run, judging)
         if scoped_run.result.get("timed_out"):
             verdict = judge(judging=scoped(judging), report=scoped_run.report, exit_code=scoped_run.result["exit_code"],
                             timed_out=True)
@@ -116,9 +123,17 @@ def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging) -> Outcome
                 return Outcome(final=scoped_run, verdict=verdict, scoped=scoped_run, notes=notes)
         else:
             notes.append("the scoped run was inconclusive (no report or an unusual exit code); the full suite decides")
-    full_run = run_once(setup, cwd=cwd, command=setup.command)
+    full_run = run_once(setup, cwd=cwd, command=setup.command, cancel=cancel)
+    if full_run.result.get("cancelled"):
+        return cancelled_outcome(full_run, judging)
     verdict = settle_flaky(setup, cwd=cwd, judging=judging, run=full_run)
     return Outcome(final=full_run, verdict=verdict, scoped=scoped_run, full=full_run, notes=notes)
+
+
+def cancelled_outcome(run: Run, judging: Judging) -> Outcome:
+    verdict = Verdict(green=False, basis="exit_code", reason="cancelled: another candidate already won",
+                      base_commit=judging.base_commit, base_branch=judging.base_branch)
+    return Outcome(final=run, verdict=verdict)
 
 
 def scoped(judging: Judging) -> Judging:

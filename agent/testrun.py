@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,8 @@ PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "NODE_PATH
 REGISTRY_PREFIXES = ("PIP_", "NPM_CONFIG_", "npm_config_", "UV_", "POETRY_")
 REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 MAX_OUTPUT_CHARS = 400_000
+CANCEL_POLL_S = 0.2
+TIMED_OUT, CANCELLED = "timed out", "cancelled"
 
 
 def clean_environment(*, home: str, network: bool, extra: Mapping[str, str]) -> dict[str, str]:
@@ -47,14 +50,15 @@ def clean_environment(*, home: str, network: bool, extra: Mapping[str, str]) -> 
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
                 readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
                 network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
-                report_dir: Path | None = None) -> dict:
+                report_dir: Path | None = None, cancel: threading.Event | None = None) -> dict:
     """Run a shell command; returns the parsed result (see agent.testparse).
 
     network=True is for setup commands, which download dependencies; `readonly`
     and `writable` are extra (host path, path inside) folders for the sandbox;
     `home` is a host folder kept as HOME (a setup's installs), else HOME is private;
     `report_dir` is a host folder the command may write reports into: "{report_dir}" in `env`
-    values becomes its path as the command sees it.
+    values becomes its path as the command sees it; `cancel` set stops the command early
+    (the result then says "cancelled").
     Raises agent.sandbox.SandboxUnavailable when the command may not run here.
     """
     argv = ["/bin/sh", "-c", command]
@@ -74,38 +78,51 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
         home_inside = str(home or private_home)
     extra = {name: value.replace("{report_dir}", report_path) for name, value in (env or {}).items()}
     try:
-        text, exit_code, timed_out, seconds = execute(argv, cwd=cwd, timeout=timeout,
-                                                      env=clean_environment(home=home_inside, network=network,
-                                                                            extra=extra))
+        text, exit_code, stopped, seconds = execute(argv, cwd=cwd, timeout=timeout, cancel=cancel,
+                                                    env=clean_environment(home=home_inside, network=network,
+                                                                          extra=extra))
     finally:
         if private_home:
             shutil.rmtree(private_home, ignore_errors=True)
+    timed_out = stopped == TIMED_OUT
     if timed_out:
         text += f"\n[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT={timeout:.0f})\n"
     result = parse_test_output(output=text, exit_code=exit_code, command=command, duration_s=round(seconds, 3),
                                timed_out=timed_out)
     result["timeout_s"] = timeout
+    result["cancelled"] = stopped == CANCELLED
     return result
 
 
-def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str]) -> tuple[str, int, bool, float]:
-    """(output, exit code, timed out, seconds) of one process group."""
+def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str],
+            cancel: threading.Event | None = None) -> tuple[str, int, str, float]:
+    """(output, exit code, why it was stopped: "" / TIMED_OUT / CANCELLED, seconds) of one process group."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as output:
         # A file, not a pipe: a daemon the command leaves behind keeps a pipe
         # open forever, and the time limit must hold anyway.
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        stopped = wait(process, deadline=started + timeout, cancel=cancel)
         kill_group(process)  # also whatever the command left running in its group
         process.wait()
         output.seek(0)
         text = output.read().decode("utf-8", "replace")[-MAX_OUTPUT_CHARS:]
-    return text, process.returncode, timed_out, time.monotonic() - started
+    return text, process.returncode, stopped, time.monotonic() - started
+
+
+def wait(process: subprocess.Popen, *, deadline: float, cancel: threading.Event | None) -> str:
+    while True:
+        remaining = deadline - time.monotonic()
+        step = min(CANCEL_POLL_S, remaining) if cancel is not None else remaining
+        try:
+            process.wait(timeout=max(0.0, step))
+            return ""
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                return CANCELLED
+            if time.monotonic() >= deadline:
+                return TIMED_OUT
 
 
 def kill_group(process: subprocess.Popen) -> None:

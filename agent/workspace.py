@@ -1,6 +1,9 @@
 """The agent's view of a ticket's git worktree: read, edit, check, test, diff, commit."""
 import subprocess
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -23,8 +26,10 @@ class Workspace(Protocol):
     def context_map(self, paths: list[str]) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
-    def run_tests(self) -> dict: ...
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict: ...
     def diff(self) -> str: ...
+    def fork(self, count: int) -> AbstractContextManager[list["Workspace"]]: ...
+    def adopt(self, other: "Workspace") -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class GitWorkspace:
     files_to_modify: tuple[str, ...] = ()
     # The ticket's tests_requeridos: judged by the verdict (agent.verdict).
     required_tests: tuple[str, ...] = ()
+    # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
+    scratch: Callable[[str], AbstractContextManager[Path]] | None = None
 
     def read(self, path: str) -> str | None:
         target = (self.root / path).resolve()
@@ -86,11 +93,29 @@ class GitWorkspace:
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
         return check_syntax(root=self.root, paths=paths)
 
-    def run_tests(self) -> dict:
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict:
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
                           base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
                           required=self.required_tests)
-        return run_for_verdict(self.tests, cwd=self.root, judging=judging).as_result()
+        return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+
+    @contextmanager
+    def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
+        """`count` copies of this worktree as it is now (uncommitted work included), each in a scratch checkout."""
+        if self.scratch is None:
+            raise RuntimeError("this workspace cannot make copies (no scratch checkouts configured)")
+        start = gitrepo.snapshot(worktree=self.root)
+        with ExitStack() as stack:
+            roots = [stack.enter_context(self.scratch(start)) for _ in range(count)]
+            yield [replace(self, root=root) for root in roots]
+
+    def reset(self) -> None:
+        """Back to the base commit, nothing else in the worktree (an escalated run starts clean)."""
+        gitrepo.reset_to(worktree=self.root, commit=self.base)
+
+    def adopt(self, other: "GitWorkspace") -> None:
+        """Make this worktree hold what `other` (a copy made by fork) holds now."""
+        gitrepo.copy_changes(source=other.root, target=self.root)
 
     def changed_files(self) -> list[str]:
         return gitrepo.changed_paths(worktree=self.root, base=self.base)

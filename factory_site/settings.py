@@ -37,6 +37,10 @@ FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)
 FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
 FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)
 FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+# Answers requested at once for each attempt (each checked in its own worktree; the first green wins).
+FACTORY_CANDIDATES = env_int("FACTORY_CANDIDATES", 1, minimum=1, maximum=8)
+# Models tried, in order, after FACTORY_MODEL's run ends without success (comma-separated; empty: none).
+FACTORY_ESCALATION = tuple(env_list("FACTORY_ESCALATION", ""))
 FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 # `on` (or `auto`): model-written code runs only inside the sandbox; `off`: unsandboxed, by explicit choice.
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))

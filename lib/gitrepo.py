@@ -9,6 +9,8 @@ import fcntl
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -306,3 +308,42 @@ def changed_paths(*, worktree: Path, base: str) -> list[str]:
     tracked = _run(repo, "diff", "diff", "--name-only", "--no-renames", base).splitlines()
     untracked = _run(repo, "ls-files", "ls-files", "--others", "--exclude-standard").splitlines()
     return sorted({*tracked, *untracked})
+
+
+def snapshot(*, worktree: Path) -> str:
+    """A commit of the worktree exactly as it is (uncommitted and new files too), leaving its index and branch alone.
+
+    A copy of the worktree's index is used, so only changed files are hashed again.
+    """
+    repo = git.Repo(worktree)
+    index = Path(_run(repo, "rev-parse", "rev-parse", "--git-path", "index").strip())
+    index = index if index.is_absolute() else worktree / index
+    with tempfile.TemporaryDirectory(prefix="factory-index-") as folder:
+        copy = Path(folder) / "index"
+        if index.exists():
+            shutil.copyfile(index, copy)
+        env = {**COMMITTER, "GIT_INDEX_FILE": str(copy)}
+        repo.git.execute(["git", "add", "-A"], env=env)
+        tree = repo.git.execute(["git", "write-tree"], env=env).strip()
+    head = repo.head.commit.hexsha
+    return repo.git.execute(["git", "commit-tree", tree, "-p", head, "-m", "factory snapshot"], env=COMMITTER).strip()
+
+
+def copy_changes(*, source: Path, target: Path) -> None:
+    """Bring `target` (a worktree) to what `source` (a copy forked from it) holds, by applying their difference."""
+    start, end = snapshot(worktree=target), snapshot(worktree=source)
+    repo = git.Repo(target)
+    patch = repo.git.execute(["git", "diff", "--binary", "--no-renames", start, end], strip_newline_in_stdout=False)
+    if not patch.strip():
+        return
+    process = subprocess.run(["git", "apply", "--binary", "--whitespace=nowarn", "-"], cwd=target, input=patch,
+                             text=True, capture_output=True, env={**os.environ, **COMMITTER})
+    if process.returncode != 0:
+        raise GitError(f"git apply failed while taking a candidate's changes: {process.stderr.strip()[-500:]}")
+
+
+def reset_to(*, worktree: Path, commit: str) -> None:
+    """The worktree's branch at `commit` and nothing else in it (new and ignored files removed)."""
+    repo = git.Repo(worktree)
+    _run(repo, "reset", "reset", "--hard", "-q", commit)
+    _run(repo, "clean", "clean", "-ffdxq")

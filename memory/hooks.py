@@ -31,8 +31,9 @@ def lessons_for(*, ticket: Ticket) -> list[str]:
     return lessons[:LESSONS]
 
 
-def remember_run(*, ticket: Ticket, success: bool, attempts: list[TicketAttempt]) -> None:
-    """After a hard-won success: what went wrong and what fixed it. After a final failure: the error."""
+def remember_run(*, ticket: Ticket, success: bool, attempts: list[TicketAttempt], handback: str = "") -> None:
+    """After a hard-won success: what went wrong and what fixed it. After a final failure: the error, or the
+    hand-back when every model of the escalation ladder failed."""
     failed = [attempt for attempt in attempts
               if attempt.outcome not in (Outcome.PASSED, Outcome.RUNNING, Outcome.MODEL_ERROR)]
     if success and failed:
@@ -41,8 +42,9 @@ def remember_run(*, ticket: Ticket, success: bool, attempts: list[TicketAttempt]
                 f"What fixed it: {fix_summary(attempts[-1])}")
         queue_store(ticket=ticket, text=text, kind="solution", tags=["agent", "retry", ticket.tipo])
     elif not success and failed:
+        why = trim(handback) if handback else f"Last error: {trim(failed[-1].feedback)}"
         text = (f"Ticket \"{ticket.titulo}\" ({', '.join(ticket.archivos_modificar)}) failed after "
-                f"{len(failed)} attempts. Last error: {trim(failed[-1].feedback)}")
+                f"{len(failed)} attempts. {why}")
         queue_store(ticket=ticket, text=text, kind="error", tags=["agent", "failure", ticket.tipo])
 
 

@@ -262,6 +262,8 @@ def attempt_view(attempt: TicketAttempt) -> dict:
         "test_time": format_seconds(attempt.test_seconds),
         "total_time": format_seconds(attempt.total_seconds),
         "tone": outcome_tone(attempt.outcome),
+        "candidates": [{**candidate, "tone": "good" if candidate.get("chosen") else ""}
+                       for candidate in attempt.candidates or []],
     }
 
 

@@ -73,6 +73,8 @@ class FakeOllama:
         embed_dim: int = 768,
         delay_s: float = 0.0,
         port: int = 0,
+        context_lengths: dict[str, int] | None = None,
+        digest_salt: str = "",
     ) -> None:
         if isinstance(answers, str):
             raise TypeError("answers must be a list of strings or a callable, not a single string")
@@ -83,6 +85,11 @@ class FakeOllama:
         self._models = tuple(dict.fromkeys(_full_model_name(name) for name in models))
         self.embed_dim = embed_dim
         self.delay_s = delay_s
+        # /api/show's context length per model (32768 unless given); the salt changes every model's digest,
+        # as a re-pulled model would.
+        self.context_lengths = {_full_model_name(name): length for name, length in (context_lengths or {}).items()}
+        self.digest_salt = digest_salt
+        self.shows: list[str] = []
         self.requests: list[dict] = []
         self._port = port
         self._lock = threading.Lock()
@@ -164,18 +171,21 @@ class FakeOllama:
         return Reply(200, {"version": FAKE_SERVER_VERSION})
 
     def _tags(self, _: dict) -> Reply:
-        return Reply(200, {"models": [_model_entry(name) for name in self._models]})
+        return Reply(200, {"models": [_model_entry(name, salt=self.digest_salt) for name in self._models]})
 
     def _show(self, body: dict) -> Reply:
         name = self._require_model(body)
         embedding = _is_embedding_model(name)
+        with self._lock:
+            self.shows.append(name)
+        context_length = self.context_lengths.get(_full_model_name(name), 32768)
         return Reply(200, {
             "license": "",
             "modelfile": f"FROM {name}\n",
             "parameters": "stop \"<|im_end|>\"",
             "template": "{{ .Prompt }}",
             "details": _model_details(name),
-            "model_info": {"general.architecture": _family(name), f"{_family(name)}.context_length": 32768},
+            "model_info": {"general.architecture": _family(name), f"{_family(name)}.context_length": context_length},
             "capabilities": ["embedding"] if embedding else ["completion", "tools", "insert"],
             "modified_at": _timestamp(),
         })
@@ -433,13 +443,13 @@ def _model_details(name: str) -> dict:
     }
 
 
-def _model_entry(name: str) -> dict:
+def _model_entry(name: str, *, salt: str = "") -> dict:
     return {
         "name": name,
         "model": name,
         "modified_at": _timestamp(),
         "size": 1_000_000,
-        "digest": hashlib.sha256(name.encode()).hexdigest(),
+        "digest": hashlib.sha256((salt + name).encode()).hexdigest(),
         "details": _model_details(name),
     }
 

@@ -28,6 +28,12 @@ class Project(models.Model):
         max_length=500, blank=True, default="",
         help_text="Runs the tests related to a change first; {files} becomes the changed files. Empty: pytest "
                   "on the changed test files, Jest --findRelatedTests, or straight to the full suite.")
+    candidates = models.PositiveSmallIntegerField(
+        blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(8)],
+        help_text="Answers requested at once per attempt (empty: FACTORY_CANDIDATES).")
+    escalation = ArrayField(
+        models.CharField(max_length=200), blank=True, null=True,
+        help_text="Models tried in order after FACTORY_MODEL fails (empty: FACTORY_ESCALATION; [] : none).")
     test_report = models.CharField(
         max_length=300, blank=True, default="",
         help_text="A per-test report the test command writes (JUnit XML, Jest or Vitest JSON), relative to the "
@@ -118,6 +124,7 @@ class TicketEvent(models.Model):
         NOTE = "note"
         ERROR = "error"
         MERGE = "merge"
+        ESCALATED = "escalated"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -156,6 +163,9 @@ class TicketAttempt(models.Model):
     prompt = models.TextField(blank=True, default="")
     prompt_notes = models.JSONField(blank=True, default=list)
     response = models.TextField(blank=True, default="")
+    candidates = models.JSONField(blank=True, default=list,
+                                  help_text="Every candidate answer of the attempt when several raced: seed, "
+                                            "answer, edits, tests, chosen or not.")
     edit_results = models.JSONField(blank=True, default=dict)
     diff = models.TextField(blank=True, default="")
     test_result = models.JSONField(blank=True, null=True)

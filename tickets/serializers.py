@@ -44,6 +44,11 @@ class ProjectSerializer(serializers.ModelSerializer):
     edit_format = serializers.ChoiceField(choices=EditFormat.choices, default=EditFormat.AUTO)
     test_report = serializers.CharField(max_length=300, required=False, allow_blank=True,
                                         validators=[validate_relative_path_or_blank])
+    candidates = StrictIntegerField(min_value=1, max_value=8, required=False, allow_null=True, help_text=(
+        "Answers requested at once per attempt; null: the server's FACTORY_CANDIDATES."))
+    escalation = serializers.ListField(child=StrictCharField(max_length=200), required=False, allow_null=True,
+                                       help_text="Models tried in order after FACTORY_MODEL's run fails; null: the "
+                                                 "server's FACTORY_ESCALATION; []: none.")
 
     def validate_quick_test_command(self, value: str) -> str:
         if value.strip() and "{files}" not in value:
@@ -53,7 +58,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format",
-                  "quick_test_command", "test_report", "created_at"]
+                  "quick_test_command", "test_report", "candidates", "escalation", "created_at"]
         read_only_fields = ["created_at"]
 
 
@@ -67,7 +72,7 @@ class TicketAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = TicketAttempt
         fields = [
-            "number", "outcome", "phase", "model_name", "edit_format", "edit_results", "test_result",
+            "number", "outcome", "phase", "model_name", "edit_format", "edit_results", "test_result", "candidates",
             "feedback", "prompt_notes", "prompt_tokens", "eval_tokens", "model_seconds", "test_seconds",
             "started_at", "finished_at",
         ]

@@ -16,6 +16,7 @@ class WebhookEvent(models.TextChoices):
     CHANGES_REQUESTED = "changes_requested"
     CANCELLED = "cancelled"
     REQUEUED = "requeued"
+    ESCALATED = "escalated"
 
 
 class Webhook(models.Model):

@@ -1,9 +1,11 @@
 """The implementer loop over a second Workspace that lives in memory: the loop needs nothing but the Protocol."""
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 from agent.edit_parsing import parse_edits
 from agent.edits import ApplyResult, EditFailure
-from agent.llm import ScriptedModel
+from agent.llm import ModelReply, ScriptedModel
 from agent.loop import AttemptRecord, Implementer
 from agent.prompting import Prompt, TicketBrief
 from agent.workspace import Workspace
@@ -45,7 +47,7 @@ class MemoryWorkspace:
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
         return []
 
-    def run_tests(self) -> dict:
+    def run_tests(self, *, cancel=None) -> dict:
         ok, message = self.check(self.files)
         failures = [] if ok else [{"name": "test_in_memory", "message": message}]
         return {"success": ok, "passed": int(ok), "failed": int(not ok), "errors": 0, "command": "in-memory",
@@ -53,6 +55,16 @@ class MemoryWorkspace:
 
     def diff(self) -> str:
         return "".join(f"changed {path}\n" for path in sorted(self.files) if self.files[path] != self.base.get(path))
+
+    @contextmanager
+    def fork(self, count: int) -> Iterator[list["MemoryWorkspace"]]:
+        yield [replace(self, files=dict(self.files), base=dict(self.base)) for _ in range(count)]
+
+    def adopt(self, other: "MemoryWorkspace") -> None:
+        self.files = dict(other.files)
+
+    def reset(self) -> None:
+        self.files = dict(self.base)
 
 
 class ListRecorder:
@@ -103,3 +115,31 @@ def test_the_loop_gives_up_after_the_last_attempt_with_one_line():
                          num_ctx=8192, max_attempts=2).run(BRIEF)
     assert not result.success and result.attempts == 2
     assert "\n" not in result.error and result.error
+
+
+def test_candidates_race_in_copies_and_the_green_one_wins():
+    workspace = MemoryWorkspace(files={"calc.py": "X = 1\n"}, check=doubles)
+    wrong = "calc.py\n```python\ndef double(x):\n    return x + 2\n```\n"
+    right = "calc.py\n```python\ndef double(x):\n    return x * 2\n```\n"
+    model = SeededModel({1000: wrong, 1001: right})
+    recorder = ListRecorder()
+    result = Implementer(model=model, workspace=workspace, recorder=recorder, system_prompt="s", num_ctx=8192,
+                         candidates=2).run(BRIEF)
+    assert result.success and result.attempts == 1
+    assert workspace.files["calc.py"].endswith("return x * 2\n")
+    candidates = recorder.records[0].candidates
+    assert [(c["number"], c["of"], c["seed"], c["chosen"]) for c in candidates] == [(1, 2, 1000, False),
+                                                                                    (2, 2, 1001, True)]
+    assert candidates[0]["temperature"] < candidates[1]["temperature"]
+
+
+class SeededModel:
+    """Answers by the sample's seed, as a real model would differ between samples."""
+
+    name = "seeded"
+
+    def __init__(self, answers: dict[int, str]) -> None:
+        self.answers = answers
+
+    def complete(self, *, system, user, on_progress=None, sampling=None, cancel=None):
+        return ModelReply(text=self.answers[sampling.seed], prompt_tokens=10, eval_tokens=10)
