@@ -6,8 +6,8 @@ two processes, and opening it costs far more than a search, so access goes throu
 (memory/lease.py): the process that used the shard last keeps it open, and closes it only when
 another process asks for it, between two of its own operations. A search in the process that
 holds the lease costs the engine's few milliseconds; the first operation after another process
-used the shard pays one open. Every write is flushed before the operation ends (no WAL), so a
-holder that dies loses nothing and its lock dies with it.
+used the shard pays one open. Writes go to the engine's write-ahead log, which the next holder
+replays, so a holder that dies loses no write and its lock dies with it.
 
 Layout of the folder: shard/ (engine files), index.json (dense dimension), meta.json (embedding
 model record), dense_search.json (whether searches may use the HNSW graph, from the last
@@ -66,6 +66,7 @@ class OpenShard:
     shard: edge.EdgeShard
     dim: int
     hnsw_ef: int | None  # None: score dense vectors exactly
+    wal: bool  # False for shards made before the WAL: each write is flushed at once
 
 
 def _edge_filter(*, project: str | None, kind: str | None, tags: list[str] | None) -> edge.Filter | None:
@@ -90,11 +91,11 @@ def _other_language_filter(*, language: str, project: str | None) -> edge.Filter
 
 
 def _edge_config(dim: int) -> edge.EdgeConfig:
-    # No WAL: every write is flushed before the lease can pass on, and the WAL's preallocated
-    # segments doubled the cost of each open. PostgreSQL keeps the items, so a write lost in a
-    # crash is recovered by re-embedding. Float16 halves what exact scoring reads (recall@5 in
-    # bench/memory.py unchanged). Segments under EXACT_DENSE_MAX_POINTS get no HNSW graph and are
-    # always scanned exactly; bigger ones get one when optimize() runs.
+    # A WAL: a write is an append (0.05 ms) that survives the process's death (the next holder
+    # replays it), where a flush per write cost ~90 ms on this disk; the holder flushes when idle
+    # and when it closes. Float16 halves what exact scoring reads (recall@5 in bench/memory.py
+    # unchanged). Segments under EXACT_DENSE_MAX_POINTS get no HNSW graph and are always scanned
+    # exactly; bigger ones get one when optimize() runs.
     exact_kb = EXACT_DENSE_MAX_POINTS * dim * FLOAT16_BYTES // 1024
     return edge.EdgeConfig(
         vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine,
@@ -102,7 +103,7 @@ def _edge_config(dim: int) -> edge.EdgeConfig:
         sparse_vectors={SPARSE_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
         hnsw_config=edge.HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=exact_kb),
         optimizers=edge.EdgeOptimizersConfig(indexing_threshold=exact_kb),
-        wal_enabled=False,
+        wal_enabled=True,
     )
 
 
@@ -204,7 +205,7 @@ class EmbeddedIndex:
         self.path = Path(path)
         self._requested_dim = dim
         self._lease: Lease[OpenShard] = Lease(self.path, open_resource=self._open, close_resource=_close,
-                                              timeout=lambda: self.LOCK_TIMEOUT_SECONDS)
+                                              tidy_resource=_flush, timeout=lambda: self.LOCK_TIMEOUT_SECONDS)
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -246,7 +247,9 @@ class EmbeddedIndex:
         else:
             shard = self._load_shard()
         decision = _read_json(self._dense_search_file) or {}
-        return OpenShard(shard=shard, dim=self.dim, hnsw_ef=decision.get("hnsw_ef"))
+        layout = _read_json(self._layout_file) or {}
+        return OpenShard(shard=shard, dim=layout["dim"], hnsw_ef=decision.get("hnsw_ef"),
+                         wal=layout.get("wal", False))
 
     def _load_shard(self) -> edge.EdgeShard:
         try:
@@ -262,7 +265,7 @@ class EmbeddedIndex:
             _ensure_payload_indexes(shard)
         except Exception as exc:
             raise IndexUnavailable(f"cannot create memory index at {self.path}: {exc}") from exc
-        _write_json_atomically(self._layout_file, {"dim": dim})
+        _write_json_atomically(self._layout_file, {"dim": dim, "wal": True})
         return shard
 
     @contextmanager
@@ -293,7 +296,10 @@ class EmbeddedIndex:
 
     def _write(self, opened: OpenShard, operation: edge.UpdateOperation) -> None:
         opened.shard.update(operation)
-        opened.shard.flush()  # durable before the lease can pass to another process
+        if opened.wal:
+            self._lease.mark_changed()  # flushed when idle or closed; the WAL covers a crash until then
+        else:
+            opened.shard.flush()
 
     # -- VectorIndex ------------------------------------------------------------------------
 
@@ -405,7 +411,12 @@ class EmbeddedIndex:
 
 
 def _close(opened: OpenShard) -> None:
+    opened.shard.flush()
     opened.shard.close()
+
+
+def _flush(opened: OpenShard) -> None:
+    opened.shard.flush()
 
 
 def _read_json(path: Path) -> dict | None:

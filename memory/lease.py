@@ -39,6 +39,7 @@ from typing import Generic, TypeVar
 Resource = TypeVar("Resource")
 
 WATCH_S = 0.004  # how often a holder looks for a waiting process
+TIDY_AFTER_S = 2.0  # a resource changed this long ago, and idle, gets `tidy_resource` (a flush)
 WAIT_POLL_S = 0.001  # how often a waiter tries the lock
 TURN_S = 1.0  # longest a process that just gave the lease up lets the waiters go first
 
@@ -55,10 +56,12 @@ class Lease(Generic[Resource]):
     """Exclusive, inter-process use of a resource opened by `open_resource` and closed by `close_resource`."""
 
     def __init__(self, folder: Path, *, open_resource: Callable[[], Resource],
-                 close_resource: Callable[[Resource], None], timeout: Callable[[], float]) -> None:
+                 close_resource: Callable[[Resource], None], timeout: Callable[[], float],
+                 tidy_resource: Callable[[Resource], None] = lambda resource: None) -> None:
         self.folder = Path(folder)
         self._open_resource = open_resource
         self._close_resource = close_resource
+        self._tidy_resource = tidy_resource
         self._timeout = timeout
         self._reset_process_state()
         self.handovers = 0  # times this process took the lease over (a benchmark reads it)
@@ -74,6 +77,7 @@ class Lease(Generic[Resource]):
         self._held = False
         self._release_requested = False
         self._gave_up_at: float | None = None
+        self._changed_at: float | None = None  # since when the open resource has changes `tidy` has not seen
 
     # -- public ------------------------------------------------------------------------------
 
@@ -98,10 +102,16 @@ class Lease(Generic[Resource]):
                 self._resource = self._open_checked()
             yield self._resource
 
+    def mark_changed(self) -> None:
+        """The open resource changed: the watcher tidies it once it has been idle for TIDY_AFTER_S."""
+        if self._changed_at is None:
+            self._changed_at = time.monotonic()
+
     def close_resource(self) -> None:
         """Close the resource but keep the lease (inside `hold()`, before replacing the resource's files)."""
         with self._mutex:
             resource, self._resource = self._resource, None
+            self._changed_at = None
             if resource is not None:
                 self._close_resource(resource)
 
@@ -207,6 +217,17 @@ class Lease(Generic[Resource]):
 
     # -- called by the watcher thread, at exit and after fork ---------------------------------
 
+    def _tidy_if_idle(self) -> None:
+        if self._changed_at is None or time.monotonic() - self._changed_at < TIDY_AFTER_S:
+            return
+        if self._mutex.acquire(blocking=False):
+            try:
+                if self._depth == 0 and self._resource is not None:
+                    self._changed_at = None
+                    self._tidy_resource(self._resource)
+            finally:
+                self._mutex.release()
+
     def _give_up_if_asked(self) -> None:
         if not self._held or not self._someone_waiting():
             return
@@ -230,9 +251,11 @@ class Lease(Generic[Resource]):
         """In a forked child: drop the parent's lease without closing or unlocking anything of it."""
         if self._resource is not None:
             _abandoned.append(self._resource)  # never closed here: closing would write the parent's files
-        for fd in (self._lock_fd, self._want_fd):
-            if fd is not None:
-                os.close(fd)  # the parent's descriptor keeps its lock; LOCK_UN here would drop it
+        # Our copies of every descriptor into the folder go, the resource's own included (the engine
+        # flocks its WAL): an inherited descriptor would keep the parent's locks alive after the parent
+        # let go. Closing is safe, LOCK_UN is not: it would drop the parent's lock.
+        for fd in _descriptors_under(self.folder):
+            os.close(fd)
         self._reset_process_state()
 
     def __del__(self) -> None:
@@ -246,7 +269,8 @@ class Lease(Generic[Resource]):
 
 
 class _Watcher:
-    """The thread that hands this process's leases over when another process waits for one."""
+    """The thread that hands this process's leases over when another process waits for one, and
+    tidies (flushes) a resource left changed and idle."""
 
     def __init__(self) -> None:
         self._started_in: int | None = None
@@ -266,8 +290,22 @@ class _Watcher:
             for lease in list(_live_leases):
                 try:
                     lease._give_up_if_asked()
+                    lease._tidy_if_idle()
                 except Exception:  # a broken lease must not stop the others' handover
                     pass
+
+
+def _descriptors_under(folder: Path) -> list[int]:
+    found = []
+    prefix = str(folder.resolve()) + os.sep
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:  # the descriptor os.listdir itself used, already closed
+            continue
+        if target.startswith(prefix):
+            found.append(int(name))
+    return found
 
 
 _live_leases: weakref.WeakSet[Lease] = weakref.WeakSet()

@@ -430,7 +430,7 @@ print(json.dumps({"stored": stored, "problems": problems}))
 
 
 def test_embedded_index_survives_two_processes_writing_and_searching_at_once(tmp_path):
-    path, rounds, per_round = tmp_path / "memory", 25, 4
+    path, rounds, per_round = tmp_path / "memory", 10, 4
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     workers = [
         subprocess.Popen(
