@@ -172,15 +172,16 @@ def run_engine(*, items: int, parent: str | None) -> None:
         store_rate = len(points) / (time.perf_counter() - start)
         unoptimized = measure(search_calls(index, prepared, filtered=True))
         start = time.perf_counter()
-        decision = index.optimize()
+        index.optimize()
         optimize_s = time.perf_counter() - start
-        report_engine(index, prepared, decision=decision, store_rate=store_rate, optimize_s=optimize_s,
-                      unoptimized_filtered=unoptimized)
+        check_recall = recall_at_k(index, prepared, hybrid=True)  # the first queries also run the HNSW check
+        report_engine(index, prepared, store_rate=store_rate, optimize_s=optimize_s,
+                      unoptimized_filtered=unoptimized, check_recall=check_recall)
         index.close()
 
 
-def report_engine(index: EmbeddedIndex, prepared: list[PreparedQuery], *, decision: dict, store_rate: float,
-                  optimize_s: float, unoptimized_filtered: Latency) -> None:
+def report_engine(index: EmbeddedIndex, prepared: list[PreparedQuery], *, store_rate: float,
+                  optimize_s: float, unoptimized_filtered: Latency, check_recall: float) -> None:
     count = index.count()
     in_session = measure(search_calls(index, prepared))
     filtered = measure(search_calls(index, prepared, filtered=True))
@@ -188,6 +189,7 @@ def report_engine(index: EmbeddedIndex, prepared: list[PreparedQuery], *, decisi
     after_other, reopen = handover_latency(index, prepared[0])
     exact_hits, exact_all = dense_only(index, prepared, edge.SearchParams(exact=True), filtered=False)
     _, exact_filtered = dense_only(index, prepared, edge.SearchParams(exact=True), filtered=True)
+    decision = index.dense_search()
     ef = decision.get("hnsw_ef") or 128
     hnsw_hits, hnsw_all = dense_only(index, prepared, edge.SearchParams(hnsw_ef=ef), filtered=False)
     overlap = statistics.mean(len(a & b) / max(1, len(a)) for a, b in zip(exact_hits, hnsw_hits))
@@ -203,8 +205,10 @@ def report_engine(index: EmbeddedIndex, prepared: list[PreparedQuery], *, decisi
             row("dense exact, all points", exact_all),
             row("dense exact, project filter", exact_filtered, exact_all, "all points"),
             row(f"dense HNSW hnsw_ef={ef}, all points", hnsw_all, exact_all, "exact"),
-            ("HNSW top-40 overlap with exact", f"{overlap:.3f}  (optimize's recall check: {decision})"),
-            (f"recall@{RECALL_AT} BM25 / hybrid", f"{recalls[0]:.3f} / {recalls[1]:.3f}"),
+            ("HNSW top-40 overlap with exact, all queries", f"{overlap:.3f}"),
+            ("dense search after the recall check", str(decision)),
+            (f"recall@{RECALL_AT} BM25 / hybrid", f"{recalls[0]:.3f} / {recalls[1]:.3f} (first pass, checking: "
+                                                  f"hybrid {check_recall:.3f})"),
         ],
     )
     verdict = "met" if filtered.p50_ms <= FILTERED_TARGET_MS else "MISSED"

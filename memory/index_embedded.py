@@ -10,8 +10,7 @@ used the shard pays one open. Writes go to the engine's write-ahead log, which t
 replays, so a holder that dies loses no write and its lock dies with it.
 
 Layout of the folder: shard/ (engine files), index.json (dense dimension), meta.json (embedding
-model record), dense_search.json (whether searches may use the HNSW graph, from the last
-optimize()), .lock and .want (the lease).
+model record), .lock and .want (the lease).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import shutil
 import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import qdrant_edge as edge
@@ -56,8 +55,8 @@ from memory.lease import Lease, LeaseTimeout, LeaseUnavailable
 
 HNSW_M = 16
 HNSW_EF_CONSTRUCT = 100
-HNSW_EF_CHOICES = (64, 128, 256, 512)
-RECALL_PROBES = 48
+HNSW_EF_CHOICES = (128, 256)
+HNSW_CHECK_QUERIES = 32
 FLOAT16_BYTES = 2
 
 
@@ -65,7 +64,6 @@ FLOAT16_BYTES = 2
 class OpenShard:
     shard: edge.EdgeShard
     dim: int
-    hnsw_ef: int | None  # None: score dense vectors exactly
     wal: bool  # False for shards made before the WAL: each write is flushed at once
 
 
@@ -158,42 +156,48 @@ def _edge_query(
     )
 
 
-def _dense_neighbours(shard: edge.EdgeShard, vector: list, *, limit: int, params: edge.SearchParams) -> list[str]:
-    request = edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector, using=DENSE_VECTOR), params=params)
-    return [str(point.id) for point in shard.query(request)]
+def _dense_neighbours(shard: edge.EdgeShard, vector: list[float], *, params: edge.SearchParams,
+                      query_filter: edge.Filter | None) -> set[str]:
+    request = edge.QueryRequest(limit=prefetch_limit(5), query=edge.Query.Nearest(vector, using=DENSE_VECTOR),
+                                params=params, filter=query_filter)
+    return {str(point.id) for point in shard.query(request)}
 
 
-def _hnsw_recall(shard: edge.EdgeShard, probes: list[tuple[str, list]], *, ef: int) -> float:
-    """Share of the exact nearest neighbours (each probe point itself left out) that HNSW also finds."""
-    limit = prefetch_limit(5) + 1
-    shares = []
-    for point_id, vector in probes:
-        exact = set(_dense_neighbours(shard, vector, limit=limit, params=edge.SearchParams(exact=True))) - {point_id}
-        graph = set(_dense_neighbours(shard, vector, limit=limit, params=edge.SearchParams(hnsw_ef=ef))) - {point_id}
-        if exact:
-            shares.append(len(exact & graph) / len(exact))
-    return statistics.mean(shares) if shares else 1.0
+@dataclass
+class HnswCheck:
+    """The recall check on this process's own queries that decides whether dense search may use HNSW.
 
+    Above EXACT_DENSE_MAX_POINTS, the first HNSW_CHECK_QUERIES dense queries are answered exactly
+    and also run through the graph at each hnsw_ef of HNSW_EF_CHOICES; searches then use the
+    smallest hnsw_ef whose candidates overlapped the exact ones by HNSW_MIN_RECALL on average, or
+    stay exact. Checked again when the index has grown by a quarter. Real queries, not stored
+    vectors: a document's neighbours are easier to find than a question's.
+    """
 
-def _probe_points(shard: edge.EdgeShard) -> list[tuple[str, list]]:
-    with_dense = edge.Filter(must=[edge.HasVectorCondition(DENSE_VECTOR)])
-    records, _ = shard.scroll(edge.ScrollRequest(limit=RECALL_PROBES, filter=with_dense, with_vector=[DENSE_VECTOR]))
-    return [(str(record.id), list(record.vector[DENSE_VECTOR])) for record in records]
+    overlaps: dict[int, list[float]] = field(default_factory=lambda: {ef: [] for ef in HNSW_EF_CHOICES})
+    hnsw_ef: int | None = None
+    points: int = 0
+    done: bool = False
 
+    def sample(self, shard: edge.EdgeShard, dense: list[float], query_filter: edge.Filter | None) -> None:
+        exact = _dense_neighbours(shard, dense, params=edge.SearchParams(exact=True), query_filter=query_filter)
+        for ef, overlaps in self.overlaps.items():
+            graph = _dense_neighbours(shard, dense, params=edge.SearchParams(hnsw_ef=ef), query_filter=query_filter)
+            overlaps.append(len(exact & graph) / len(exact) if exact else 1.0)
 
-def _dense_search_decision(shard: edge.EdgeShard) -> dict:
-    """Exact scoring up to EXACT_DENSE_MAX_POINTS; above, the smallest hnsw_ef whose recall passes, if any."""
-    points = shard.info().points_count
-    if points <= EXACT_DENSE_MAX_POINTS:
-        return {"mode": "exact", "points": points, "reason": f"at most {EXACT_DENSE_MAX_POINTS} points"}
-    probes = _probe_points(shard)
-    recall = 0.0
-    for ef in HNSW_EF_CHOICES:
-        recall = _hnsw_recall(shard, probes, ef=ef)
-        if recall >= HNSW_MIN_RECALL:
-            return {"mode": "hnsw", "points": points, "hnsw_ef": ef, "recall": round(recall, 3)}
-    return {"mode": "exact", "points": points, "recall": round(recall, 3),
-            "reason": f"HNSW recall {recall:.3f} at hnsw_ef={HNSW_EF_CHOICES[-1]} is below {HNSW_MIN_RECALL}"}
+    def decide_if_sampled(self, points: int) -> None:
+        if len(self.overlaps[HNSW_EF_CHOICES[0]]) < HNSW_CHECK_QUERIES:
+            return
+        passing = [ef for ef in HNSW_EF_CHOICES if statistics.mean(self.overlaps[ef]) >= HNSW_MIN_RECALL]
+        self.hnsw_ef = passing[0] if passing else None
+        self.points = points
+        self.done = True
+
+    def summary(self) -> dict:
+        recall = {ef: round(statistics.mean(values), 3) for ef, values in self.overlaps.items() if values}
+        mode = "checking" if not self.done else ("hnsw" if self.hnsw_ef else "exact")
+        return {"mode": mode, "hnsw_ef": self.hnsw_ef, "recall_by_hnsw_ef": recall,
+                "queries": len(self.overlaps[HNSW_EF_CHOICES[0]])}
 
 
 class EmbeddedIndex:
@@ -204,6 +208,7 @@ class EmbeddedIndex:
     def __init__(self, path: Path, dim: int = 768) -> None:
         self.path = Path(path)
         self._requested_dim = dim
+        self._hnsw_check = HnswCheck()
         self._lease: Lease[OpenShard] = Lease(self.path, open_resource=self._open, close_resource=_close,
                                               tidy_resource=_flush, timeout=lambda: self.LOCK_TIMEOUT_SECONDS)
 
@@ -220,10 +225,6 @@ class EmbeddedIndex:
     @property
     def _meta_file(self) -> Path:
         return self.path / "meta.json"
-
-    @property
-    def _dense_search_file(self) -> Path:
-        return self.path / "dense_search.json"
 
     @property
     def dim(self) -> int:
@@ -246,10 +247,8 @@ class EmbeddedIndex:
             )
         else:
             shard = self._load_shard()
-        decision = _read_json(self._dense_search_file) or {}
         layout = _read_json(self._layout_file) or {}
-        return OpenShard(shard=shard, dim=layout["dim"], hnsw_ef=decision.get("hnsw_ef"),
-                         wal=layout.get("wal", False))
+        return OpenShard(shard=shard, dim=layout["dim"], wal=layout.get("wal", False))
 
     def _load_shard(self) -> edge.EdgeShard:
         try:
@@ -347,14 +346,32 @@ class EmbeddedIndex:
         with self._use() as opened:
             if dense is not None:
                 require_dim(dense, dim=opened.dim)
+            dense_params = self._dense_params(opened, dense, query_filter) if dense is not None else None
             request = _edge_query(sparse=sparse, dense=dense, k=k, query_filter=query_filter,
-                                  dense_params=self._dense_params(opened))
+                                  dense_params=dense_params)
             return _edge_hits(opened.shard.query(request)) if request else []
 
-    def _dense_params(self, opened: OpenShard) -> edge.SearchParams:
-        if opened.hnsw_ef is None or opened.shard.info().points_count <= EXACT_DENSE_MAX_POINTS:
+    def _dense_params(self, opened: OpenShard, dense: list[float], query_filter: edge.Filter | None
+                      ) -> edge.SearchParams:
+        points = opened.shard.info().points_count
+        if points <= EXACT_DENSE_MAX_POINTS:
             return edge.SearchParams(exact=True)
-        return edge.SearchParams(hnsw_ef=opened.hnsw_ef)
+        check = self._hnsw_check
+        if check.done and points > check.points * 1.25:
+            check = self._hnsw_check = HnswCheck()  # grown by a quarter since: check again
+        if check.done:
+            return edge.SearchParams(hnsw_ef=check.hnsw_ef) if check.hnsw_ef else edge.SearchParams(exact=True)
+        check.sample(opened.shard, dense, query_filter)
+        check.decide_if_sampled(points)
+        return edge.SearchParams(exact=True)
+
+    def dense_search(self) -> dict:
+        """How this process scores dense vectors now: exact, or HNSW after its recall check (HnswCheck)."""
+        with self._use() as opened:
+            points = opened.shard.info().points_count
+        if points <= EXACT_DENSE_MAX_POINTS:
+            return {"mode": "exact", "points": points, "reason": f"at most {EXACT_DENSE_MAX_POINTS} points"}
+        return {"points": points, **self._hnsw_check.summary()}
 
     def count(self) -> int:
         with self._use() as opened:
@@ -388,15 +405,14 @@ class EmbeddedIndex:
             check_compatible(self, stored_dim=opened.dim, dense_count=dense_count, embed_model=embed_model, dim=dim)
 
     def optimize(self) -> dict:
-        """Compact the segments (building HNSW graphs for those over the exact size), then decide how
-        dense vectors are searched from a recall check against exact scoring. Slow on big indexes."""
+        """Compact the segments, building HNSW graphs for those over the exact size (slow on big indexes)."""
         with self._use() as opened:
             opened.shard.optimize()
             opened.shard.flush()
-            decision = _dense_search_decision(opened.shard)
-            _write_json_atomically(self._dense_search_file, decision)
-            opened.hnsw_ef = decision.get("hnsw_ef")
-            return decision
+            info = opened.shard.info()
+        self._hnsw_check = HnswCheck()  # new graphs: check recall again
+        return {"points": info.points_count, "segments": info.segments_count,
+                "graph": info.points_count > EXACT_DENSE_MAX_POINTS}
 
     def reset(self, *, dim: int) -> None:
         if self._lease.used_by_this_thread():
@@ -404,7 +420,7 @@ class EmbeddedIndex:
         with self._lease_errors(), self._lease.hold():
             self._lease.close_resource()
             shutil.rmtree(self._shard_dir, ignore_errors=True)
-            for record in (self._meta_file, self._layout_file, self._dense_search_file):
+            for record in (self._meta_file, self._layout_file):
                 record.unlink(missing_ok=True)
             self._requested_dim = dim
             self._create_shard(dim).close()

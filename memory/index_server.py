@@ -275,7 +275,7 @@ class ServerIndex:
 
     def optimize(self) -> dict:
         """A server optimizes in the background by itself; dense vectors are scored exactly here."""
-        return {"mode": "exact", "points": self.count(), "reason": "Qdrant server: exact dense scoring"}
+        return {"points": self.count(), "graph": False}
 
     def close(self) -> None:
         self.client.close()

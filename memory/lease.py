@@ -322,7 +322,10 @@ def _forget_all_after_fork() -> None:
 
 def _close_all_at_exit() -> None:
     for lease in list(_live_leases):
-        lease._close_at_exit()
+        try:
+            lease._close_at_exit()
+        except Exception:  # its folder may be gone (a temporary index); the kernel drops the locks anyway
+            pass
 
 
 os.register_at_fork(after_in_child=_forget_all_after_fork)

@@ -4,19 +4,18 @@ from memory import services
 from memory.index import EXACT_DENSE_MAX_POINTS, IndexUnavailable
 
 
-def describe(decision: dict) -> str:
-    if decision["mode"] == "hnsw":
-        return (f"Optimized {decision['points']} points; dense search uses the HNSW graph (hnsw_ef="
-                f"{decision['hnsw_ef']}, recall {decision['recall']} against exact scoring).")
-    reason = decision.get("reason", "")
-    return f"Optimized {decision['points']} points; dense search stays exact ({reason})."
+def describe(result: dict) -> str:
+    if result["graph"]:
+        return (f"Optimized {result['points']} points; dense search may use the HNSW graph once each process's "
+                f"recall check on its first searches passes (else it stays exact).")
+    return f"Optimized {result['points']} points; dense search is exact (at most {EXACT_DENSE_MAX_POINTS} points)."
 
 
 class Command(BaseCommand):
-    help = ("Compact the shared memory's index. Above "
-            f"{EXACT_DENSE_MAX_POINTS} points it builds an HNSW graph for dense vectors and measures its recall "
-            "against exact scoring; searches use the graph only if the recall is high enough. Writes never do this "
-            "work, so run it after large imports (memory_reembed runs it) or on a schedule.")
+    help = (f"Compact the shared memory's index. Above {EXACT_DENSE_MAX_POINTS} points it builds an HNSW graph for "
+            "dense vectors; each process uses it only after a recall check of its first searches against exact "
+            "scoring. Writes never do this work: run it after large imports (memory_reembed runs it) or on a "
+            "schedule.")
 
     def handle(self, *args, **options) -> None:
         try:
