@@ -232,7 +232,8 @@ class ServerIndex:
         self._ensure_collection()
         scope = models.FieldCondition(key="project", match=models.MatchValue(value=project)) if project is not None \
             else models.IsNullCondition(is_null=models.PayloadField(key="project"))
-        same: list[models.Condition] = [models.FieldCondition(key=LANGUAGE_FIELD, match=models.MatchValue(value=language))]
+        same: list[models.Condition] = [
+            models.FieldCondition(key=LANGUAGE_FIELD, match=models.MatchValue(value=language))]
         if language == DEFAULT_LANGUAGE:
             same.append(models.IsEmptyCondition(is_empty=models.PayloadField(key=LANGUAGE_FIELD)))
         with self._server_errors():

@@ -23,7 +23,8 @@ from memory.index import EmbeddedIndex, IndexPoint
 def point(text, axis=0, project="p"):
     vector = [0.0] * 8
     vector[axis % 8] = 1.0
-    return IndexPoint(id=str(uuid.uuid4()), text=text, dense=vector, payload={"project": project, "kind": "k", "tags": []})
+    return IndexPoint(id=str(uuid.uuid4()), text=text, dense=vector,
+                      payload={"project": project, "kind": "k", "tags": []})
 
 def say(**fields):
     print(json.dumps(fields), flush=True)
