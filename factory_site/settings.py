@@ -15,6 +15,7 @@ from factory_site.env import (
     persistent_secret,
     private_cluster_url,
 )
+from memory.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,8 @@ FACTORY_EMBED_MODEL = env_str("FACTORY_EMBED_MODEL", "nomic-embed-text")
 FACTORY_EMBED_DIM = env_int("FACTORY_EMBED_DIM", 768, minimum=8)
 FACTORY_EMBED_TIMEOUT = env_float("FACTORY_EMBED_TIMEOUT", 10.0, minimum=0.1)
 QDRANT_URL = env_url("QDRANT_URL", "")
+# Stemmer and stop words of the memory's keyword search (BM25); a project may override it.
+FACTORY_MEMORY_LANGUAGE = env_choice("FACTORY_MEMORY_LANGUAGE", DEFAULT_LANGUAGE, BM25_LANGUAGES)
 FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)
 FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
 FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from memory import selectors, services
 from memory.index import IndexUnavailable
 from memory.models import MemoryItem
-from memory.serializers import MemoryItemSerializer, MemorySearchSerializer, MemoryStoreSerializer
+from memory.serializers import MemoryItemSerializer, MemorySearchSerializer, MemoryStoreSerializer, search_rows
 from tickets import roles
 from tickets.pagination import TicketPagination  # one page size rule for every list
 
@@ -73,8 +73,7 @@ class MemorySearchApi(APIView):
                                       kind=query.get("kind"), tags=tags)
         except IndexUnavailable as exc:
             raise MemoryUnavailable(f"The memory index is unavailable: {exc}") from None
-        results = [{**MemoryItemSerializer(item).data, "score": score} for item, score in result.items]
-        body = {"results": results, "mode": result.mode}
+        body = {"results": search_rows(result.items), "mode": result.mode}
         if result.warnings:
             body["warnings"] = result.warnings
         return Response(body)

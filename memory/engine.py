@@ -1,5 +1,13 @@
-"""The configured vector index and embedder, built from settings."""
-import time
+"""The configured vector index and embedder, built once per process from the settings.
+
+Everything here is kept for the life of the process and rebuilt only when the settings it was
+built from change (tests change them; a real process does not): the index keeps its shard open
+(memory/lease.py), the embedder keeps its HTTP client (a new one costs a TLS context, ~45 ms),
+and a passed compatibility check stays passed until the index's record of its embedding model
+changes. After fork() the child builds its own embedder rather than share the parent's sockets.
+"""
+import os
+import threading
 
 from django.conf import settings
 
@@ -7,39 +15,78 @@ from memory.embeddings import OllamaEmbedder
 from memory.index import VectorIndex, open_index
 
 _indexes: dict[tuple, VectorIndex] = {}
+_embedders: dict[tuple, OllamaEmbedder] = {}
+_compatible: set[tuple] = set()
+_language_checked: set[tuple] = set()
+_building = threading.Lock()
+
+
+def _index_key() -> tuple:
+    return settings.QDRANT_URL, str(settings.FACTORY_DATA_DIR), settings.FACTORY_EMBED_DIM
 
 
 def index() -> VectorIndex:
-    # Keyed by the settings so tests (and a changed FACTORY_DATA_DIR) get their own index.
-    key = (settings.QDRANT_URL, str(settings.FACTORY_DATA_DIR), settings.FACTORY_EMBED_DIM)
-    if key not in _indexes:
-        _indexes[key] = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
-                                   dim=settings.FACTORY_EMBED_DIM)
-    return _indexes[key]
+    key = _index_key()
+    found = _indexes.get(key)
+    if found is not None:
+        return found
+    with _building:
+        if key not in _indexes:
+            for stale in _indexes.values():
+                stale.close()  # settings changed (tests): hand the old shard over instead of keeping it open
+            _indexes.clear()
+            _indexes[key] = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
+                                       dim=settings.FACTORY_EMBED_DIM)
+        return _indexes[key]
 
 
 def embedder() -> OllamaEmbedder:
-    return OllamaEmbedder(settings.OLLAMA_HOST, model=settings.FACTORY_EMBED_MODEL, dim=settings.FACTORY_EMBED_DIM,
-                          timeout=settings.FACTORY_EMBED_TIMEOUT)
-
-
-_compatible_until: dict[tuple, float] = {}
-RECHECK_S = 60.0
+    key = (settings.OLLAMA_HOST, settings.FACTORY_EMBED_MODEL, settings.FACTORY_EMBED_DIM,
+           settings.FACTORY_EMBED_TIMEOUT)
+    found = _embedders.get(key)
+    if found is None:
+        found = _embedders[key] = OllamaEmbedder(settings.OLLAMA_HOST, model=settings.FACTORY_EMBED_MODEL,
+                                                 dim=settings.FACTORY_EMBED_DIM,
+                                                 timeout=settings.FACTORY_EMBED_TIMEOUT)
+    return found
 
 
 def check_compatible() -> None:
     """Raise IndexMismatch when the index was built with another embedding model or dimension.
 
-    A passed check is trusted for a minute: opening the embedded shard to count
-    vectors on every search would cost more than the search itself.
+    Checked once per settings and index record: counting dense vectors on every search would cost
+    more than the search. The record (meta) changes on a reset or a relabel, which re-checks.
     """
-    key = (settings.QDRANT_URL, str(settings.FACTORY_DATA_DIR), settings.FACTORY_EMBED_MODEL,
-           settings.FACTORY_EMBED_DIM)
-    if _compatible_until.get(key, 0.0) > time.monotonic():
+    current = index()
+    key = (*_index_key(), settings.FACTORY_EMBED_MODEL, current.meta_version())
+    if key in _compatible:
         return
-    index().check_compatible(embed_model=settings.FACTORY_EMBED_MODEL, dim=settings.FACTORY_EMBED_DIM)
-    _compatible_until[key] = time.monotonic() + RECHECK_S
+    current.check_compatible(embed_model=settings.FACTORY_EMBED_MODEL, dim=settings.FACTORY_EMBED_DIM)
+    _compatible.add((*_index_key(), settings.FACTORY_EMBED_MODEL, current.meta_version()))
+
+
+def language_problem(*, language: str, project: str | None) -> str | None:
+    """Why keyword search in this scope may miss (items indexed in another language), or None."""
+    current = index()
+    key = (*_index_key(), language, project, current.meta_version())
+    if key in _language_checked:
+        return None
+    others = current.language_mismatches(language=language, project=project)
+    if others:
+        scope = f"project {project!r}" if project is not None else "items without a project"
+        return (f"{others} memory items of {scope} were indexed for keyword search in another language than "
+                f"{language!r}; run `python manage.py memory_reembed --reset` to index them again")
+    _language_checked.add(key)
+    return None
 
 
 def forget_compatibility() -> None:
-    _compatible_until.clear()
+    _compatible.clear()
+    _language_checked.clear()
+
+
+def _forget_clients_after_fork() -> None:
+    _embedders.clear()  # the parent's HTTP connections stay the parent's
+
+
+os.register_at_fork(after_in_child=_forget_clients_after_fork)

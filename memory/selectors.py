@@ -3,12 +3,14 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 import django_filters
+from django.conf import settings
 from django.db.models import QuerySet
 
 from memory import engine
 from memory.embeddings import EmbeddingUnavailable
 from memory.index import IndexMismatch
 from memory.models import Kind, MemoryItem
+from tickets.models import Project
 
 
 class MemoryItemFilter(django_filters.FilterSet):
@@ -37,15 +39,38 @@ def item_list() -> QuerySet[MemoryItem]:
     return MemoryItem.objects.select_related("project", "ticket")
 
 
+def project_language(project: Project | None) -> str:
+    """The BM25 language of a project's items: its own `memory_language` when set, else FACTORY_MEMORY_LANGUAGE.
+
+    Project.memory_language (blank = the factory's default) belongs to the tickets app; until that
+    field exists every project uses the default.
+    """
+    return getattr(project, "memory_language", "") or settings.FACTORY_MEMORY_LANGUAGE
+
+
+def project_language_by_name(name: str | None) -> str:
+    if name is None or not hasattr(Project, "memory_language"):
+        return settings.FACTORY_MEMORY_LANGUAGE
+    own = Project.objects.filter(name=name).values_list("memory_language", flat=True).first()
+    return own or settings.FACTORY_MEMORY_LANGUAGE
+
+
 def search(*, query: str, k: int = 5, project: str | None = None, kind: str | None = None,
-           tags: list[str] | None = None) -> SearchResult:
-    """Best first. Dense + BM25 fused with RRF; BM25 alone when the embedding model cannot be used."""
+           tags: list[str] | None = None, language: str | None = None) -> SearchResult:
+    """Best first. Dense + BM25 fused with RRF; BM25 alone when the embedding model cannot be used.
+
+    `language` is the BM25 language of the query; by default the project's (project_language).
+    """
+    language = language or project_language_by_name(project)
     warnings: list[str] = []
     dense = query_vector(query, warnings)
     index = engine.index()
-    with index.session():
-        hits = index.search(text=query, dense=dense, k=k, project=project, kind=kind, tags=tags or None)
-    items = MemoryItem.objects.select_related("project", "ticket").in_bulk([hit.id for hit in hits])
+    hits = index.search(text=query, dense=dense, k=k, project=project, kind=kind, tags=tags or None,
+                        language=language)
+    problem = engine.language_problem(language=language, project=project)
+    if problem:
+        warnings.append(f"Keyword matching may miss items: {problem}")
+    items = MemoryItem.objects.select_related("project").in_bulk([hit.id for hit in hits])
     ranked = [(items[UUID(hit.id)], hit.score) for hit in hits if UUID(hit.id) in items]
     return SearchResult(items=ranked, mode="hybrid" if dense is not None else "bm25", warnings=warnings)
 

@@ -16,6 +16,21 @@ class MemoryItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_CREATED_AT = serializers.DateTimeField()
+
+
+def search_rows(found: list[tuple[MemoryItem, float]]) -> list[dict]:
+    """Search results as MemoryItemSerializer shows items, plus the score, built without a serializer per item
+    (a DRF serializer costs more per item than the whole search; memory/tests/test_api_rows.py keeps them equal)."""
+    return [
+        {"id": str(item.id), "text": item.text, "kind": item.kind, "source": item.source,
+         "project": item.project.name if item.project_id else None, "ticket": item.ticket_id, "files": item.files,
+         "tags": item.tags, "created_at": _CREATED_AT.to_representation(item.created_at),
+         "needs_embedding": item.needs_embedding, "score": score}
+        for item, score in found
+    ]
+
+
 class MemoryStoreSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=20_000)
     kind = serializers.ChoiceField(choices=Kind.choices)

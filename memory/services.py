@@ -1,10 +1,10 @@
-"""Every change to the shared memory: store (deduplicated), delete, re-embed, rebuild."""
+"""Every change to the shared memory: store (deduplicated), delete, re-embed, rebuild, optimize."""
 import hashlib
 import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from memory import engine, selectors
 from memory.embeddings import EmbeddingUnavailable
@@ -15,6 +15,7 @@ from tickets.models import Project, Ticket
 log = logging.getLogger(__name__)
 MAX_TEXT = 20_000
 REEMBED_BATCH = 32
+REBUILD_BATCH = 500
 
 
 def normalized(text: str) -> str:
@@ -47,8 +48,12 @@ def store_item(
     ticket: Ticket | None = None,
     files: Iterable[str] = (),
     tags: Iterable[str] = (),
+    language: str | None = None,
 ) -> tuple[MemoryItem, bool, str]:
-    """Store a memory item; returns (item, created, warning). The same text in the same project is stored once."""
+    """Store a memory item; returns (item, created, warning). The same text in the same project is stored once.
+
+    `language` is the BM25 language of the text; by default the project's (selectors.project_language).
+    """
     text = normalized(text)
     if not text:
         raise ValueError("text: a memory item needs some text")
@@ -61,6 +66,22 @@ def store_item(
     if existing is not None:
         return existing, False, ""
     dense, warning = document_vector(text)
+    try:
+        item = _create_and_index(text=text, digest=digest, kind=kind, source=source, project=project, ticket=ticket,
+                                 files=files, tags=tags, dense=dense,
+                                 language=language or selectors.project_language(project))
+    except IntegrityError:
+        # Another client stored the same text between our check and our insert: theirs is the item.
+        existing = MemoryItem.objects.filter(project=project, text_hash=digest).first()
+        if existing is None:
+            raise
+        return existing, False, ""
+    return item, True, warning and f"Stored for keyword search only: {warning}"
+
+
+def _create_and_index(*, text: str, digest: str, kind: str, source: str, project: Project | None,
+                      ticket: Ticket | None, files: Iterable[str], tags: Iterable[str], dense: list[float] | None,
+                      language: str) -> MemoryItem:
     with transaction.atomic():
         item = MemoryItem.objects.create(
             text=text, text_hash=digest, kind=kind, source=source, project=project, ticket=ticket,
@@ -68,19 +89,16 @@ def store_item(
             needs_embedding=dense is None, embed_model="" if dense is None else settings.FACTORY_EMBED_MODEL,
         )
         # The index write is inside the transaction: if Qdrant refuses, the row is not kept either.
-        index = engine.index()
-        with index.session():
-            index.upsert([IndexPoint(id=str(item.pk), text=text, dense=dense, payload=payload_for(item))])
-    return item, True, warning and f"Stored for keyword search only: {warning}"
+        engine.index().upsert([IndexPoint(id=str(item.pk), text=text, dense=dense, payload=payload_for(item),
+                                          language=language)])
+    return item
 
 
 def delete_item(*, item: MemoryItem) -> None:
     with transaction.atomic():
         item_id = str(item.pk)
         item.delete()
-        index = engine.index()
-        with index.session():
-            index.delete([item_id])
+        engine.index().delete([item_id])
 
 
 def reembed_pending(*, limit: int | None = None) -> int:
@@ -92,7 +110,7 @@ def reembed_pending(*, limit: int | None = None) -> int:
         batch = pending[start:start + REEMBED_BATCH]
         vectors = engine.embedder().embed_documents([item.text for item in batch])
         index = engine.index()
-        with index.session():
+        with index.session():  # one batch at a time: another process may take the shard in between
             for item, vector in zip(batch, vectors):
                 index.set_dense(id=str(item.pk), dense=vector)
         MemoryItem.objects.filter(pk__in=[item.pk for item in batch]).update(
@@ -102,14 +120,20 @@ def reembed_pending(*, limit: int | None = None) -> int:
 
 
 def rebuild_index() -> int:
-    """Drop the index and load every item again from PostgreSQL (after changing the embedding model)."""
+    """Drop the index and load every item again from PostgreSQL, each in its project's language
+    (after changing the embedding model or a memory language)."""
     index = engine.index()
     index.reset(dim=settings.FACTORY_EMBED_DIM)
     engine.forget_compatibility()
     MemoryItem.objects.update(needs_embedding=True, embed_model="")
     items = list(MemoryItem.objects.select_related("project"))
-    with index.session():
-        for start in range(0, len(items), 500):
-            index.upsert([IndexPoint(id=str(item.pk), text=item.text, dense=None, payload=payload_for(item))
-                          for item in items[start:start + 500]])
+    for start in range(0, len(items), REBUILD_BATCH):
+        index.upsert([IndexPoint(id=str(item.pk), text=item.text, dense=None, payload=payload_for(item),
+                                 language=selectors.project_language(item.project))
+                      for item in items[start:start + REBUILD_BATCH]])
     return len(items)
+
+
+def optimize_index() -> dict:
+    """Compact the index and decide, from a recall check, whether dense search may use HNSW (slow when big)."""
+    return engine.index().optimize()

@@ -348,8 +348,9 @@ def test_embedded_session_serves_several_operations_with_one_open(tmp_path):
 def test_embedded_index_reports_a_lock_held_too_long(tmp_path):
     index = EmbeddedIndex(tmp_path / "memory", dim=DIM)
     index.count()
+    index.close()
     index.LOCK_TIMEOUT_SECONDS = 0.2
-    holder = os.open(tmp_path / "memory" / ".lock", os.O_RDWR)
+    holder = os.open(tmp_path / "memory" / ".lock", os.O_RDWR)  # a holder that never answers a request
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         with pytest.raises(IndexUnavailable, match="stayed locked by another process"):
@@ -370,6 +371,7 @@ def test_embedded_index_reports_an_unusable_folder(tmp_path):
 def test_embedded_index_reports_a_missing_layout_record(tmp_path):
     index = EmbeddedIndex(tmp_path / "memory", dim=DIM)
     index.count()
+    index.close()
     (tmp_path / "memory" / "index.json").unlink()
 
     with pytest.raises(IndexUnavailable, match="memory_reembed --reset"):
@@ -428,7 +430,7 @@ print(json.dumps({"stored": stored, "problems": problems}))
 
 
 def test_embedded_index_survives_two_processes_writing_and_searching_at_once(tmp_path):
-    path, rounds, per_round = tmp_path / "memory", 25, 4
+    path, rounds, per_round = tmp_path / "memory", 10, 4
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     workers = [
         subprocess.Popen(

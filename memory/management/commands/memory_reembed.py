@@ -3,11 +3,13 @@ from django.core.management.base import BaseCommand, CommandError
 from memory import services
 from memory.embeddings import EmbeddingUnavailable
 from memory.index import IndexMismatch, IndexUnavailable
+from memory.management.commands.memory_optimize import describe
 
 
 class Command(BaseCommand):
     help = ("Embed the memory items stored on BM25 alone while Ollama was unreachable. With --reset, rebuild the "
-            "whole index (after changing FACTORY_EMBED_MODEL or FACTORY_EMBED_DIM) and embed every item.")
+            "whole index (after changing FACTORY_EMBED_MODEL, FACTORY_EMBED_DIM or a memory language) and embed "
+            "every item. The index is optimized afterwards.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--reset", action="store_true")
@@ -18,10 +20,12 @@ class Command(BaseCommand):
             if reset:
                 self.stdout.write(f"Rebuilt the index with {services.rebuild_index()} items (keyword search only).")
             done = services.reembed_pending(limit=limit)
+            self.stdout.write(f"Embedded {done} items.")
+            if reset or done:
+                self.stdout.write(describe(services.optimize_index()))
         except EmbeddingUnavailable as exc:
             raise CommandError(f"Cannot embed now: {exc}") from None
         except IndexMismatch as exc:
             raise CommandError(str(exc)) from None
         except IndexUnavailable as exc:
             raise CommandError(f"The memory index is unavailable: {exc}") from None
-        self.stdout.write(f"Embedded {done} items.")
