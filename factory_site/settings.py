@@ -15,7 +15,7 @@ from factory_site.env import (
     persistent_secret,
     private_cluster_url,
 )
-from memory.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
+from lib.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ from functools import cache
 
 import qdrant_edge as edge
 
-from memory.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
+from lib.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
 
 
 @cache

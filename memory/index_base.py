@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from memory.languages import DEFAULT_LANGUAGE
+from lib.languages import DEFAULT_LANGUAGE
 
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "bm25"

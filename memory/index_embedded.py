@@ -52,7 +52,7 @@ from memory.index_base import (
     validate_points,
     visible_payload,
 )
-from memory.languages import DEFAULT_LANGUAGE
+from lib.languages import DEFAULT_LANGUAGE
 from memory.lease import Lease, LeaseTimeout, LeaseUnavailable
 
 HNSW_M = 16
@@ -116,9 +116,9 @@ def _payload_index_schema(field: str):
 def _ensure_payload_indexes(shard: edge.EdgeShard) -> None:
     """Keyword indexes on the filter fields; added to a shard made before they existed."""
     present = shard.info().payload_schema
-    missing = [field for field in (*FILTER_FIELDS, LANGUAGE_FIELD) if field not in present]
-    for field in missing:
-        shard.update(edge.UpdateOperation.create_field_index(field, _payload_index_schema(field)))
+    missing = [name for name in (*FILTER_FIELDS, LANGUAGE_FIELD) if name not in present]
+    for name in missing:
+        shard.update(edge.UpdateOperation.create_field_index(name, _payload_index_schema(name)))
     if missing:
         shard.flush()
 

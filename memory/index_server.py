@@ -34,7 +34,7 @@ from memory.index_base import (
     validate_points,
     visible_payload,
 )
-from memory.languages import DEFAULT_LANGUAGE
+from lib.languages import DEFAULT_LANGUAGE
 
 EXACT_DENSE = True
 

@@ -40,16 +40,12 @@ def item_list() -> QuerySet[MemoryItem]:
 
 
 def project_language(project: Project | None) -> str:
-    """The BM25 language of a project's items: its own `memory_language` when set, else FACTORY_MEMORY_LANGUAGE.
-
-    Project.memory_language (blank = the factory's default) belongs to the tickets app; until that
-    field exists every project uses the default.
-    """
-    return getattr(project, "memory_language", "") or settings.FACTORY_MEMORY_LANGUAGE
+    """The BM25 language of a project's items: its own `memory_language` when set, else FACTORY_MEMORY_LANGUAGE."""
+    return (project.memory_language if project is not None else "") or settings.FACTORY_MEMORY_LANGUAGE
 
 
 def project_language_by_name(name: str | None) -> str:
-    if name is None or not hasattr(Project, "memory_language"):
+    if name is None:
         return settings.FACTORY_MEMORY_LANGUAGE
     own = Project.objects.filter(name=name).values_list("memory_language", flat=True).first()
     return own or settings.FACTORY_MEMORY_LANGUAGE

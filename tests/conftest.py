@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.fake_ollama import FakeOllama
 from tickets import services
 from tickets.roles import ARCHITECT, REVIEWER, grant_role
 
@@ -21,6 +22,11 @@ SEED_TICKET = {
     "contexto_cipher": "// Código relevante pre-cargado...",
     "tests_requeridos": ["200 con PDF válido", "404 si no existe", "403 si otro tenant"],
 }
+
+
+# A tiny real project for whole-flow tests: a calc module with one passing test.
+CALC = "def add(a, b):\n    return a + b\n"
+CALC_TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
 def make_user(username: str, *, role: str | None = None, staff: bool = False):
@@ -78,3 +84,19 @@ def make_remote_repo(root: Path, files: dict[str, str], *, branch: str = "main")
 def project(db, tmp_path):
     remote = make_remote_repo(tmp_path, {"README.md": "# demo\n"})
     return services.create_project(name="demo", repo_url=str(remote), test_command="python -m pytest -q")
+
+
+@pytest.fixture
+def calc_project(tmp_path, settings):
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
+    remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
+                                         "tests/__init__.py": "", "conftest.py": ""})
+    project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
+    return project, remote
+
+
+@pytest.fixture
+def fake_model(settings):
+    with FakeOllama() as fake:
+        settings.OLLAMA_HOST = fake.url
+        yield fake

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agent.runner import run_ticket
 from review import services as review
-from tests.conftest import make_remote_repo
+from tests.conftest import CALC
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import services
 from tickets.models import Ticket
@@ -18,8 +18,6 @@ from tickets.selectors import project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CALC = "def add(a, b):\n    return a + b\n"
-CALC_TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 RIGHT = """Here is the change.
 
 calc.py
@@ -42,22 +40,6 @@ def test_multiply():
 ```
 """
 WRONG = RIGHT.replace("return a * b", "return a + b")
-
-
-@pytest.fixture
-def calc_project(tmp_path, settings):
-    settings.FACTORY_DATA_DIR = tmp_path / "data"
-    remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
-                                         "tests/__init__.py": "", "conftest.py": ""})
-    project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
-    return project, remote
-
-
-@pytest.fixture
-def fake_model(settings):
-    with FakeOllama() as fake:
-        settings.OLLAMA_HOST = fake.url
-        yield fake
 
 
 def make_ticket(project) -> Ticket:

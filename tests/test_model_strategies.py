@@ -8,7 +8,7 @@ from agent.runner import run_ticket
 from memory.models import MemoryItem
 from tests.conftest import client_for, make_user
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import RIGHT, WRONG, calc_project, make_ticket  # noqa: F401 (fixture)
+from tests.test_agent_flow import RIGHT, WRONG, make_ticket
 from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)

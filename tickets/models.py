@@ -6,6 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from lib.languages import BM25_LANGUAGES
 from lib.outcomes import CHOICES as OUTCOME_CHOICES
 from lib.outcomes import Outcome
 from tickets.states import State
@@ -34,6 +35,10 @@ class Project(models.Model):
     escalation = ArrayField(
         models.CharField(max_length=200), blank=True, null=True,
         help_text="Models tried in order after FACTORY_MODEL fails (empty: FACTORY_ESCALATION; [] : none).")
+    memory_language = models.CharField(
+        max_length=20, blank=True, default="", choices=[(name, name) for name in BM25_LANGUAGES],
+        help_text="Language of this project's shared memory for keyword search (stemming, stop words); blank: "
+                  "FACTORY_MEMORY_LANGUAGE. After changing it run `manage.py memory_reembed --reset`.")
     test_report = models.CharField(
         max_length=300, blank=True, default="",
         help_text="A per-test report the test command writes (JUnit XML, Jest or Vitest JSON), relative to the "

@@ -58,7 +58,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format",
-                  "quick_test_command", "test_report", "candidates", "escalation", "created_at"]
+                  "quick_test_command", "test_report", "candidates", "escalation", "memory_language", "created_at"]
         read_only_fields = ["created_at"]
 
 

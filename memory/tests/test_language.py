@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient
 
 from memory import engine, selectors, services
 from memory.index import EmbeddedIndex, IndexPoint, ServerIndex
-from memory.languages import BM25_LANGUAGES
+from lib.languages import BM25_LANGUAGES
 from tests.fake_ollama import unreachable_url
 from tickets.models import Project
 
