@@ -28,6 +28,7 @@ from pathlib import Path
 
 import qdrant_edge as edge
 
+from lib.languages import DEFAULT_LANGUAGE
 from memory import bm25
 from memory.index_base import (
     DENSE_VECTOR,
@@ -52,7 +53,6 @@ from memory.index_base import (
     validate_points,
     visible_payload,
 )
-from lib.languages import DEFAULT_LANGUAGE
 from memory.lease import Lease, LeaseTimeout, LeaseUnavailable
 
 HNSW_M = 16

@@ -13,6 +13,7 @@ import qdrant_edge as edge
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
+from lib.languages import DEFAULT_LANGUAGE
 from memory import bm25
 from memory.index_base import (
     DENSE_VECTOR,
@@ -34,7 +35,6 @@ from memory.index_base import (
     validate_points,
     visible_payload,
 )
-from lib.languages import DEFAULT_LANGUAGE
 
 EXACT_DENSE = True
 

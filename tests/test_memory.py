@@ -110,7 +110,7 @@ def test_memory_init_seeds_layout_and_guidance_once(db, tmp_path, memory_env):
 
 
 def test_a_learning_from_one_ticket_reaches_the_prompt_of_a_similar_one(tmp_path, settings, memory_env):
-    from tests.test_agent_flow import CALC, CALC_TESTS
+    from tests.conftest import CALC, CALC_TESTS
 
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
                                          "tests/__init__.py": "", "conftest.py": ""})
@@ -129,7 +129,7 @@ def test_a_learning_from_one_ticket_reaches_the_prompt_of_a_similar_one(tmp_path
 
 
 def test_final_failures_and_review_comments_become_lessons(tmp_path, settings, memory_env, reviewer):
-    from tests.test_agent_flow import CALC, CALC_TESTS
+    from tests.conftest import CALC, CALC_TESTS
 
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": ""})
     project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
@@ -144,7 +144,7 @@ def test_final_failures_and_review_comments_become_lessons(tmp_path, settings, m
 
 
 def test_a_retried_ticket_that_passes_at_once_teaches_no_old_failures(tmp_path, settings, memory_env):
-    from tests.test_agent_flow import CALC, CALC_TESTS
+    from tests.conftest import CALC, CALC_TESTS
 
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": ""})
     project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")

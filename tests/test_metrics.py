@@ -14,10 +14,10 @@ from agent.runner import run_ticket
 from lib import charts
 from metrics import definitions
 from metrics import selectors as metrics
-from tests.conftest import client_for, make_remote_repo, make_user
+from tests.conftest import CALC, CALC_TESTS, client_for, make_remote_repo, make_user
 from tests.fake_ollama import FakeOllama
 from tests.metrics_demo import Answer, backdate, new_ticket, run
-from tests.test_agent_flow import CALC, CALC_TESTS, RIGHT, WRONG
+from tests.test_agent_flow import RIGHT, WRONG
 from tickets import services
 from tickets.states import State
 

@@ -17,9 +17,8 @@ from django.conf import settings as django_settings
 
 from agent.runner import run_ticket
 from agent.sandbox import SandboxPolicy
-from tests.conftest import make_remote_repo
+from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import CALC, CALC_TESTS
 from tickets import services
 
 pytestmark = [

@@ -11,9 +11,9 @@ import qdrant_edge as edge
 from django.core.management import CommandError, call_command
 from qdrant_client import QdrantClient
 
+from lib.languages import BM25_LANGUAGES
 from memory import engine, selectors, services
 from memory.index import EmbeddedIndex, IndexPoint, ServerIndex
-from lib.languages import BM25_LANGUAGES
 from tests.fake_ollama import unreachable_url
 from tickets.models import Project
 
