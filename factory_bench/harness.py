@@ -78,6 +78,7 @@ class Suite:
     name: str
     path: Path
     description: str
+    setup_command: str  # e.g. `npm ci`: the project's own setup, run by the agent like any project's
     test_command: str
     hidden_test_command: str
     hidden_tests_dir: str
@@ -128,6 +129,7 @@ def load_suite(name: str, *, root: Path = SUITES_DIR) -> Suite:
     except (KeyError, TypeError) as exc:
         raise BenchmarkError(f"Suite {name}: every ticket in tickets.json needs a 'key' ({exc!r})") from None
     suite = Suite(name=config["name"], path=path, description=config.get("description", ""),
+                  setup_command=config.get("setup_command", ""),
                   test_command=config["test_command"], hidden_test_command=config["hidden_test_command"],
                   hidden_tests_dir=config.get("hidden_tests_dir", "hidden_tests"),
                   edit_format=config.get("edit_format", "auto"), known_wrong=config.get("known_wrong", ""),
@@ -226,7 +228,8 @@ def git(cwd: Path, *args: str) -> str:
 def seed_remote(*, suite: Suite, remote: Path, scratch: Path) -> Path:
     """A bare repository whose main holds the suite's starting repository as one commit."""
     work = scratch / f"{remote.stem}-seed"
-    shutil.copytree(suite.path / "repo", work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
+    shutil.copytree(suite.path / "repo", work,
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc", "node_modules"))
     git(work, "init", "-q", "-b", BRANCH)
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", f"{suite.name}: starting repository")
@@ -486,7 +489,7 @@ class Benchmark:
                          "model_timeout_s": settings.FACTORY_MODEL_TIMEOUT,
                          "test_timeout_s": settings.FACTORY_TEST_TIMEOUT,
                          "sandbox": sandbox_policy().describe(),
-                         "test_command": self.suite.test_command,
+                         "setup_command": self.suite.setup_command, "test_command": self.suite.test_command,
                          "hidden_test_command": self.suite.hidden_test_command},
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "started_at": utc_now(), "finished_at": None, "aborted": "", "repeats": [], "aggregate": None,
@@ -520,7 +523,8 @@ class Benchmark:
         scratch.mkdir(parents=True, exist_ok=True)
         remote = seed_remote(suite=self.suite, remote=self.data_dir / "bench-remotes" / f"{name}.git", scratch=scratch)
         project = services.create_project(name=name, repo_url=str(remote), test_command=self.suite.test_command,
-                                          default_branch=BRANCH, edit_format=self.suite.edit_format)
+                                          setup_command=self.suite.setup_command, default_branch=BRANCH,
+                                          edit_format=self.suite.edit_format)
         repeat = {"index": index, "project": name, "remote": str(remote), "started_at": utc_now(),
                   "finished_at": None, "tickets": [], "filled": [], "metrics": None}
         self.report["repeats"].append(repeat)

@@ -225,7 +225,7 @@ def test_model_lost_mid_run_stops_with_a_partial_report(tmp_path, settings):
 
 
 def test_bad_arguments_are_explained(tmp_path):
-    with pytest.raises(CommandError, match="No suite 'nope' .*available: pyinventory"):
+    with pytest.raises(CommandError, match="No suite 'nope' .*available: nexo, pyinventory"):
         call_command("factory_bench", "--suite", "nope", "--model", "scripted")
     with pytest.raises(CommandError, match="Unknown ticket.* T99 in suite pyinventory; its tickets are T01, T02"):
         call_command("factory_bench", "--suite", "pyinventory", "--model", "scripted", "--tickets", "T01,T99")

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "its projects are named bench-<suite>-<id>.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--suite", required=True, help="A folder of bench/suites/, e.g. pyinventory.")
+        parser.add_argument("--suite", required=True, help="A folder of bench/suites/, e.g. pyinventory or nexo.")
         parser.add_argument("--model", default=settings.FACTORY_MODEL,
                             help=f"An Ollama model (default FACTORY_MODEL, {settings.FACTORY_MODEL}), or "
                                  f"'{SCRIPTED}' for the suite's own answers (with its known-wrong one).")
