@@ -79,6 +79,7 @@ class Suite:
     path: Path
     description: str
     setup_command: str  # e.g. `npm ci`: the project's own setup, run by the agent like any project's
+    test_report: str  # the per-test report the test command writes (relative path), if it writes one
     test_command: str
     hidden_test_command: str
     hidden_tests_dir: str
@@ -129,7 +130,7 @@ def load_suite(name: str, *, root: Path = SUITES_DIR) -> Suite:
     except (KeyError, TypeError) as exc:
         raise BenchmarkError(f"Suite {name}: every ticket in tickets.json needs a 'key' ({exc!r})") from None
     suite = Suite(name=config["name"], path=path, description=config.get("description", ""),
-                  setup_command=config.get("setup_command", ""),
+                  setup_command=config.get("setup_command", ""), test_report=config.get("test_report", ""),
                   test_command=config["test_command"], hidden_test_command=config["hidden_test_command"],
                   hidden_tests_dir=config.get("hidden_tests_dir", "hidden_tests"),
                   edit_format=config.get("edit_format", "auto"), known_wrong=config.get("known_wrong", ""),
@@ -524,6 +525,7 @@ class Benchmark:
         remote = seed_remote(suite=self.suite, remote=self.data_dir / "bench-remotes" / f"{name}.git", scratch=scratch)
         project = services.create_project(name=name, repo_url=str(remote), test_command=self.suite.test_command,
                                           setup_command=self.suite.setup_command, default_branch=BRANCH,
+                                          test_report=self.suite.test_report,
                                           edit_format=self.suite.edit_format)
         repeat = {"index": index, "project": name, "remote": str(remote), "started_at": utc_now(),
                   "finished_at": None, "tickets": [], "filled": [], "metrics": None}
