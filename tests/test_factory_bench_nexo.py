@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from agent.benchmark import SUITES_DIR, load_suite, seed_remote
+from factory_bench.harness import SUITES_DIR, load_suite, seed_remote
 from memory.models import MemoryItem
 from tests.fake_ollama import FakeOllama
 from tickets import services
