@@ -9,6 +9,7 @@ from django.conf import settings
 from agent import baseline, deps, services
 from agent.defaults import default_model, dependencies_for
 from agent.deps import Dependencies
+from agent.edits import format_label
 from agent.errors import ProjectProblem
 from agent.llm import Model, ModelUnavailable
 from agent.loop import AttemptRecord, Implementer
@@ -185,8 +186,8 @@ class AttemptRecorder:
     def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
         ensure_still_ours(self.ticket)
         self.attempt = services.start_attempt(ticket=self.ticket, model_name=self.model_name,
-                                              edit_format=edit_format, system=prompt.system, prompt=prompt.user,
-                                              notes=prompt.notes)
+                                              edit_format=self.shown_format([edit_format]), system=prompt.system,
+                                              prompt=prompt.user, notes=prompt.notes)
 
     def phase(self, text: str) -> None:
         with self._lock:
@@ -204,6 +205,8 @@ class AttemptRecorder:
             "edit_results": record_edits(record),
             "test_seconds": tests.get("duration_s") if tests else None,
         }
+        if record.edits and record.edits.formats:  # the format the answer used, which may not be the one asked
+            fields["edit_format"] = self.shown_format(record.edits.formats)
         if reply is not None:
             fields.update(prompt_tokens=reply.prompt_tokens, eval_tokens=reply.eval_tokens,
                           model_seconds=reply.total_seconds, prompt_eval_seconds=reply.prompt_eval_seconds,
@@ -211,6 +214,9 @@ class AttemptRecorder:
             services.record_health(key="model", ok=True)
         services.finish_attempt(attempt=self.attempt, fields=fields)
         self.attempt = None
+
+    def shown_format(self, formats: list[str]) -> str:
+        return format_label(setting=self.ticket.project.edit_format, formats=formats)
 
     def abandon(self, message: str, *, outcome: str = Outcome.MODEL_ERROR) -> None:
         if self.attempt is None:
