@@ -25,7 +25,7 @@ from agent.edit_parsing import (
 from agent.edit_search import EditError, replace_unique
 
 __all__ = ["ApplyResult", "EditBlock", "EditError", "EditFailure", "EditFormat", "apply_edits",
-           "choose_format", "format_instructions", "parse_edits"]
+           "choose_format", "format_instructions", "format_label", "parse_edits"]
 
 EditFormat = Literal["whole", "diff"]
 
@@ -48,6 +48,7 @@ class ApplyResult:
     applied: list[str]
     failed: list[EditFailure]
     notes: list[str] = field(default_factory=list)  # paths taken as another file, said aloud
+    formats: list[str] = field(default_factory=list)  # the kinds of block the answer used: "whole", "diff"
 
     @property
     def ok(self) -> bool:
@@ -58,6 +59,7 @@ class ApplyResult:
             "applied": list(self.applied),
             "failed": [{"path": failure.path, "reason": failure.reason} for failure in self.failed],
             "notes": list(self.notes),
+            "formats": list(self.formats),
         }
 
 
@@ -73,6 +75,16 @@ def choose_format(*, setting: str, line_counts: list[int]) -> EditFormat:
     if all(count < AUTO_WHOLE_MAX_LINES for count in line_counts):
         return "whole"
     return "diff"
+
+
+def format_label(*, setting: str, formats: Collection[str]) -> str:
+    """An attempt's edit format as shown: "diff", "whole+diff", with " (auto)" when the setting let the agent choose.
+
+    `formats` is the one asked for until the answer is in, then the ones the answer used (a model asked for
+    whole files may answer with SEARCH/REPLACE blocks, which are applied too).
+    """
+    shown = "+".join(formats)
+    return f"{shown} (auto)" if setting.strip().lower() == "auto" else shown
 
 
 WHOLE_INSTRUCTIONS = """\
@@ -167,7 +179,8 @@ def apply_edits(*, root: Path, answer: str, files_to_modify: Collection[str] = (
             applied.append(changed)
     if not applied and not failed:
         failed.append(EditFailure(path="", reason=UNCHANGED_REASON))
-    return ApplyResult(applied=applied, failed=failed, notes=list(paths.notes))
+    return ApplyResult(applied=applied, failed=failed, notes=list(paths.notes),
+                       formats=list(dict.fromkeys(block.kind for block in blocks)))
 
 
 def no_blocks_reason(answer: str) -> str:

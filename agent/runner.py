@@ -11,6 +11,7 @@ from agent import baseline, deps, services
 from agent.attempt import AttemptRecord
 from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
+from agent.edits import format_label
 from agent.errors import ProjectProblem
 from agent.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
 from agent.llm import Model, ModelUnavailable
@@ -241,8 +242,8 @@ class AttemptRecorder:
     def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
         ensure_still_ours(self.ticket)
         self.attempt = services.start_attempt(ticket=self.ticket, model_name=self.model_name,
-                                              edit_format=edit_format, system=prompt.system, prompt=prompt.user,
-                                              notes=prompt.notes)
+                                              edit_format=self.shown_format([edit_format]), system=prompt.system,
+                                              prompt=prompt.user, notes=prompt.notes)
 
     def phase(self, text: str) -> None:
         with self._lock:
@@ -260,6 +261,8 @@ class AttemptRecorder:
             "edit_results": record_edits(record), "candidates": record.candidates,
             "test_seconds": tests.get("duration_s") if tests else None,
         }
+        if record.edits and record.edits.formats:  # the format the answer used, which may not be the one asked
+            fields["edit_format"] = self.shown_format(record.edits.formats)
         if reply is not None:
             fields.update(prompt_tokens=reply.prompt_tokens, eval_tokens=reply.eval_tokens,
                           model_seconds=reply.total_seconds, prompt_eval_seconds=reply.prompt_eval_seconds,
@@ -267,6 +270,9 @@ class AttemptRecorder:
             services.record_health(key="model", ok=True)
         services.finish_attempt(attempt=self.attempt, fields=fields)
         self.attempt = None
+
+    def shown_format(self, formats: list[str]) -> str:
+        return format_label(setting=self.ticket.project.edit_format, formats=formats)
 
     def abandon(self, message: str, *, outcome: str = Outcome.MODEL_ERROR) -> None:
         if self.attempt is None:

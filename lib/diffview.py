@@ -23,6 +23,8 @@ PYGMENTS_STYLE = "default"
 CSS_SCOPE = ".diff .hl"
 # Some lexers backtrack badly on huge inputs (minified bundles); beyond this they are shown as plain text.
 MAX_HIGHLIGHT_CHARS = 400_000
+# Files with more diff lines than this are shown folded, so one huge file does not bury the rest.
+FOLD_LINES = 600
 
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}

@@ -15,6 +15,11 @@ MET, MISSED, NO_DATA = "met", "missed", "no_data"
 # failures. (When the server is unreachable the attempt is not kept at all.)
 NO_ANSWER = Outcome.MODEL_ERROR
 
+# A rate above this is a measurement error, not a speed: a duration reported as a few nanoseconds turns 124
+# tokens into 124,000,000,000 tokens/s. No local model server reads a prompt, let alone writes, at 100,000 tokens a
+# second, so an attempt beyond it is left out of the tokens-per-second figures (shown as "-", null in the API).
+MAX_TOKENS_PER_SECOND = 100_000
+
 FAILURE_REASONS = (
     ("apply_failed", "Edit apply failures", (Outcome.APPLY_FAILED,)),
     ("tests_failed", "Red tests", (Outcome.TESTS_FAILED,)),
@@ -58,7 +63,9 @@ DEFINITIONS = {
     "queue": "Queue: tickets in pending or changes_requested now. Wait: iniciado_en - queued_at of the "
              "latest run.",
     "tokens": "Tokens per ticket: prompt + output tokens of the latest finished run. Tokens per second: output "
-              "tokens / generation seconds (prompt tokens / prompt seconds for reading).",
+              "tokens / generation seconds (prompt tokens / prompt seconds for reading), over the attempts whose "
+              f"reported speed is at most {MAX_TOKENS_PER_SECOND:,} tokens/s (faster is a timing error of the "
+              "model server, not a speed).",
     "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
                 "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "

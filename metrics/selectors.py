@@ -19,6 +19,7 @@ from metrics.definitions import (
     DEFINITIONS,
     FAILURE_REASONS,
     FIRST_ATTEMPT,
+    MAX_TOKENS_PER_SECOND,
     NO_ANSWER,
     TESTS_FIRST,
     TICKET_TIME,
@@ -129,11 +130,11 @@ SELECT (SELECT json_agg(cells) FROM ({cells}) cells) AS cells,
 
 ATTEMPTS_SQL = """
 SELECT GROUPING(a.model_name, a.outcome) AS grouping, a.model_name, a.outcome, count(*) AS attempts,
-       sum(a.eval_tokens) FILTER (WHERE a.eval_seconds > 0) AS eval_tokens,
-       sum(a.eval_seconds) FILTER (WHERE a.eval_tokens IS NOT NULL AND a.eval_seconds > 0) AS eval_seconds,
-       sum(a.prompt_tokens) FILTER (WHERE a.prompt_eval_seconds > 0) AS prompt_tokens,
-       sum(a.prompt_eval_seconds) FILTER (WHERE a.prompt_tokens IS NOT NULL AND a.prompt_eval_seconds > 0)
-           AS prompt_seconds
+       -- Speeds over attempts with a sane one only (definitions.MAX_TOKENS_PER_SECOND).
+       sum(a.eval_tokens) FILTER (WHERE {sane_eval}) AS eval_tokens,
+       sum(a.eval_seconds) FILTER (WHERE {sane_eval}) AS eval_seconds,
+       sum(a.prompt_tokens) FILTER (WHERE {sane_prompt}) AS prompt_tokens,
+       sum(a.prompt_eval_seconds) FILTER (WHERE {sane_prompt}) AS prompt_seconds
 FROM {attempts} a JOIN {tickets} t ON t.id = a.ticket_id
 WHERE {where}
 GROUP BY GROUPING SETS ((a.model_name), (a.outcome))
@@ -213,9 +214,15 @@ def flaky_numbers(filters: MetricsFilter) -> dict:
     return {"tickets": row["tickets"], "tests": int(row["tests"])}
 
 
+SANE_SPEED = "a.{seconds} > 0 AND a.{tokens} <= a.{seconds} * %(max_rate)s"
+
+
 def attempt_rows(filters: MetricsFilter) -> list[dict]:
     where, params = _where(filters)
-    return _fetch(ATTEMPTS_SQL.format(where=where, **_tables()), params)
+    sql = ATTEMPTS_SQL.format(where=where, sane_eval=SANE_SPEED.format(tokens="eval_tokens", seconds="eval_seconds"),
+                              sane_prompt=SANE_SPEED.format(tokens="prompt_tokens", seconds="prompt_eval_seconds"),
+                              **_tables())
+    return _fetch(sql, {**params, "max_rate": MAX_TOKENS_PER_SECOND})
 
 
 def roll_up(cells: list[dict], key: str | None = None) -> dict:
@@ -310,7 +317,9 @@ def throughput(row: dict | None) -> dict:
 
 
 def _tokens_per_second(tokens, seconds) -> float | None:
-    return round(tokens / seconds, 1) if tokens and seconds else None
+    if not tokens or not seconds or tokens / seconds > MAX_TOKENS_PER_SECOND:
+        return None
+    return round(tokens / seconds, 1)
 
 
 def overall_throughput(by_model: dict[str, dict]) -> dict:

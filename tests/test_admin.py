@@ -1,10 +1,14 @@
-"""The Django admin: tickets are created and edited through the same services as the API."""
+"""The Django admin: tickets are created and edited through the same services as the API, and their change page
+shows the diff, the tests and the attempts as the review page does."""
+import re
+
 import pytest
 from django.test import Client
 
 from tests.conftest import make_user
+from tests.test_review import APP, TESTS_OK, VERDICT_TESTS, completed_ticket, repo_project  # noqa: F401 (fixture)
 from tickets import services
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +82,59 @@ def test_saving_a_ticket_the_agent_took_meanwhile_says_only_not_saved(admin_clie
     assert "was changed successfully" not in page
     ticket.refresh_from_db()
     assert ticket.titulo == "Open"
+
+
+# The ticket's change page shows what it holds -------------------------------------------------------------
+
+INDENTED_ANSWER = "app.py\n```python\ndef greet(name):\n    if name:\n        return 'Good day, ' + name\n```\n"
+FAILED_FIRST = {**TESTS_OK, "success": False, "exit_code": 1, "passed": 6, "failed": 1, "failures": [
+    {"name": "tests/test_app.py::test_greet", "message": "assert greet('Ana') == 'Good day, Ana'\n    where 'x'"}],
+    "output_tail": "F......\n    def test_greet():\n>       assert greet('Ana')"}
+
+
+def test_the_change_page_shows_the_diff_tests_and_answers_as_they_are(repo_project, admin_client):  # noqa: F811
+    project, remote = repo_project
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")}, tests=VERDICT_TESTS)
+    TicketAttempt.objects.filter(ticket=ticket).update(response=INDENTED_ANSWER, test_result=FAILED_FIRST,
+                                                       prompt="## Files\n    indented prompt line",
+                                                       edit_format="diff (auto)", feedback="1 failed:\n    why")
+    page = admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+
+    assert 'id="review-banner"' in page and f'href="/review/{ticket.pk}/"' in page
+    diff = page[page.index('id="ticket-changes"'):page.index('id="ticket-tests"')]
+    assert '<td class="code hl"><span class="n">VALUE</span>' in diff and "ln-add" in diff  # Pygments tokens
+    assert "factory/diff.css" in page and ".diff .hl .kn" in page
+    tests = page[page.index('id="ticket-tests"'):]
+    assert '<td class="num">7</td>' in tests and "judged against <code>main</code>" in tests
+    for category in ("fixed (failed on the base, pass now)", "already failing on main", "flaky (failed once"):
+        assert category in tests, category
+    assert "tests/test_a.py::test_parse_duration" in tests and "7 passed, 1 skipped in 2.50s" in tests
+    # Attempts: answer, prompt, feedback and the attempt's own failures keep their indentation.
+    assert "def greet(name):\n    if name:\n        return &#x27;Good day, &#x27; + name" in page
+    assert "## Files\n    indented prompt line" in page and "1 failed:\n    why" in page
+    assert "assert greet(&#x27;Ana&#x27;) == &#x27;Good day, Ana&#x27;\n    where" in page
+    assert "diff (auto)" in page
+    # Times to the second, and no Save button on a ticket nothing of which can be edited.
+    event_times = re.findall(r'<td class="field-time">\s*<p>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</p>', page)
+    assert len(event_times) == ticket.events.count()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+
+
+def test_an_editable_ticket_keeps_its_save_buttons(admin_client, project):
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "Open", "descripcion": "d"})
+    page = admin_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert 'name="_save"' in page and 'name="_continue"' in page
+    assert "No diff yet" in page and "No test result yet." in page
+
+
+def test_favicon_on_every_kind_of_page(admin_client, repo_project):  # noqa: F811 (fixture)
+    icon = admin_client.get("/favicon.ico", follow=True)
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/x-icon"
+    svg = admin_client.get("/static/factory/favicon.svg")
+    assert svg.status_code == 200 and svg["Content-Type"].startswith("image/svg+xml")
+    project, remote = repo_project
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
+    for path in ("/admin/", f"/admin/tickets/ticket/{ticket.pk}/change/", "/admin/metrics/", f"/review/{ticket.pk}/",
+                 "/review/", "/api/docs/"):
+        page = admin_client.get(path).content.decode()
+        assert "/static/factory/favicon.svg" in page, path

@@ -40,6 +40,18 @@ def test_multiply():
 ```
 """
 WRONG = RIGHT.replace("return a * b", "return a + b")
+# The fix of WRONG as a SEARCH/REPLACE block, though the agent asks for whole files on a file this small.
+FIX_AS_DIFF = """calc.py
+```python
+<<<<<<< SEARCH
+def multiply(a, b):
+    return a + b
+=======
+def multiply(a, b):
+    return a * b
+>>>>>>> REPLACE
+```
+"""
 
 
 def make_ticket(project) -> Ticket:
@@ -86,11 +98,14 @@ def test_right_answer_completes_in_one_attempt(calc_project, fake_model):
 
 def test_wrong_then_right_completes_in_two_with_failure_fed_back(calc_project, fake_model):
     project, _ = calc_project
-    fake_model.push(WRONG, RIGHT)
+    fake_model.push(WRONG, FIX_AS_DIFF)
     ticket = run_ticket(str(make_ticket(project).pk))
     assert ticket.estado == "completed"
     assert ticket.intentos == 2
     assert [a.outcome for a in ticket.attempts.order_by("number")] == ["tests_failed", "passed"]
+    # edit_format auto asked for whole files both times; each attempt shows the format its answer used.
+    assert [a.edit_format for a in ticket.attempts.order_by("number")] == ["whole (auto)", "diff (auto)"]
+    assert ticket.attempts.get(number=2).edit_results["formats"] == ["diff"]
     second_prompt = fake_model.requests[1]["messages"][1]["content"]
     assert "previous attempt failed" in second_prompt
     assert "test_multiply" in second_prompt and "assert 7 == 12" in second_prompt

@@ -93,6 +93,24 @@ def test_time_split_tokens_and_speed(factory):
     assert tokens["prompt_tokens_per_second"] == 500.0
 
 
+def test_a_nonsense_speed_is_left_out_and_shown_as_a_dash(db, client, reviewer):
+    """A model server that reports a 1 ns duration would claim 124,000,000,000 tokens/s."""
+    project = services.create_project(name="gamma", repo_url="/srv/gamma.git", test_command="pytest -q")
+    run(new_ticket(project, "glitch"), model="m7", outcomes=["passed"], end="completed",
+        answer=Answer(eval_tokens=124, eval_seconds=1e-9, prompt_tokens=900, prompt_eval_seconds=1e-9))
+    data = metrics.factory_metrics()
+    assert data["tokens"]["eval_tokens_per_second"] is None and data["tokens"]["prompt_tokens_per_second"] is None
+    assert by(data["by_model"], "model")["m7"]["eval_tokens_per_second"] is None
+    run(new_ticket(project, "sane"), model="m7", outcomes=["passed"], end="completed")
+    data = metrics.factory_metrics()  # the sane attempt alone: 200 tokens in 4 s, 1000 in 2 s
+    assert (data["tokens"]["eval_tokens_per_second"], data["tokens"]["prompt_tokens_per_second"]) == (50.0, 500.0)
+    assert metrics._tokens_per_second(124, 1e-9) is None
+    assert f"{definitions.MAX_TOKENS_PER_SECOND:,}" in data["definitions"]["tokens"]
+    client.force_login(reviewer)
+    html = client.get("/admin/metrics/").content.decode()
+    assert "124,000,000,000" not in html and "Model speed <b>50.0</b> tok/s" in html
+
+
 def test_queue_failures_and_reviews(factory):
     data = metrics.factory_metrics(now=NOW)
     assert data["queue"] == {"length": 1, "pending": 1, "changes_requested": 0, "oldest_wait_seconds": 10800.0,

@@ -1,5 +1,7 @@
-"""The review page in headless Chromium: log in, read the highlighted diff and the tests, approve."""
+"""The review page and the admin's ticket page in headless Chromium: log in, read the highlighted diff, the tests
+and the answers, approve."""
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCREENSHOT = Path(django_settings.BASE_DIR) / "docs" / "review-page.png"
+ADMIN_SCREENSHOT = Path(django_settings.BASE_DIR) / "docs" / "admin-ticket.png"
 
 POLITE_APP = '''def greet(name: str, title: str = "") -> str:
     """Greet someone politely, with their title when known."""
@@ -70,10 +73,10 @@ def in_another_thread(work: Callable[[], None]) -> None:
     thread.join(timeout=60)
 
 
-def log_in(page, base_url: str, next_path: str) -> None:
+def log_in(page, base_url: str, next_path: str, username: str = "rita", password: str = "rita-secret-pw") -> None:
     page.goto(f"{base_url}/admin/login/?next={next_path}")
-    page.fill("#id_username", "rita")
-    page.fill("#id_password", "rita-secret-pw")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
     page.click("input[type=submit]")
     page.wait_for_url(f"**{next_path}")
 
@@ -86,13 +89,19 @@ def make_reviewer() -> None:
 def reviewable_ticket(project, remote: Path) -> Ticket:
     ticket = completed_ticket(project, remote, {"app.py": POLITE_APP, "tests/test_app.py": APP_TESTS},
                               tests=PASSED_RUN, titulo="Polite greeting with the person's title")
+    new_tests = ["tests/test_app.py::test_greet_uses_the_title", "tests/test_app.py::test_greet_without_a_title"]
+    verdict = {"green": True, "basis": "baseline", "reason": "no test broke", "base_branch": "main",
+               "base_commit": ticket.codigo_generado["base"], "new": new_tests, "fixed": [], "broken": [],
+               "still_failing": [], "new_failing": [], "flaky": [], "removed": [], "ticket_tests": new_tests}
     Ticket.objects.filter(pk=ticket.pk).update(
-        intentos=2, descripcion="greet() should say 'Good day' and use the person's title when it is given.")
+        intentos=2, descripcion="greet() should say 'Good day' and use the person's title when it is given.",
+        tests_resultado={**PASSED_RUN, "verdict": verdict})
     TicketAttempt.objects.filter(ticket=ticket, number=1).update(
         outcome=TicketAttempt.Outcome.TESTS_FAILED, test_result=FAILED_RUN, test_seconds=0.8,
         feedback="1 test failed: tests/test_app.py::test_greet_without_a_title (extra space without a title).")
     TicketAttempt.objects.create(ticket=ticket, number=2, outcome=TicketAttempt.Outcome.PASSED, phase="finished",
                                  response="app.py\n```python\n" + POLITE_APP + "```\n", prompt="...",
+                                 model_name="qwen2.5-coder:14b", edit_format="whole (auto)",
                                  edit_results={"applied": ["app.py"], "failed": []}, test_result=PASSED_RUN,
                                  prompt_tokens=1480, eval_tokens=212, model_seconds=9.4, test_seconds=0.7)
     return ticket
@@ -133,6 +142,8 @@ def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F
                 page.set_viewport_size({"width": 1440, "height": 1480})
                 page.screenshot(path=str(SCREENSHOT))
 
+            questions: list[str] = []  # one confirmation, as GitHub's merge button asks
+            page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
             page.click("#approve-button")
             expect(page.locator("#merged-note")).to_be_visible()
             expect(page.locator(".messages")).to_contain_text("was merged into main")
@@ -141,8 +152,71 @@ def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F
             browser.close()
 
     ticket.refresh_from_db()
+    assert questions == [f"Merge {ticket.branch_name} into main and push it?"]
     assert ticket.estado == "merged"
     assert is_ancestor(remote, ticket.codigo_generado["head"])
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_dismissing_the_confirmation_merges_nothing(live_server, repo_project):  # noqa: F811 (fixture)
+    chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    project, remote = repo_project
+    ticket = reviewable_ticket(project, remote)
+    make_reviewer()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            log_in(page, live_server.url, f"/review/{ticket.pk}/")
+            page.once("dialog", lambda dialog: dialog.dismiss())
+            page.click("#approve-button")
+            expect(page.locator("#approve-button")).to_be_enabled()
+            expect(page.locator("#approve-button")).to_have_text("Approve and merge")
+        finally:
+            browser.close()
+    assert Ticket.objects.get(pk=ticket.pk).estado == "completed"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_admin_ticket_page_shows_the_highlighted_diff_and_the_answer_as_written(live_server, repo_project):  # noqa: F811
+    chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    project, remote = repo_project
+    ticket = reviewable_ticket(project, remote)
+    get_user_model().objects.create_superuser("boss", "boss@example.com", "boss-secret-pw")
+    change_path = f"/admin/tickets/ticket/{ticket.pk}/change/"
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{live_server.url}/admin/login/")
+            page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+            log_in(page, live_server.url, change_path, "boss", "boss-secret-pw")
+
+            expect(page.locator("#review-banner a")).to_have_attribute("href", f"/review/{ticket.pk}/")
+            keyword = page.locator("#ticket-changes .diff-unified td.hl span.kn").first  # highlighted `from`
+            expect(keyword).to_be_visible()
+            assert keyword.evaluate("e => getComputedStyle(e).color") != "rgb(31, 35, 40)", "no Pygments CSS"
+            expect(page.locator("#ticket-tests table.factory-counts")).to_contain_text("passed")
+            answer = page.locator(".field-answer pre.factory-answer").last
+            expect(answer).to_be_visible()
+            assert '\n    who = f"{title} {name}".strip()\n' in answer.inner_text()  # indentation as written
+            assert answer.evaluate("e => getComputedStyle(e).whiteSpace") == "pre-wrap"
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", page.locator("td.field-time").first.inner_text())
+            expect(page.locator("input[name=_save]")).to_have_count(0)
+
+            if os.environ.get("FACTORY_SCREENSHOTS") == "1":  # down to the test table: the attempts follow
+                bottom = page.locator("#ticket-tests").evaluate("e => e.getBoundingClientRect().bottom + scrollY")
+                page.screenshot(path=str(ADMIN_SCREENSHOT), full_page=True,
+                                clip={"x": 0, "y": 0, "width": 1440, "height": bottom + 16})
+        finally:
+            browser.close()
 
 
 @pytest.mark.browser

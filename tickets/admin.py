@@ -1,18 +1,20 @@
-import json
-
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince
 
-from lib.formatting import pretty_json
+from lib import diffview, testresults
+from lib.formatting import preformatted, pretty_json, timestamp
 from lib.paths import path_problem
 from tickets import health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
@@ -34,25 +36,33 @@ class TicketEventInline(admin.TabularInline):
     model = TicketEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "actor", "kind", "from_state", "to_state", "message"]
+    fields = ["time", "actor", "kind", "from_state", "to_state", "message"]
     readonly_fields = fields
     ordering = ["created_at", "id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="Time")
+    def time(self, event: TicketEvent) -> str:
+        return timestamp(event.created_at)
+
 
 class TicketAttemptInline(admin.StackedInline):
     model = TicketAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "outcome", "phase", "model_name", "edit_format", "tokens", "timing", "edit_summary",
-              "tests_summary", "feedback", "response"]
+    fields = ["number", "outcome", "phase", "model_name", "edit_format", "times", "tokens", "timing",
+              "edit_summary", "tests", "feedback_text", "answer", "prompt_text"]
     readonly_fields = fields
     ordering = ["number"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description="Started / finished")
+    def times(self, attempt: TicketAttempt) -> str:
+        return f"{timestamp(attempt.started_at)} / {timestamp(attempt.finished_at)}"
 
     @admin.display(description="Tokens (prompt / output)")
     def tokens(self, attempt: TicketAttempt) -> str:
@@ -63,12 +73,39 @@ class TicketAttemptInline(admin.StackedInline):
         return f"{attempt.model_seconds or 0:.1f} s / {attempt.test_seconds or 0:.1f} s"
 
     @admin.display(description="Edits")
-    def edit_summary(self, attempt: TicketAttempt) -> str:
-        return json.dumps(attempt.edit_results, indent=1) if attempt.edit_results else "-"
+    def edit_summary(self, attempt: TicketAttempt) -> SafeString | str:
+        edits = attempt.edit_results or {}
+        lines = [("edit-ok", f"✓ applied {path}") for path in edits.get("applied") or []]
+        lines += [("edit-bad", f"✗ not applied {failure.get('path') or '(answer)'}: {failure.get('reason')}")
+                  for failure in edits.get("failed") or []]
+        lines += [("edit-bad", f"✗ syntax error {failure.get('path')}: {failure.get('reason')}")
+                  for failure in edits.get("syntax_errors") or []]
+        lines += [("edit-note", note) for note in edits.get("notes") or []]
+        return format_html_join("", "<div class='{}'>{}</div>", lines) if lines else "-"
 
     @admin.display(description="Tests")
-    def tests_summary(self, attempt: TicketAttempt) -> str:
-        return summarize_tests(attempt.test_result)
+    def tests(self, attempt: TicketAttempt) -> SafeString | str:
+        if not attempt.test_result:
+            return "-"
+        return format_html("<details><summary>{}</summary>{}</details>", summarize_tests(attempt.test_result),
+                           render_test_result(attempt.test_result))
+
+    @admin.display(description="Told the next attempt")
+    def feedback_text(self, attempt: TicketAttempt) -> SafeString | str:
+        return preformatted(attempt.feedback, css_class="factory-pre")
+
+    @admin.display(description="Answer")
+    def answer(self, attempt: TicketAttempt) -> SafeString | str:
+        return preformatted(attempt.response, css_class="factory-pre factory-answer")
+
+    @admin.display(description="Prompt")
+    def prompt_text(self, attempt: TicketAttempt) -> SafeString | str:
+        if not attempt.prompt:
+            return "-"
+        return format_html("<details><summary>Prompt sent to the model ({} characters)</summary>{}{}</details>",
+                           f"{len(attempt.prompt):,}", format_html_join("", "<p class='help'>{}</p>",
+                                                                        ((note,) for note in attempt.prompt_notes or [])),
+                           preformatted(attempt.prompt, css_class="factory-pre factory-prompt"))
 
 
 def summarize_tests(result: dict | None) -> str:
@@ -77,6 +114,23 @@ def summarize_tests(result: dict | None) -> str:
     return (f"{result.get('passed', 0)} passed, {result.get('failed', 0)} failed, "
             f"{result.get('errors', 0)} errors, {result.get('skipped', 0)} skipped "
             f"in {result.get('duration_s', 0):.1f} s (exit {result.get('exit_code')})")
+
+
+def render_test_result(result: dict | None) -> SafeString:
+    return mark_safe(render_to_string("admin/tickets/ticket/_test_result.html",  # the template escapes
+                                      {"tests": testresults.test_view(result)}))
+
+
+def results_context(ticket: Ticket) -> dict:
+    """What the change page shows below the fields: the highlighted diff and the test result."""
+    files = diffview.parse_diff((ticket.codigo_generado or {}).get("diff", ""))
+    return {
+        "diff_files": files,
+        "diff_stats": diffview.diff_stats(files),
+        "fold_lines": diffview.FOLD_LINES,
+        "pygments_css": mark_safe(diffview.pygments_css()),  # generated by Pygments, no user input
+        "ticket_tests": render_test_result(ticket.tests_resultado),
+    }
 
 
 def relative_path_validator(value: str) -> None:
@@ -120,13 +174,14 @@ class TicketAdmin(admin.ModelAdmin):
         (None, {"fields": ["project", "titulo", "descripcion", "tipo", "prioridad", "depende_de"]}),
         ("For the implementer", {"fields": ["archivos_modificar", "archivos_referencia", "patrones_obligatorios",
                                             "contexto_cipher", "tests_requeridos"]}),
-        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "creado_en",
-                              "iniciado_en", "completado_en"]}),
-        ("Results", {"fields": ["tests_summary", "tests_resultado_pretty", "codigo_generado_pretty"]}),
+        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "created",
+                              "started", "finished"]}),
+        # Shown readable below the fields (diff, test table); the stored JSON stays at hand, folded.
+        ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"],
+                                   "classes": ["collapse"]}),
     ]
-    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "creado_en", "iniciado_en",
-                       "completado_en", "tests_summary", "tests_resultado_pretty", "codigo_generado_pretty",
-                       "review_link"]
+    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "created", "started", "finished",
+                       "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if isinstance(db_field, ArrayField):
@@ -152,6 +207,18 @@ class TicketAdmin(admin.ModelAdmin):
         warn_about_agent_health(request)
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def render_change_form(self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(results_context(obj))
+        if obj is not None and self.nothing_to_edit(request, obj):
+            context.update(title=f"View {self.opts.verbose_name}", show_save=False, show_save_and_continue=False,
+                           show_save_and_add_another=False)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def nothing_to_edit(self, request: HttpRequest, ticket: Ticket) -> bool:
+        fields = flatten_fieldsets(self.get_fieldsets(request, ticket))
+        return set(fields) <= set(self.get_readonly_fields(request, ticket))
+
     @admin.display(description="Age", ordering="creado_en")
     def age(self, ticket: Ticket) -> str:
         return timesince(ticket.creado_en, timezone.now())
@@ -162,9 +229,17 @@ class TicketAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">review page</a>', reverse("review-ticket", args=[ticket.pk]))
 
-    @admin.display(description="Tests")
-    def tests_summary(self, ticket: Ticket) -> str:
-        return summarize_tests(ticket.tests_resultado)
+    @admin.display(description="Creado en", ordering="creado_en")
+    def created(self, ticket: Ticket) -> str:
+        return timestamp(ticket.creado_en)
+
+    @admin.display(description="Iniciado en")
+    def started(self, ticket: Ticket) -> str:
+        return timestamp(ticket.iniciado_en)
+
+    @admin.display(description="Completado en")
+    def finished(self, ticket: Ticket) -> str:
+        return timestamp(ticket.completado_en)
 
     @admin.display(description="tests_resultado")
     def tests_resultado_pretty(self, ticket: Ticket) -> str:
@@ -247,10 +322,14 @@ def warn_about_agent_health(request: HttpRequest) -> None:
 
 @admin.register(TicketEvent)
 class TicketEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "ticket", "actor", "kind", "from_state", "to_state", "message"]
+    list_display = ["time", "ticket", "actor", "kind", "from_state", "to_state", "message"]
     list_filter = ["kind", "to_state"]
     search_fields = ["message", "actor", "ticket__titulo"]
     list_select_related = ["ticket"]
+
+    @admin.display(description="Time", ordering="created_at")
+    def time(self, event: TicketEvent) -> str:
+        return timestamp(event.created_at)
 
     def has_add_permission(self, request) -> bool:
         return False

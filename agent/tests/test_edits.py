@@ -10,6 +10,7 @@ from agent.edits import (
     apply_edits,
     choose_format,
     format_instructions,
+    format_label,
     parse_edits,
 )
 
@@ -166,7 +167,7 @@ def test_apply_whole_file_replaces_content_and_adds_trailing_newline(tmp_path):
     make_tree(tmp_path, {"calc.py": SAMPLE})
     answer = "calc.py\n```python\nVALUE = 1\n```"
     result = apply_edits(root=tmp_path, answer=answer)
-    assert result.to_dict() == {"applied": ["calc.py"], "failed": [], "notes": []}
+    assert result.to_dict() == {"applied": ["calc.py"], "failed": [], "notes": [], "formats": ["whole"]}
     assert (tmp_path / "calc.py").read_text() == "VALUE = 1\n"
 
 
@@ -461,7 +462,8 @@ def test_apply_result_ok_and_to_dict():
     assert not ApplyResult(applied=[], failed=[]).ok
     result = ApplyResult(applied=["a.py"], failed=[EditFailure(path="b.py", reason="nope")])
     assert not result.ok
-    assert result.to_dict() == {"applied": ["a.py"], "failed": [{"path": "b.py", "reason": "nope"}], "notes": []}
+    assert result.to_dict() == {"applied": ["a.py"], "failed": [{"path": "b.py", "reason": "nope"}], "notes": [],
+                                "formats": []}
 
 
 def test_apply_keeps_file_mode(tmp_path):
@@ -493,6 +495,18 @@ def test_format_instructions_example_round_trips(tmp_path, edit_format):
     result = apply_edits(root=tmp_path, answer=text)
     assert result.ok and result.applied == ["app/greeting.py"]
     assert 'f"Hello, {name}!"' in (tmp_path / "app/greeting.py").read_text()
+    assert result.formats == [edit_format] and result.to_dict()["formats"] == [edit_format]
+
+
+def test_an_answer_mixing_formats_reports_both_and_the_label_says_who_chose(tmp_path):
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app/greeting.py").write_text('def greet(name):\n    return "Hello " + name\n')
+    answer = format_instructions("diff") + "\napp/new.py\n```python\nVALUE = 1\n```\n"
+    result = apply_edits(root=tmp_path, answer=answer)
+    assert result.ok and result.formats == ["diff", "whole"]
+    assert format_label(setting="auto", formats=result.formats) == "diff+whole (auto)"
+    assert format_label(setting="whole", formats=["diff"]) == "diff"
+    assert apply_edits(root=tmp_path, answer="no blocks here").formats == []
 
 
 def test_format_instructions_rejects_unknown_format():
