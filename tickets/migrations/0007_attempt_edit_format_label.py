@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0005_verdicts'),
+        ('tickets', '0006_project_memory_language'),
     ]
 
     operations = [
