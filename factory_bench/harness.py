@@ -8,22 +8,17 @@ ticket's worktree. An accepted ticket is approved and merged. Any other one is c
 suite's reference solution is committed to main instead, and so are the solutions of tickets left out
 of a subset: every ticket starts from the base the suite was written for, whatever came before it.
 """
-import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from pathlib import Path
-from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -32,21 +27,31 @@ from django.db import transaction
 
 from agent.defaults import dependencies_for, sandbox_policy
 from agent.edits import apply_edits
-from agent.llm import Model, OllamaModel, ScriptedModel
 from agent.queueing import agent_queue_paused
 from agent.runner import run_ticket
 from agent.testrun import run_command
-from lib.outcomes import REACHED_TESTS, Outcome
-from metrics.definitions import FIRST_ATTEMPT, TESTS_FIRST, TICKET_TIME, Target
+from factory_bench.report import metrics_lines, per_ticket_summary, summarize, table_header, table_row, ticket_result
+from factory_bench.suite import (
+    SCRIPTED,
+    SUITES_DIR,
+    BenchmarkError,
+    ModelSource,
+    Suite,
+    SuiteTicket,
+    available_suites,
+    load_suite,
+    model_source,
+)
 from review import services as review
 from tickets import selectors, services
 from tickets.models import Project, Ticket
 from tickets.roles import ARCHITECT, REVIEWER, grant_role
 from tickets.states import FINAL, State
 
-SUITES_DIR = settings.BASE_DIR / "bench" / "suites"
+__all__ = ["SCRIPTED", "SUITES_DIR", "Benchmark", "BenchmarkError", "available_suites", "default_report_path",
+           "load_suite", "metrics_lines", "model_source", "seed_remote"]
+
 REPORTS_DIR = settings.BASE_DIR / "bench" / "reports"
-SCRIPTED = "scripted"
 BENCH_USERNAME = "factory-bench"
 BRANCH = "main"
 HIDDEN_OUTPUT_CHARS = 2000
@@ -54,165 +59,8 @@ BENCH_GIT_ENV = {
     "GIT_AUTHOR_NAME": "factory bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
     "GIT_COMMITTER_NAME": "factory bench", "GIT_COMMITTER_EMAIL": "bench@localhost", "GIT_TERMINAL_PROMPT": "0",
 }
-SUITE_FIELDS = ("name", "test_command", "hidden_test_command")
 
 Output = Callable[[str], None]
-
-
-class BenchmarkError(Exception):
-    """A benchmark that cannot start or go on; the message says why and what to do."""
-
-
-# The suite ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SuiteTicket:
-    key: str
-    fields: dict
-    depende_de: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    path: Path
-    description: str
-    setup_command: str  # e.g. `npm ci`: the project's own setup, run by the agent like any project's
-    test_report: str  # the per-test report the test command writes (relative path), if it writes one
-    test_command: str
-    hidden_test_command: str
-    hidden_tests_dir: str
-    edit_format: str
-    known_wrong: str
-    tickets: tuple[SuiteTicket, ...]
-
-    def answer(self, key: str, *, wrong: bool = False) -> str:
-        return (self.path / "solutions" / f"{key}{'-wrong' if wrong else ''}.md").read_text(encoding="utf-8")
-
-    def hidden_files(self, key: str) -> list[Path]:
-        return sorted(path for path in (self.path / "hidden" / key).iterdir() if path.is_file())
-
-    def select(self, keys: list[str] | None) -> list[str]:
-        """The chosen keys plus everything they depend on, in the suite's order."""
-        known = {ticket.key: ticket for ticket in self.tickets}
-        unknown = [key for key in keys or [] if key not in known]
-        if unknown:
-            raise BenchmarkError(f"Unknown ticket(s) {', '.join(unknown)} in suite {self.name}; "
-                                 f"its tickets are {', '.join(known)}")
-        wanted, pending = set(), list(keys or known)
-        while pending:
-            key = pending.pop()
-            if key not in wanted:
-                wanted.add(key)
-                pending.extend(known[key].depende_de)
-        return [ticket.key for ticket in self.tickets if ticket.key in wanted]
-
-
-def available_suites(root: Path = SUITES_DIR) -> list[str]:
-    return sorted(path.name for path in root.iterdir() if (path / "suite.json").is_file()) if root.is_dir() else []
-
-
-def load_suite(name: str, *, root: Path = SUITES_DIR) -> Suite:
-    path = root / name
-    if not (path / "suite.json").is_file():
-        raise BenchmarkError(f"No suite {name!r} in {root}; available: {', '.join(available_suites(root)) or 'none'}")
-    try:
-        config = json.loads((path / "suite.json").read_text(encoding="utf-8"))
-        raw_tickets = json.loads((path / "tickets.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BenchmarkError(f"Suite {name}: cannot read suite.json / tickets.json: {exc}") from None
-    missing = [field for field in SUITE_FIELDS if not config.get(field)]
-    if missing:
-        raise BenchmarkError(f"Suite {name}: suite.json lacks {', '.join(missing)}")
-    try:
-        tickets = tuple(suite_ticket(raw) for raw in raw_tickets)
-    except (KeyError, TypeError) as exc:
-        raise BenchmarkError(f"Suite {name}: every ticket in tickets.json needs a 'key' ({exc!r})") from None
-    suite = Suite(name=config["name"], path=path, description=config.get("description", ""),
-                  setup_command=config.get("setup_command", ""), test_report=config.get("test_report", ""),
-                  test_command=config["test_command"], hidden_test_command=config["hidden_test_command"],
-                  hidden_tests_dir=config.get("hidden_tests_dir", "hidden_tests"),
-                  edit_format=config.get("edit_format", "auto"), known_wrong=config.get("known_wrong", ""),
-                  tickets=tickets)
-    check_suite(suite)
-    return suite
-
-
-def suite_ticket(raw: dict) -> SuiteTicket:
-    return SuiteTicket(key=raw["key"], fields={name: raw[name] for name in services.DEFINITION_FIELDS if name in raw},
-                       depende_de=tuple(raw.get("depende_de", ())))
-
-
-def check_suite(suite: Suite) -> None:
-    problems, earlier = [], set()
-    for ticket in suite.tickets:
-        later = [key for key in ticket.depende_de if key not in earlier]
-        if later:
-            problems.append(f"{ticket.key} depends on {', '.join(later)}, which is not an earlier ticket")
-        earlier.add(ticket.key)
-        if not (suite.path / "solutions" / f"{ticket.key}.md").is_file():
-            problems.append(f"solutions/{ticket.key}.md is missing")
-        if not (suite.path / "hidden" / ticket.key).is_dir():
-            problems.append(f"hidden/{ticket.key}/ is missing")
-    if suite.known_wrong and not (suite.path / "solutions" / f"{suite.known_wrong}-wrong.md").is_file():
-        problems.append(f"solutions/{suite.known_wrong}-wrong.md is missing (suite.json known_wrong)")
-    if not (suite.path / "repo").is_dir():
-        problems.append("repo/ is missing")
-    if problems:
-        raise BenchmarkError(f"Suite {suite.name} is incomplete: {'; '.join(problems)}")
-
-
-# Models ---------------------------------------------------------------------
-
-
-class ModelSource(Protocol):
-    name: str
-
-    def check(self) -> None: ...
-    def for_ticket(self, key: str) -> Model: ...
-    def describe(self) -> dict: ...
-
-
-class SuiteAnswers:
-    """`--model scripted`: the suite's reference answers, and its known-wrong answer for that one ticket."""
-
-    name = SCRIPTED
-
-    def __init__(self, suite: Suite) -> None:
-        self.suite = suite
-
-    def check(self) -> None:
-        return None
-
-    def for_ticket(self, key: str) -> Model:
-        answer = self.suite.answer(key, wrong=key == self.suite.known_wrong)
-        return ScriptedModel(lambda system, user: answer, name=SCRIPTED)
-
-    def describe(self) -> dict:
-        return {"kind": SCRIPTED, "known_wrong": self.suite.known_wrong}
-
-
-class OllamaModels:
-    """An Ollama model, with the factory's own settings (num_ctx, temperature, timeout)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.model = OllamaModel(host=settings.OLLAMA_HOST, name=name, num_ctx=settings.FACTORY_NUM_CTX,
-                                 temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
-
-    def check(self) -> None:
-        self.model.check()
-
-    def for_ticket(self, key: str) -> Model:
-        return self.model
-
-    def describe(self) -> dict:
-        return {"kind": "ollama", "host": settings.OLLAMA_HOST}
-
-
-def model_source(name: str, suite: Suite) -> ModelSource:
-    return SuiteAnswers(suite) if name == SCRIPTED else OllamaModels(name)
 
 
 # Git ------------------------------------------------------------------------
@@ -292,158 +140,6 @@ def hidden_summary(hidden: dict) -> str:
     counts = f"{hidden['tests_passed']} passed, {hidden['tests_failed']} failed, {hidden['errors']} errors"
     names = ", ".join(name.split("::")[-1] for name in hidden["failures"][:3])
     return f"{counts}{' (timed out)' if hidden['timed_out'] else ''}{': ' + names if names else ''}"
-
-
-# Results --------------------------------------------------------------------
-
-
-def ticket_result(*, key: str, ticket: Ticket, hidden: dict | None) -> dict:
-    attempts = list(ticket.attempts.order_by("number"))
-    answered = [attempt for attempt in attempts if attempt.outcome != Outcome.MODEL_ERROR]
-    first = answered[0].outcome if answered else None
-    seconds = ((ticket.completado_en - ticket.iniciado_en).total_seconds()
-               if ticket.completado_en and ticket.iniciado_en else None)
-    eval_seconds = sum(attempt.eval_seconds or 0 for attempt in answered)
-    prompt_seconds = sum(attempt.prompt_eval_seconds or 0 for attempt in answered)
-    return {
-        "key": key, "ticket_id": str(ticket.pk), "titulo": ticket.titulo, "tipo": ticket.tipo,
-        "agent_state": ticket.estado, "final_state": ticket.estado, "attempts": ticket.intentos,
-        "attempt_outcomes": [attempt.outcome for attempt in attempts],
-        "edit_formats": sorted({attempt.edit_format for attempt in answered if attempt.edit_format}),
-        "first_attempt_outcome": first,
-        "tests_passed_first_attempt": first == Outcome.PASSED,
-        "completed_first_attempt": ticket.estado == State.COMPLETED and first == Outcome.PASSED,
-        "hidden": hidden, "accepted": False, "error": ticket.error_mensaje or "",
-        "seconds": seconds, "minutes": round(seconds / 60, 3) if seconds is not None else None,
-        "prompt_tokens": sum(attempt.prompt_tokens or 0 for attempt in answered),
-        "eval_tokens": sum(attempt.eval_tokens or 0 for attempt in answered),
-        "model_seconds": round(sum(attempt.model_seconds or 0 for attempt in answered), 3),
-        "test_seconds": round(sum(attempt.test_seconds or 0 for attempt in answered), 3),
-        "eval_seconds": round(eval_seconds, 3), "prompt_eval_seconds": round(prompt_seconds, 3),
-        "eval_tokens_per_second": per_second(sum(attempt.eval_tokens or 0 for attempt in answered), eval_seconds),
-        "prompt_tokens_per_second": per_second(sum(attempt.prompt_tokens or 0 for attempt in answered),
-                                               prompt_seconds),
-        "merge_commit": "", "reference_commit": "", "note": "",
-    }
-
-
-def per_second(amount: float, seconds: float) -> float | None:
-    return round(amount / seconds, 1) if seconds else None
-
-
-def rate_metric(target: Target, numerator: int, denominator: int) -> dict:
-    value = round(numerator / denominator, 4) if denominator else None
-    return {"label": target.label, "value": value, "count": numerator, "of": denominator, "target": target.text,
-            "status": target.status(value)}
-
-
-def summarize(results: list[dict]) -> dict:
-    """The seed's three metrics (same definitions as the metrics page) and what explains them."""
-    ran = [result for result in results if result["agent_state"] in (State.COMPLETED, State.FAILED)]
-    reached = [result for result in ran if result["first_attempt_outcome"] in REACHED_TESTS]
-    seconds = [result["seconds"] for result in ran if result["seconds"] is not None]
-    average = mean(seconds)
-    accepted = [result for result in ran if result["accepted"]]
-    return {
-        "tickets": len(ran),
-        FIRST_ATTEMPT.key: rate_metric(FIRST_ATTEMPT, sum(r["completed_first_attempt"] for r in ran), len(ran)),
-        TICKET_TIME.key: {"label": TICKET_TIME.label, "value": average,
-                          "minutes": round(average / 60, 2) if average is not None else None,
-                          "median": round(statistics.median(seconds), 3) if seconds else None,
-                          "target": TICKET_TIME.text, "status": TICKET_TIME.status(average)},
-        TESTS_FIRST.key: rate_metric(TESTS_FIRST, sum(r["tests_passed_first_attempt"] for r in reached),
-                                     len(reached)),
-        "accepted_by_hidden_tests": {"label": "Accepted by the hidden tests", "count": len(accepted),
-                                     "of": len(ran), "value": round(len(accepted) / len(ran), 4) if ran else None},
-        "prompt_tokens": sum(result["prompt_tokens"] for result in ran),
-        "eval_tokens": sum(result["eval_tokens"] for result in ran),
-        "tokens_per_ticket": round(sum(r["prompt_tokens"] + r["eval_tokens"] for r in ran) / len(ran)) if ran else None,
-        "eval_tokens_per_second": per_second(sum(r["eval_tokens"] for r in ran if r["eval_seconds"]),
-                                             sum(r["eval_seconds"] for r in ran)),
-        "prompt_tokens_per_second": per_second(sum(r["prompt_tokens"] for r in ran if r["prompt_eval_seconds"]),
-                                               sum(r["prompt_eval_seconds"] for r in ran)),
-        "model_seconds": round(sum(result["model_seconds"] for result in ran), 3),
-        "test_seconds": round(sum(result["test_seconds"] for result in ran), 3),
-        "failure_reasons": failure_reasons(ran),
-        "not_accepted": [result["key"] for result in ran if not result["accepted"]],
-    }
-
-
-def failure_reasons(results: list[dict]) -> dict:
-    reasons = Counter(outcome for result in results for outcome in result["attempt_outcomes"]
-                      if outcome != Outcome.PASSED)
-    reasons["hidden_tests_failed"] = sum(1 for result in results if result["hidden"] and not result["hidden"]["passed"])
-    reasons["merge_failed"] = sum(1 for result in results if result["note"].startswith("merge failed"))
-    return {reason: count for reason, count in sorted(reasons.items()) if count}
-
-
-def per_ticket_summary(repeats: list[dict]) -> dict:
-    keys: dict[str, list[dict]] = {}
-    for repeat in repeats:
-        for result in repeat["tickets"]:
-            keys.setdefault(result["key"], []).append(result)
-    return {key: {"runs": len(results), "accepted": sum(r["accepted"] for r in results),
-                  "completed_first_attempt": sum(r["completed_first_attempt"] for r in results),
-                  "average_minutes": mean([r["minutes"] for r in results if r["minutes"] is not None])}
-            for key, results in keys.items()}
-
-
-def mean(values: list[float]) -> float | None:
-    return round(statistics.fmean(values), 3) if values else None
-
-
-# Printing -------------------------------------------------------------------
-
-COLUMNS = (("key", 5), ("tipo", 9), ("agent", 10), ("att", 4), ("tests@1", 8), ("hidden", 7), ("accepted", 9),
-           ("min", 7), ("prompt tok", 11), ("eval tok", 9), ("model s", 8), ("test s", 7))
-
-
-def table_header() -> str:
-    header = "".join(f"{name:<{width}}" for name, width in COLUMNS).rstrip()
-    return f"{header}\n{'-' * len(header)}"
-
-
-def table_row(result: dict) -> str:
-    hidden = result["hidden"]
-    cells = (result["key"], result["tipo"], result["agent_state"], result["attempts"],
-             yes_no(result["tests_passed_first_attempt"]), "-" if hidden is None else ("pass" if hidden["passed"]
-                                                                                       else "FAIL"),
-             yes_no(result["accepted"]), "-" if result["minutes"] is None else f"{result['minutes']:.2f}",
-             result["prompt_tokens"], result["eval_tokens"], f"{result['model_seconds']:.1f}",
-             f"{result['test_seconds']:.1f}")
-    return "".join(f"{str(cell):<{width}}" for cell, (_, width) in zip(cells, COLUMNS)).rstrip()
-
-
-def yes_no(value: bool) -> str:
-    return "yes" if value else "no"
-
-
-def metrics_lines(metrics: dict) -> list[str]:
-    lines = []
-    for target in (FIRST_ATTEMPT, TICKET_TIME, TESTS_FIRST):
-        metric = metrics[target.key]
-        if target is TICKET_TIME:
-            value = "-" if metric["value"] is None else f"{metric['minutes']:.2f} min"
-        else:
-            value = percent(metric)
-        status = {"met": "met", "missed": "MISSED", "no_data": "no data"}[metric["status"]]
-        lines.append(f"  {target.label:<34}{value:<20}target {metric['target']:<9}{status}")
-    accepted = metrics["accepted_by_hidden_tests"]
-    lines.append(f"  {accepted['label']:<34}{percent(accepted)}")
-    speeds = (metrics["eval_tokens_per_second"], metrics["prompt_tokens_per_second"])
-    writing, reading = ("-" if speed is None else speed for speed in speeds)
-    lines.append(f"  {'Tokens per ticket':<34}{metrics['tokens_per_ticket'] or 0} (model writes {writing} "
-                 f"tokens/s, reads the prompt at {reading} tokens/s)")
-    if metrics["failure_reasons"]:
-        reasons = ", ".join(f"{name} {count}" for name, count in metrics["failure_reasons"].items())
-        lines.append(f"  {'Failed attempts and rejections':<34}{reasons}")
-    return lines
-
-
-def percent(metric: dict) -> str:
-    if metric["value"] is None:
-        return "-"
-    return f"{metric['value'] * 100:.1f} % ({metric['count']}/{metric['of']})"
 
 
 # The run --------------------------------------------------------------------

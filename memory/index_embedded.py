@@ -1,6 +1,6 @@
 """The memory index in-process: the Qdrant engine (qdrant-edge-py) on a shard folder.
 
-Over 400 lines: the engine adapter, its lease wiring and the HNSW recall check belong together.
+Over 400 lines because the engine adapter, its lease wiring and the HNSW recall check belong together.
 
 Sharing between processes. The web server, both django-q2 clusters' workers and management
 commands all use the one shard under FACTORY_DATA_DIR/memory. The engine cannot have it open in
