@@ -85,7 +85,7 @@ def test_scripted_run_judges_by_hidden_tests_and_builds_on_reference_solutions(t
     t10 = Ticket.objects.get(pk=results["T10"]["ticket_id"])
     assert not t10.depende_de.exists()  # T03 was replaced by its reference solution, so T10 does not wait
     assert t10.events.filter(kind=TicketEvent.Kind.COMMENT, message__contains="T03 was not accepted").exists()
-    assert not OrmQ.objects.exists()  # nothing was queued for a worker to take
+    assert not OrmQ.objects.filter(key="agent").exists()  # no agent run was queued for a worker to take
 
     # Main ends up correct: every hidden test of the three tickets passes on it, with the project's own tests.
     checkout = tmp_path / "final"
