@@ -109,7 +109,7 @@ def commit_reference(*, remote: Path, answer: str, message: str, scratch: Path) 
 
 
 def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
-    """Run the ticket's hidden tests in its worktree (copied in flat, removed afterwards).
+    """Run the ticket's hidden tests in its worktree (copied in flat with the shared ones, removed afterwards).
 
     Same sandbox as the agent's own test runs, with the base commit's installed dependencies.
     """

@@ -13,6 +13,7 @@ from tickets import services
 SUITES_DIR = settings.BASE_DIR / "bench" / "suites"
 SCRIPTED = "scripted"
 SUITE_FIELDS = ("name", "test_command", "hidden_test_command")
+SHARED_HIDDEN = "_shared"  # hidden/_shared/: helpers copied along with every ticket's hidden files
 
 
 class BenchmarkError(Exception):
@@ -47,7 +48,9 @@ class Suite:
         return (self.path / "solutions" / f"{key}{'-wrong' if wrong else ''}.md").read_text(encoding="utf-8")
 
     def hidden_files(self, key: str) -> list[Path]:
-        return sorted(path for path in (self.path / "hidden" / key).iterdir() if path.is_file())
+        """The ticket's hidden files and the suite's shared ones (hidden/_shared/), copied flat together."""
+        files = files_in(self.path / "hidden" / key) + files_in(self.path / "hidden" / SHARED_HIDDEN)
+        return sorted(files, key=lambda path: path.name)
 
     def select(self, keys: list[str] | None) -> list[str]:
         """The chosen keys plus everything they depend on, in the suite's order."""
@@ -63,6 +66,10 @@ class Suite:
                 wanted.add(key)
                 pending.extend(known[key].depende_de)
         return [ticket.key for ticket in self.tickets if ticket.key in wanted]
+
+
+def files_in(directory: Path) -> list[Path]:
+    return [path for path in directory.iterdir() if path.is_file()] if directory.is_dir() else []
 
 
 def available_suites(root: Path = SUITES_DIR) -> list[str]:
@@ -111,12 +118,19 @@ def check_suite(suite: Suite) -> None:
             problems.append(f"solutions/{ticket.key}.md is missing")
         if not (suite.path / "hidden" / ticket.key).is_dir():
             problems.append(f"hidden/{ticket.key}/ is missing")
+        problems += shared_name_clashes(suite, key=ticket.key)
     if suite.known_wrong and not (suite.path / "solutions" / f"{suite.known_wrong}-wrong.md").is_file():
         problems.append(f"solutions/{suite.known_wrong}-wrong.md is missing (suite.json known_wrong)")
     if not (suite.path / "repo").is_dir():
         problems.append("repo/ is missing")
     if problems:
         raise BenchmarkError(f"Suite {suite.name} is incomplete: {'; '.join(problems)}")
+
+
+def shared_name_clashes(suite: Suite, *, key: str) -> list[str]:
+    shared = {path.name for path in files_in(suite.path / "hidden" / SHARED_HIDDEN)}
+    return [f"hidden/{key}/{path.name} has the name of a file in hidden/{SHARED_HIDDEN}/ (both are copied flat)"
+            for path in files_in(suite.path / "hidden" / key) if path.name in shared]
 
 
 # Models ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django_q.models import OrmQ
 
 from factory_bench.harness import SUITES_DIR
+from factory_bench.suite import BenchmarkError, load_suite
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets.models import Project, Ticket, TicketEvent
 
@@ -36,7 +37,7 @@ def run_hidden_tests(checkout: Path, keys: list[str]) -> subprocess.CompletedPro
     target = checkout / "hidden_tests"
     target.mkdir()
     for key in keys:
-        for source in (SUITE / "hidden" / key).iterdir():
+        for source in load_suite("pyinventory").hidden_files(key):
             shutil.copy2(source, target / source.name)
     env = {"PATH": os.environ["PATH"], "HOME": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:django",
@@ -231,3 +232,20 @@ def test_bad_arguments_are_explained(tmp_path):
         call_command("factory_bench", "--suite", "pyinventory", "--model", "scripted", "--tickets", "T01,T99")
     with pytest.raises(CommandError, match="--repeat must be 1 or more"):
         call_command("factory_bench", "--suite", "pyinventory", "--model", "scripted", "--repeat", "0")
+
+
+def test_shared_hidden_files_go_with_every_tickets_own():
+    nexo, pyinventory = load_suite("nexo"), load_suite("pyinventory")
+    assert [path.name for path in nexo.hidden_files("T05")] == ["mutantes_runner.js", "t05_rls_tests_mutantes.test.js"]
+    assert [path.name for path in nexo.hidden_files("T07")] == [
+        "mutantes_runner.js", "t07_mutantes.js", "t07_ventas_tests_mutantes.test.js"]
+    assert [path.name for path in pyinventory.hidden_files("T01")] == ["mutants_judge.py", "test_t01_bulk_threshold.py"]
+    assert {path.parent.name for path in pyinventory.hidden_files("T15")} == {"_shared", "T15"}
+
+
+def test_a_ticket_file_named_like_a_shared_one_is_refused(tmp_path):
+    shutil.copytree(SUITE, tmp_path / "pyinventory", ignore=shutil.ignore_patterns("repo"))
+    (tmp_path / "pyinventory" / "repo").mkdir()
+    (tmp_path / "pyinventory" / "hidden" / "T02" / "mutants_judge.py").write_text("# a copy\n")
+    with pytest.raises(BenchmarkError, match=r"hidden/T02/mutants_judge.py has the name of a file in hidden/_shared/"):
+        load_suite("pyinventory", root=tmp_path)

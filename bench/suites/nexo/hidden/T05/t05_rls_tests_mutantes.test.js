@@ -3,7 +3,7 @@
 // T05: los tests de tests/core/RLSContextManager.test.js se juzgan con mutantes de
 // app/core/db/RLSContextManager.js: cada uno rompe una garantía del aislamiento por tenant.
 
-const { runMutants, mutateSource, ORIGINAL } = require('./mutantes_runner');
+const { runMutants, mutateSource, expectPasanConElCodigoReal, expectDetectanElMutante } = require('./mutantes_runner');
 
 const TARGET = 'app/core/db/RLSContextManager.js';
 const TEST_FILE = 'tests/core/RLSContextManager.test.js';
@@ -61,14 +61,6 @@ beforeAll(() => {
   results = runMutants({ id: 't05', target: TARGET, testFile: TEST_FILE, mutants });
 });
 
-test('los tests pasan con el código real', () => {
-  const real = results[ORIGINAL];
-  expect(real.suiteFailed ? real.message : '').toBe('');
-  expect(real.failed).toBe(0);
-  expect(real.passed).toBeGreaterThanOrEqual(8);
-});
+test('los tests pasan con el código real', () => expectPasanConElCodigoReal(results, 8));
 
-test.each(Object.keys(MUTANTES))('los tests detectan el mutante %s', (name) => {
-  const result = results[name];
-  expect({ mutante: name, detectado: result.suiteFailed && result.failed > 0 }).toEqual({ mutante: name, detectado: true });
-});
+test.each(Object.keys(MUTANTES))('los tests detectan el mutante %s', (nombre) => expectDetectanElMutante(results, nombre));

@@ -5,16 +5,11 @@ copy (through a pytest plugin, so no file of the project is touched). Good tests
 on the real code and fail on every mutant.
 """
 
-import os
-import re
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from mutants_judge import MutantsJudge  # hidden/_shared/, copied next to this file
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TESTS_UNDER_REVIEW = "tests/test_money_format.py"
 
 MUTANTS_PLUGIN = textwrap.dedent(
@@ -78,37 +73,19 @@ MUTANTS = [
 ]
 
 
-def run_tests_under_review(tmp_path: Path, *, mutant: str) -> subprocess.CompletedProcess:
-    plugin_dir = tmp_path / "plugin"
-    plugin_dir.mkdir(exist_ok=True)
-    (plugin_dir / "bench_money_mutants.py").write_text(MUTANTS_PLUGIN)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(plugin_dir), str(PROJECT_ROOT)]),
-        PYTHONDONTWRITEBYTECODE="1",
-        BENCH_MUTANT=mutant,
-    )
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    command += ["-p", "bench_money_mutants", TESTS_UNDER_REVIEW]
-    return subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+JUDGE = MutantsJudge(
+    tests_under_review=TESTS_UNDER_REVIEW, plugin_name="bench_money_mutants", plugin_source=MUTANTS_PLUGIN
+)
 
 
 def test_test_file_exists():
-    assert (PROJECT_ROOT / TESTS_UNDER_REVIEW).is_file(), f"{TESTS_UNDER_REVIEW} was not created"
+    JUDGE.check_test_file_exists()
 
 
 def test_tests_pass_on_the_real_code(tmp_path):
-    result = run_tests_under_review(tmp_path, mutant="")
-    assert result.returncode == 0, result.stdout + result.stderr
-    passed = re.search(r"(\d+) passed", result.stdout)
-    assert passed and int(passed.group(1)) >= 3, result.stdout
+    JUDGE.check_passes_on_the_real_code(tmp_path, at_least=3)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS)
 def test_tests_catch_the_mutant(tmp_path, mutant):
-    result = run_tests_under_review(tmp_path, mutant=mutant)
-    assert result.returncode == 1 and re.search(r"\d+ failed", result.stdout), (
-        f"the tests in {TESTS_UNDER_REVIEW} did not detect mutant {mutant}:\n{result.stdout}"
-    )
+    JUDGE.check_catches(tmp_path, mutant=mutant)

@@ -4,7 +4,7 @@
 // de la aplicación (jest.mock con el módulo mutado generado aquí; ningún fichero del proyecto se
 // toca) y el fichero de tests se ejecuta contra él en un Jest hijo. Unos buenos tests pasan con el
 // código real y fallan con todos los mutantes.
-// Este fichero es idéntico en todos los tickets de tests (hidden/T05, hidden/T07).
+// Vive en hidden/_shared/: se copia junto a los tests ocultos de cada ticket (lo usan T05 y T07).
 
 const fs = require('fs');
 const path = require('path');
@@ -83,4 +83,18 @@ function runMutants({ id, target, testFile, mutants }) {
   }
 }
 
-module.exports = { runMutants, mutateSource, ORIGINAL };
+// Lo que juzga cada ticket de tests con los resultados de runMutants: los tests del modelo pasan con
+// el código real (al menos `minimo`) y fallan con el mutante `nombre`.
+function expectPasanConElCodigoReal(results, minimo) {
+  const real = results[ORIGINAL];
+  expect(real.suiteFailed ? real.message : '').toBe('');
+  expect(real.failed).toBe(0);
+  expect(real.passed).toBeGreaterThanOrEqual(minimo);
+}
+
+function expectDetectanElMutante(results, nombre) {
+  const result = results[nombre];
+  expect({ mutante: nombre, detectado: result.suiteFailed && result.failed > 0 }).toEqual({ mutante: nombre, detectado: true });
+}
+
+module.exports = { runMutants, mutateSource, expectPasanConElCodigoReal, expectDetectanElMutante };
