@@ -48,6 +48,13 @@ FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, m
 # Seconds before the first retry of a failed webhook delivery; each later retry waits 3x longer.
 FACTORY_WEBHOOK_BACKOFF_S = env_float("FACTORY_WEBHOOK_BACKOFF_S", 10.0)
 FACTORY_QUEUE_SYNC = env_bool("FACTORY_QUEUE_SYNC", False)
+# Folders under which a project's repo_url may name a local repository (none: network remotes only).
+FACTORY_ALLOWED_REPO_ROOTS = env_paths("FACTORY_ALLOWED_REPO_ROOTS")
+# Seconds for the `git ls-remote` that checks a project's repo_url when it is created or changed.
+FACTORY_GIT_CHECK_TIMEOUT = env_float("FACTORY_GIT_CHECK_TIMEOUT", 10.0, minimum=1.0)
+# A run whose heartbeat is older than this has nobody working on it (its worker died): it is sent back
+# to pending once, and failed the second time.
+FACTORY_HEARTBEAT_TIMEOUT = env_int("FACTORY_HEARTBEAT_TIMEOUT", 120, minimum=5)
 # One agent run may take every attempt's model and test time, plus clone, setup and push.
 FACTORY_AGENT_TASK_TIMEOUT = FACTORY_MAX_ATTEMPTS * (int(FACTORY_MODEL_TIMEOUT) + FACTORY_TEST_TIMEOUT) + 900
 

@@ -20,7 +20,7 @@ FAILURE_REASONS = (
     ("tests_failed", "Red tests", (Outcome.TESTS_FAILED,)),
     ("timeout", "Test timeouts", (Outcome.TIMEOUT,)),
     ("syntax_failed", "Syntax errors", (Outcome.SYNTAX_FAILED,)),
-    ("infrastructure", "Infrastructure errors", (Outcome.MODEL_ERROR, Outcome.ERROR)),
+    ("infrastructure", "Infrastructure errors", (Outcome.MODEL_ERROR, Outcome.ERROR, Outcome.INTERRUPTED)),
 )
 
 
@@ -60,7 +60,8 @@ DEFINITIONS = {
     "tokens": "Tokens per ticket: prompt + output tokens of the latest finished run. Tokens per second: output "
               "tokens / generation seconds (prompt tokens / prompt seconds for reading).",
     "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
-                "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
+                "failed to answer, the agent itself failed (git, setup command, prompt too large), or its worker "
+                "stopped mid-run (interrupted).",
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
              "they did not block the ticket. Counted over the tickets in scope.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
