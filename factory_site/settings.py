@@ -142,6 +142,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "admin:login"
+# Request bodies above this many bytes are refused (the API answers 413 with the limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FACTORY_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The OpenAPI schema and its docs page are for authenticated users unless this opens them.
+FACTORY_PUBLIC_API_DOCS = env_bool("FACTORY_PUBLIC_API_DOCS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -150,8 +154,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only, read within DATA_UPLOAD_MAX_MEMORY_SIZE and a nesting limit (413 / 400, never a 500).
+    "DEFAULT_PARSER_CLASSES": ["tickets.parsers.LimitedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "tickets.pagination.TicketPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "factory_site.openapi.FactoryAutoSchema",
     "EXCEPTION_HANDLER": "tickets.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -161,10 +168,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tickets for the implementer agent, reviews, shared memory and metrics.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["factory_site.docs_permission.DocsPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "factory_site.openapi.add_shared_errors"],
+    # Choice sets that share a field name get a name of their own instead of a generated "Kind191Enum".
+    "ENUM_NAME_OVERRIDES": {
+        "MemoryKindEnum": "memory.models.Kind",
+        "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
+    },
 }
 
 # django-q2 with the ORM broker: the queue lives in PostgreSQL next to the

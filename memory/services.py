@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from memory import engine, selectors
@@ -47,6 +48,7 @@ def store_item(
     ticket: Ticket | None = None,
     files: Iterable[str] = (),
     tags: Iterable[str] = (),
+    created_by: AbstractBaseUser | None = None,
 ) -> tuple[MemoryItem, bool, str]:
     """Store a memory item; returns (item, created, warning). The same text in the same project is stored once."""
     text = normalized(text)
@@ -66,6 +68,7 @@ def store_item(
             text=text, text_hash=digest, kind=kind, source=source, project=project, ticket=ticket,
             files=list(dict.fromkeys(files)), tags=sorted({tag.strip() for tag in tags if tag.strip()}),
             needs_embedding=dense is None, embed_model="" if dense is None else settings.FACTORY_EMBED_MODEL,
+            created_by=created_by,
         )
         # The index write is inside the transaction: if Qdrant refuses, the row is not kept either.
         index = engine.index()

@@ -1,4 +1,5 @@
 """The seed's three targets, what each number means, and the page's filters."""
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ MET, MISSED, NO_DATA = "met", "missed", "no_data"
 # is not the ticket's "first attempt" and is reported under infrastructure
 # failures. (When the server is unreachable the attempt is not kept at all.)
 NO_ANSWER = Outcome.MODEL_ERROR
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # YYYY-MM-DD only (fromisoformat also takes 20240105 and week dates)
 
 FAILURE_REASONS = (
     ("apply_failed", "Edit apply failures", (Outcome.APPLY_FAILED,)),
@@ -112,10 +114,12 @@ def parse_filters(params: Mapping[str, str]) -> MetricsFilter:
 
 
 def _parse_day(params: Mapping[str, str], key: str, errors: dict[str, str]) -> date | None:
-    value = (params.get(key) or "").strip()
+    value = params.get(key) or ""
     if not value:
         return None
     try:
+        if not DAY.fullmatch(value):
+            raise ValueError(value)
         day = date.fromisoformat(value)
     except ValueError:
         errors[key] = f"{value!r} is not a date; use YYYY-MM-DD."
