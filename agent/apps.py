@@ -6,7 +6,9 @@ class AgentConfig(AppConfig):
     verbose_name = "Implementer agent"
 
     def ready(self) -> None:
-        from agent import health, queueing, worktrees
+        from django_q.signals import post_spawn
+
+        from agent import health, heartbeat, queueing, worktrees
         from tickets import health as ticket_health
         from tickets.signals import ticket_event, ticket_runnable
 
@@ -14,3 +16,4 @@ class AgentConfig(AppConfig):
         ticket_event.connect(worktrees.on_ticket_event, dispatch_uid="agent.worktrees")
         ticket_event.connect(queueing.on_ticket_event, dispatch_uid="agent.baselines")
         ticket_health.register(health.agent_notices)
+        post_spawn.connect(heartbeat.on_worker_spawn, dispatch_uid="agent.heartbeat")

@@ -45,17 +45,31 @@ def on_ticket_event(sender, *, ticket, event: str, **kwargs) -> None:
 
 def waiting_ticket_ids() -> set[str]:
     """Tickets whose run waits in the agent queue (not yet taken by a worker)."""
-    waiting = set()
     # The ORM broker locks a taken entry until its timeout; a waiting one's lock is in the past.
     entries = OrmQ.objects.filter(key=settings.FACTORY_AGENT_QUEUE, lock__lte=timezone.now())
-    for payload in entries.values_list("payload", flat=True):
+    return {ticket_id for _, ticket_id in run_entries(entries)}
+
+
+def forget_taken_runs(ticket_id: str) -> int:
+    """Drop the queue entries of the ticket's runs taken by a worker that died.
+
+    Otherwise the broker hands such an entry out again once its lock expires (the task timeout), long after
+    the ticket was recovered.
+    """
+    taken = OrmQ.objects.filter(key=settings.FACTORY_AGENT_QUEUE, lock__gt=timezone.now())
+    stale = [pk for pk, entry_ticket in run_entries(taken) if entry_ticket == ticket_id]
+    return OrmQ.objects.filter(pk__in=stale).delete()[0]
+
+
+def run_entries(entries) -> Iterator[tuple[int, str]]:
+    """(entry id, ticket id) of the agent-run tasks among the queue entries."""
+    for pk, payload in entries.values_list("pk", "payload"):
         try:
             task = SignedPackage.loads(payload)
         except (BadSignature, ValueError, TypeError):
             continue  # signed with another key: not a task this factory can run anyway
         if task.get("func") == RUN_TASK and task.get("args"):
-            waiting.add(str(task["args"][0]))
-    return waiting
+            yield pk, str(task["args"][0])
 
 
 @contextmanager

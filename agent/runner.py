@@ -6,8 +6,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 
-from agent import baseline, deps, services
+from agent import baseline, deps, heartbeat, services
 from agent.attempt import AttemptRecord
 from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
@@ -40,6 +41,14 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
     ticket = services.claim_ticket(ticket_id=ticket_id)
     if ticket is None:
         return None
+    with heartbeat.Heartbeat(ticket=ticket):
+        try:
+            return run_claimed(ticket, model=model)
+        except DatabaseError as exc:
+            return heartbeat.after_database_loss(ticket=ticket, error=exc)
+
+
+def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name if model else settings.FACTORY_MODEL)
     try:
         return execute(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
@@ -64,8 +73,10 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
         message = str(exc)
         recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+    except DatabaseError:
+        raise  # the bookkeeping below needs the database: run_ticket reconnects first
     except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
-        log.exception("agent run of %s crashed", ticket_id)
+        log.exception("agent run of %s crashed", ticket.pk)
         message = f"Internal error in the agent: {exc!r}"
         recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))

@@ -20,8 +20,10 @@ def claim_ticket(*, ticket_id: str) -> Ticket | None:
         if ticket_services.unmerged_dependencies(ticket):
             return None
         try:
+            # The heartbeat starts with the claim: an older run's stale one must not make the sweep take it back.
             return ticket_services.transition(ticket=ticket, to=State.IN_PROGRESS, actor=AGENT,
-                                              message="The agent started.", fields={"error_mensaje": None})
+                                              message="The agent started.",
+                                              fields={"error_mensaje": None, "heartbeat_at": timezone.now()})
         except TransitionError:
             return None
 
@@ -97,6 +99,12 @@ def release_ticket(*, ticket: Ticket, error: str) -> Ticket:
     """Back to pending without burning the ticket: the model server could not be used."""
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
                                       fields={"error_mensaje": error})
+
+
+def release_interrupted(*, ticket: Ticket, reason: str) -> Ticket:
+    """Back to pending, queued again at once: the run stopped halfway (its worker died, the database went away)."""
+    return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=Actor.SYSTEM, message=reason,
+                                      fields={"error_mensaje": reason[:2000]}, data={"interrupted": True})
 
 
 @transaction.atomic

@@ -280,8 +280,9 @@ def build_server(api: FactoryApi) -> MCPServer:
         ticket: Annotated[str | None, Field(description="Ticket UUID it came from.")] = None,
     ) -> str:
         """Store an item in the factory's shared memory, where the agent and later sessions will find it."""
-        body = without_none({"text": text, "kind": kind, "source": "architect", "project": project, "tags": tags,
-                             "files": files, "ticket": ticket})
+        # The factory sets source from the token's role.
+        body = without_none({"text": text, "kind": kind, "project": project, "tags": tags, "files": files,
+                             "ticket": ticket})
         return dumps(await api.call("POST", "/memory", body=body))
 
     return server

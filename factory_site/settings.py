@@ -55,6 +55,13 @@ FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, m
 # Seconds before the first retry of a failed webhook delivery; each later retry waits 3x longer.
 FACTORY_WEBHOOK_BACKOFF_S = env_float("FACTORY_WEBHOOK_BACKOFF_S", 10.0)
 FACTORY_QUEUE_SYNC = env_bool("FACTORY_QUEUE_SYNC", False)
+# Folders under which a project's repo_url may name a local repository (none: network remotes only).
+FACTORY_ALLOWED_REPO_ROOTS = env_paths("FACTORY_ALLOWED_REPO_ROOTS")
+# Seconds for the `git ls-remote` that checks a project's repo_url when it is created or changed.
+FACTORY_GIT_CHECK_TIMEOUT = env_float("FACTORY_GIT_CHECK_TIMEOUT", 10.0, minimum=1.0)
+# A run whose heartbeat is older than this has nobody working on it (its worker died): it is sent back
+# to pending once, and failed the second time.
+FACTORY_HEARTBEAT_TIMEOUT = env_int("FACTORY_HEARTBEAT_TIMEOUT", 120, minimum=5)
 # One agent run may take every attempt's model and test time, plus clone, setup and push.
 FACTORY_AGENT_TASK_TIMEOUT = FACTORY_MAX_ATTEMPTS * (int(FACTORY_MODEL_TIMEOUT) + FACTORY_TEST_TIMEOUT) + 900
 
@@ -144,6 +151,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 LOGIN_URL = "admin:login"
+# Request bodies above this many bytes are refused (the API answers 413 with the limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("FACTORY_MAX_REQUEST_BYTES", 2_621_440, minimum=1024)
+# The OpenAPI schema and its docs page are for authenticated users unless this opens them.
+FACTORY_PUBLIC_API_DOCS = env_bool("FACTORY_PUBLIC_API_DOCS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -152,8 +163,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON only, read within DATA_UPLOAD_MAX_MEMORY_SIZE and a nesting limit (413 / 400, never a 500).
+    "DEFAULT_PARSER_CLASSES": ["tickets.parsers.LimitedJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "tickets.pagination.TicketPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "factory_site.openapi.FactoryAutoSchema",
     "EXCEPTION_HANDLER": "tickets.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -163,10 +177,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tickets for the implementer agent, reviews, shared memory and metrics.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["factory_site.docs_permission.DocsPermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}factory/favicon.svg",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "factory_site.openapi.add_shared_errors"],
+    # Choice sets that share a field name get a name of their own instead of a generated "Kind191Enum".
+    "ENUM_NAME_OVERRIDES": {
+        "MemoryKindEnum": "memory.models.Kind",
+        "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
+    },
 }
 
 # django-q2 with the ORM broker: the queue lives in PostgreSQL next to the

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import git
 
+from lib.repourl import git_environment, masked, redact
+
 # Never committed from a ticket worktree: test-run debris, whatever the project's .gitignore says.
 EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".factory-home/", "node_modules/", ".coverage")
 
@@ -28,8 +30,8 @@ COMMITTER = {
     "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
     "GIT_COMMITTER_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
     "GIT_COMMITTER_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
-    # Never stop to ask for credentials: a worker has nobody to answer.
-    "GIT_TERMINAL_PROMPT": "0",
+    # Network transports and allowed local folders only; never a prompt for credentials.
+    **git_environment(),
 }
 
 
@@ -97,7 +99,7 @@ class ProjectRepo:
             self._write_excludes()
             _run(repo, "fetch", "fetch", "--prune", "--quiet", "origin")
             if f"origin/{self.default_branch}" not in self.remote_branches(repo):
-                raise GitError(f"the remote {self.url} has no branch '{self.default_branch}' (the project's "
+                raise GitError(f"the remote {masked(self.url)} has no branch '{self.default_branch}' (the project's "
                                "default_branch)")
             return repo
 
@@ -107,8 +109,11 @@ class ProjectRepo:
             shutil.rmtree(self.path)
         try:
             git.Repo.clone_from(self.url, self.path, bare=True, env=COMMITTER)
+        except (git.UnsafeProtocolError, git.UnsafeOptionError) as exc:
+            raise GitError(f"cannot clone {masked(self.url)}: {exc}") from None
         except git.GitCommandError as exc:
-            raise GitError(f"cannot clone {self.url}: {(exc.stderr or str(exc)).strip()[-500:]}") from None
+            detail = redact((exc.stderr or str(exc)).strip(), self.url)[-500:]
+            raise GitError(f"cannot clone {masked(self.url)}: {detail}") from None
         repo = self.repo()
         _run(repo, "config", "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
 

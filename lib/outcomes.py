@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     TIMEOUT = "timeout"
     MODEL_ERROR = "model_error"
     ERROR = "error"
+    INTERRUPTED = "interrupted"
 
     @property
     def label(self) -> str:
@@ -26,6 +27,7 @@ LABELS = {
     Outcome.TIMEOUT: "Tests timed out",
     Outcome.MODEL_ERROR: "Model unreachable or failed",
     Outcome.ERROR: "Infrastructure error",
+    Outcome.INTERRUPTED: "Interrupted (the worker stopped)",
 }
 CHOICES = [(outcome.value, outcome.label) for outcome in Outcome]
 # The answer reached the test run (whatever the tests then said).

@@ -1,5 +1,6 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
@@ -37,6 +38,8 @@ class MemoryItem(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     needs_embedding = models.BooleanField(default=False, help_text="Stored on BM25 alone; run memory_reembed.")
     embed_model = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", help_text="Who stored it through the API (may delete it).")
 
     class Meta:
         ordering = ["-created_at"]

@@ -11,6 +11,7 @@ from memory.embeddings import EmbeddingUnavailable
 from memory.index import IndexMismatch
 from memory.models import Kind, MemoryItem
 from tickets.models import Project
+from tickets.selectors import StrictBooleanFilter
 
 
 class MemoryItemFilter(django_filters.FilterSet):
@@ -18,7 +19,7 @@ class MemoryItemFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Kind.choices)
     source = django_filters.CharFilter()
     tag = django_filters.CharFilter(field_name="tags", lookup_expr="contains", method="has_tag")
-    needs_embedding = django_filters.BooleanFilter()
+    needs_embedding = StrictBooleanFilter()
 
     class Meta:
         model = MemoryItem

@@ -1,18 +1,19 @@
 from rest_framework import serializers
 
-from memory.models import Kind, MemoryItem, Source
+from memory.models import Kind, MemoryItem
 from tickets.models import Project, Ticket
-from tickets.serializers import RelativePathField
+from tickets.serializers import RelativePathField, StrictCharField, StrictSlugField
 
 
 class MemoryItemSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    ticket = serializers.PrimaryKeyRelatedField(read_only=True)
+    project = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    ticket = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MemoryItem
         fields = ["id", "text", "kind", "source", "project", "ticket", "files", "tags", "created_at",
-                  "needs_embedding"]
+                  "needs_embedding", "created_by"]
         read_only_fields = fields
 
 
@@ -26,22 +27,57 @@ def search_rows(found: list[tuple[MemoryItem, float]]) -> list[dict]:
         {"id": str(item.id), "text": item.text, "kind": item.kind, "source": item.source,
          "project": item.project.name if item.project_id else None, "ticket": item.ticket_id, "files": item.files,
          "tags": item.tags, "created_at": _CREATED_AT.to_representation(item.created_at),
-         "needs_embedding": item.needs_embedding, "score": score}
+         "needs_embedding": item.needs_embedding,
+         "created_by": item.created_by.username if item.created_by_id else None, "score": score}
         for item, score in found
     ]
 
 
+class MemoryStoredSerializer(MemoryItemSerializer):
+    """The answer to a store: the item, whether it was there already, and why it is not embedded yet."""
+
+    duplicate = serializers.BooleanField(help_text="The same text was stored before; this is that item.")
+    warning = serializers.CharField(required=False, help_text="Stored for keyword search only, and why.")
+
+    class Meta(MemoryItemSerializer.Meta):
+        fields = MemoryItemSerializer.Meta.fields + ["duplicate", "warning"]
+        read_only_fields = fields
+
+
+class MemorySearchHitSerializer(MemoryItemSerializer):
+    score = serializers.FloatField()
+
+    class Meta(MemoryItemSerializer.Meta):
+        fields = MemoryItemSerializer.Meta.fields + ["score"]
+        read_only_fields = fields
+
+
+class MemorySearchResultSerializer(serializers.Serializer):
+    results = MemorySearchHitSerializer(many=True)
+    mode = serializers.ChoiceField(choices=["hybrid", "bm25"], help_text=(
+        "hybrid: dense vectors and BM25; bm25: keywords alone (the embedding model was unreachable)."))
+    warnings = serializers.ListField(child=serializers.CharField(), required=False)
+
+
 class MemoryStoreSerializer(serializers.Serializer):
-    text = serializers.CharField(max_length=20_000)
+    """What a caller sends; `source` is the caller's role, set by the server (context["source"])."""
+
+    refuses_unknown_fields = True  # the API schema says so (factory_site.openapi)
+
+    text = StrictCharField(max_length=20_000)
     kind = serializers.ChoiceField(choices=Kind.choices)
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.ARCHITECT)
-    project = serializers.SlugField(required=False, allow_null=True)
+    project = StrictSlugField(required=False, allow_null=True)
     ticket = serializers.UUIDField(required=False, allow_null=True)
     files = serializers.ListField(child=RelativePathField(), required=False, default=list)
-    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    tags = serializers.ListField(child=StrictCharField(max_length=100), required=False, default=list)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
+            data = dict(data)
+            claimed, own = data.pop("source", None), self.context.get("source")
+            if claimed is not None and claimed != own:  # older clients send their own role: accepted
+                raise serializers.ValidationError({"source": [
+                    f"The server sets source from your role ({own!r}); leave it out."]})
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
@@ -67,6 +103,6 @@ class MemoryStoreSerializer(serializers.Serializer):
 class MemorySearchSerializer(serializers.Serializer):
     q = serializers.CharField()
     k = serializers.IntegerField(min_value=1, max_value=50, default=5)
-    project = serializers.SlugField(required=False)
+    project = StrictSlugField(required=False)
     kind = serializers.ChoiceField(choices=Kind.choices, required=False)
     tags = serializers.CharField(required=False, help_text="Comma-separated; an item matches with any of them.")

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
 from memory import engine, selectors
@@ -49,6 +50,7 @@ def store_item(
     files: Iterable[str] = (),
     tags: Iterable[str] = (),
     language: str | None = None,
+    created_by: AbstractBaseUser | None = None,
 ) -> tuple[MemoryItem, bool, str]:
     """Store a memory item; returns (item, created, warning). The same text in the same project is stored once.
 
@@ -68,7 +70,7 @@ def store_item(
     dense, warning = document_vector(text)
     try:
         item = _create_and_index(text=text, digest=digest, kind=kind, source=source, project=project, ticket=ticket,
-                                 files=files, tags=tags, dense=dense,
+                                 files=files, tags=tags, dense=dense, created_by=created_by,
                                  language=language or selectors.project_language(project))
     except IntegrityError:
         # Another client stored the same text between our check and our insert: theirs is the item.
@@ -81,12 +83,13 @@ def store_item(
 
 def _create_and_index(*, text: str, digest: str, kind: str, source: str, project: Project | None,
                       ticket: Ticket | None, files: Iterable[str], tags: Iterable[str], dense: list[float] | None,
-                      language: str) -> MemoryItem:
+                      language: str, created_by: AbstractBaseUser | None) -> MemoryItem:
     with transaction.atomic():
         item = MemoryItem.objects.create(
             text=text, text_hash=digest, kind=kind, source=source, project=project, ticket=ticket,
             files=list(dict.fromkeys(files)), tags=sorted({tag.strip() for tag in tags if tag.strip()}),
             needs_embedding=dense is None, embed_model="" if dense is None else settings.FACTORY_EMBED_MODEL,
+            created_by=created_by,
         )
         # The index write is inside the transaction: if Qdrant refuses, the row is not kept either.
         engine.index().upsert([IndexPoint(id=str(item.pk), text=text, dense=dense, payload=payload_for(item),

@@ -12,9 +12,9 @@ from metrics import definitions, selectors
 FILTER_PARAMETERS = [
     OpenApiParameter("project", str, required=False, description="Only this project's tickets (its name)."),
     OpenApiParameter("since", OpenApiTypes.DATE, required=False,
-                     description="Only tickets created on or after this day (YYYY-MM-DD, UTC)."),
+                     description="Only tickets created on or after this day (YYYY-MM-DD, UTC); empty: no limit."),
     OpenApiParameter("until", OpenApiTypes.DATE, required=False,
-                     description="Only tickets created on or before this day (YYYY-MM-DD, UTC)."),
+                     description="Only tickets created on or before this day (YYYY-MM-DD, UTC); empty: no limit."),
 ]
 
 

@@ -1,4 +1,5 @@
 """The seed's three targets, what each number means, and the page's filters."""
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +15,7 @@ MET, MISSED, NO_DATA = "met", "missed", "no_data"
 # is not the ticket's "first attempt" and is reported under infrastructure
 # failures. (When the server is unreachable the attempt is not kept at all.)
 NO_ANSWER = Outcome.MODEL_ERROR
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # YYYY-MM-DD only (fromisoformat also takes 20240105 and week dates)
 
 # A rate above this is a measurement error, not a speed: a duration reported as a few nanoseconds turns 124
 # tokens into 124,000,000,000 tokens/s. No local model server reads a prompt, let alone writes, at 100,000 tokens a
@@ -25,7 +27,7 @@ FAILURE_REASONS = (
     ("tests_failed", "Red tests", (Outcome.TESTS_FAILED,)),
     ("timeout", "Test timeouts", (Outcome.TIMEOUT,)),
     ("syntax_failed", "Syntax errors", (Outcome.SYNTAX_FAILED,)),
-    ("infrastructure", "Infrastructure errors", (Outcome.MODEL_ERROR, Outcome.ERROR)),
+    ("infrastructure", "Infrastructure errors", (Outcome.MODEL_ERROR, Outcome.ERROR, Outcome.INTERRUPTED)),
 )
 
 
@@ -67,7 +69,8 @@ DEFINITIONS = {
               f"reported speed is at most {MAX_TOKENS_PER_SECOND:,} tokens/s (faster is a timing error of the "
               "model server, not a speed).",
     "failures": "Failed attempts by outcome; infrastructure errors are attempts where the model server "
-                "failed to answer, or the agent itself failed (git, setup command, prompt too large).",
+                "failed to answer, the agent itself failed (git, setup command, prompt too large), or its worker "
+                "stopped mid-run (interrupted).",
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
              "they did not block the ticket. Counted over the tickets in scope.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
@@ -118,10 +121,12 @@ def parse_filters(params: Mapping[str, str]) -> MetricsFilter:
 
 
 def _parse_day(params: Mapping[str, str], key: str, errors: dict[str, str]) -> date | None:
-    value = (params.get(key) or "").strip()
+    value = params.get(key) or ""
     if not value:
         return None
     try:
+        if not DAY.fullmatch(value):
+            raise ValueError(value)
         day = date.fromisoformat(value)
     except ValueError:
         errors[key] = f"{value!r} is not a date; use YYYY-MM-DD."

@@ -1,34 +1,31 @@
 """Review actions in the API, for the architect: approve, request changes, re-run on the new base, cancel."""
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from review import services as review
-from tickets.api import IsReviewer, detail_response, get_ticket_or_404
+from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
 from tickets.models import Ticket
-from tickets.serializers import TicketDetailSerializer
+from tickets.serializers import StrictCharField, TicketDetailSerializer
 
-ERROR = inline_serializer("ReviewError", {"detail": serializers.CharField()})
-CONFLICT = inline_serializer("MergeConflict", {
-    "detail": serializers.CharField(),
-    "conflicts": serializers.ListField(child=serializers.CharField()),
-})
+ERROR = ERROR_SCHEMA
+CONFLICT = CONFLICT_SCHEMA
 
 
 class ApproveInput(serializers.Serializer):
-    head = serializers.CharField(required=False, max_length=64, help_text=(
+    head = StrictCharField(required=False, max_length=64, help_text=(
         "The head commit you reviewed (codigo_generado.head); when the ticket has changed since, nothing "
         "is merged and the answer is 409."))
 
 
 class CommentInput(serializers.Serializer):
-    comentario = serializers.CharField(allow_blank=False, trim_whitespace=True)
+    comentario = StrictCharField(allow_blank=False, trim_whitespace=True)
 
 
 class OptionalCommentInput(serializers.Serializer):
-    comentario = serializers.CharField(required=False, allow_blank=True, trim_whitespace=True, default="")
+    comentario = StrictCharField(required=False, allow_blank=True, trim_whitespace=True, default="")
 
 
 def validated(serializer_class: type[serializers.Serializer], request: Request) -> dict:

@@ -43,6 +43,12 @@ def client_for(user) -> APIClient:
     return client
 
 
+@pytest.fixture(autouse=True)
+def local_repositories_allowed(settings, tmp_path_factory):
+    """The tests' repositories live in pytest's temporary folders: allow them as project remotes."""
+    settings.FACTORY_ALLOWED_REPO_ROOTS = (tmp_path_factory.getbasetemp(),)
+
+
 @pytest.fixture
 def architect(db):
     return make_user("architect", role=ARCHITECT)

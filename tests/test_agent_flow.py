@@ -268,25 +268,6 @@ def test_a_reviewed_tickets_checkout_is_reused_clean_for_the_next(calc_project, 
     assert {row["path"] for row in second.codigo_generado["files"]} == {"calc.py", "tests/test_multiply.py"}
 
 
-def test_a_worker_that_died_leaves_a_retryable_ticket(calc_project, api):
-    from datetime import timedelta
-
-    from agent import requeue
-    from agent import services as agent_services
-
-    project, _ = calc_project
-    ticket = agent_services.claim_ticket(ticket_id=str(make_ticket(project).pk))
-    agent_services.start_attempt(ticket=ticket, model_name="m", edit_format="whole", system="s", prompt="p",
-                                 notes=[])
-    Ticket.objects.filter(pk=ticket.pk).update(iniciado_en=ticket.iniciado_en - timedelta(days=1))
-    assert requeue.fail_abandoned_runs() == 1
-    ticket.refresh_from_db()
-    assert ticket.estado == "failed" and "worker stopped" in ticket.error_mensaje
-    assert ticket.attempts.get().outcome == "error"
-    retried = api.patch(f"/api/factory/tickets/{ticket.pk}", {"estado": "pending"}, format="json")
-    assert retried.status_code == 200, retried.content
-
-
 def test_a_run_cancelled_and_restarted_meanwhile_stops_without_touching_the_new_run(calc_project, settings,
                                                                                    reviewer):
     project, _ = calc_project

@@ -405,12 +405,17 @@ def test_review_page_shows_request_diff_tests_and_attempts(repo_project, reviewe
     ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2"),
                                                 "new_module.py": "import os\n"}, tests=failing)
 
-    page = staff_client(reviewer).get(reverse("review-ticket", args=[ticket.pk])).content.decode()
+    response = staff_client(reviewer).get(reverse("review-ticket", args=[ticket.pk]))
+    page = response.content.decode()
 
     assert "Make greet() polite." in page and "Keep functions pure" in page and "greet(&#x27;Ana&#x27;)" in page
     assert '<span class="badge added">added</span>' in page and '<span class="badge modified">modified</span>' in page
     assert '<span class="kn">import</span>' in page  # a Pygments token inside the highlighted diff
-    assert ".diff .hl .kn" in page  # the Pygments stylesheet
+    assert reverse("review-pygments-css") in page  # the Pygments stylesheet, a file: no inline style
+    assert ".diff .hl .kn" in staff_client(reviewer).get(reverse("review-pygments-css")).content.decode()
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy and "unsafe-inline" not in policy
+    assert "<script>" not in page and "<style" not in page and " style=" not in page
     assert 'class="diff-table diff-unified"' in page and 'class="diff-table diff-split"' in page
     assert "6 passed" in page and "1 failed" in page
     assert "tests/test_app.py::test_greet" in page and "AssertionError: &#x27;Hi&#x27; != &#x27;Hello&#x27;" in page

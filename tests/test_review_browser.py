@@ -123,6 +123,9 @@ def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            refused = []  # what the page's Content-Security-Policy blocked: nothing, or the page is broken
+            page.on("console", lambda message: refused.append(message.text)
+                    if "Content Security Policy" in message.text else None)
             log_in(page, live_server.url, review_path)
 
             expect(page.locator(".diff-unified td.hl span.kn").first).to_be_visible()  # highlighted `from`
@@ -148,6 +151,7 @@ def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F
             expect(page.locator("#merged-note")).to_be_visible()
             expect(page.locator(".messages")).to_contain_text("was merged into main")
             expect(page.locator("#ticket-state")).to_have_text("Merged")
+            assert not refused, refused
         finally:
             browser.close()
 

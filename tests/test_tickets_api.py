@@ -4,7 +4,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import SEED_TICKET, client_for, make_user
+from tests.conftest import SEED_TICKET, client_for, make_remote_repo, make_user
 from tickets import services
 from tickets.models import Ticket
 
@@ -161,7 +161,8 @@ def test_dependencies_are_stored_and_cycles_refused(api, project):
 
 
 def test_projects_api(api, db, tmp_path):
-    created = api.post("/api/factory/projects", {"name": "web", "repo_url": str(tmp_path),
+    remote = make_remote_repo(tmp_path, {"package.json": "{}"})
+    created = api.post("/api/factory/projects", {"name": "web", "repo_url": str(remote),
                                                  "test_command": "npm test"}, format="json")
     assert created.status_code == 201
     assert created.data["default_branch"] == "main"

@@ -16,8 +16,10 @@ from django.utils.timesince import timesince
 from lib import diffview, testresults
 from lib.formatting import preformatted, pretty_json, timestamp
 from lib.paths import path_problem
+from lib.repourl import RepoUrlProblem, masked
 from tickets import health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.serializers import check_repository
 from tickets.states import NotEditable, TransitionError
 
 admin.site.site_header = "AI Software Factory"
@@ -25,11 +27,35 @@ admin.site.site_title = "AI Software Factory"
 admin.site.index_title = "Tickets, reviews, memory and metrics"
 
 
+class ProjectForm(forms.ModelForm):
+    """The same door check as the API: an allowed transport or folder, and `git ls-remote` must answer."""
+
+    class Meta:
+        model = Project
+        fields = "__all__"
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        url, branch = cleaned.get("repo_url"), cleaned.get("default_branch")
+        changed = {"repo_url", "default_branch"} & set(self.changed_data)
+        if url and branch and (self.instance.pk is None or changed):
+            try:
+                check_repository(url=url, branch=branch)
+            except RepoUrlProblem as exc:
+                self.add_error("repo_url", str(exc))
+        return cleaned
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "repo_url", "default_branch", "test_command", "edit_format", "created_at"]
+    form = ProjectForm
+    list_display = ["name", "repository", "default_branch", "test_command", "edit_format", "created_at"]
     search_fields = ["name", "repo_url"]
     readonly_fields = ["created_at"]
+
+    @admin.display(description="repo URL", ordering="repo_url")
+    def repository(self, project: Project) -> str:
+        return masked(project.repo_url)
 
 
 class TicketEventInline(admin.TabularInline):

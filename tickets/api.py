@@ -2,10 +2,13 @@
 import uuid
 from typing import Protocol
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, transaction
-from django.http import Http404, HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.http import Http404, HttpResponse, QueryDict
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -17,6 +20,7 @@ from tickets import batch, batch_input, roles, selectors, services
 from tickets.errors import IdempotencyConflict, InvalidInput
 from tickets.models import Project, Ticket
 from tickets.pagination import TicketPagination
+from tickets.parsers import BodyTooLarge
 from tickets.serializers import (
     ProjectSerializer,
     TicketDetailSerializer,
@@ -25,6 +29,14 @@ from tickets.serializers import (
     TicketWriteSerializer,
 )
 from tickets.states import State, TransitionError, check_transition
+
+ERROR_SCHEMA = inline_serializer("Error", {"detail": serializers.CharField()})
+CONFLICT_SCHEMA = inline_serializer("MergeConflict", {
+    "detail": serializers.CharField(),
+    "conflicts": serializers.ListField(child=serializers.CharField(), required=False,
+                                       help_text="The conflicting files, when the merge itself conflicted."),
+})
+IDEMPOTENCY_REUSED = OpenApiResponse(ERROR_SCHEMA, description="The Idempotency-Key was used for another body.")
 
 
 class Conflict(exceptions.APIException):
@@ -50,9 +62,14 @@ def exception_handler(exc, context):
     elif isinstance(exc, DataError):
         exc = exceptions.ValidationError({"detail": ["The request contains characters or values the database "
                                                      "cannot store (for example a NUL byte)."]})
+    elif isinstance(exc, RequestDataTooBig):
+        exc = BodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The change conflicts with existing data; reload and try again.")
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        response.data = {"non_field_errors": response.data}  # every error answer is an object
+    return response
 
 
 class IsArchitect(BasePermission):
@@ -71,6 +88,16 @@ class IsReviewer(BasePermission):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return bool(request.user and request.user.is_authenticated)
         return roles.can_review(request.user)
+
+
+def given_params(request: Request) -> QueryDict:
+    """The query parameters without empty values: `?estado=&q=` filters nothing, as an HTML form means it."""
+    given = QueryDict(mutable=True)
+    for name, values in request.query_params.lists():
+        kept = [value for value in values if value != ""]
+        if kept:
+            given.setlist(name, kept)
+    return given
 
 
 def get_ticket_or_404(ticket_id: str) -> Ticket:
@@ -136,23 +163,23 @@ def resolve_project(validated: dict) -> Project:
 
 class TicketListApi(APIView):
     permission_classes = [IsArchitect]
+    # Read by the schema generator too: the query parameters and the page around the results.
+    queryset = Ticket.objects.none()
+    filterset_class = selectors.TicketFilter
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = TicketPagination
 
-    @extend_schema(
-        parameters=[OpenApiParameter(name, str, required=False) for name in (
-            "estado", "tipo", "prioridad", "prioridad_min", "prioridad_max", "project", "creado_desde",
-            "creado_hasta", "q", "ordering", "page", "page_size")],
-        responses=TicketListSerializer(many=True),
-    )
+    @extend_schema(responses=TicketListSerializer(many=True))
     def get(self, request: Request) -> Response:
-        ticket_filter = selectors.TicketFilter(request.query_params, queryset=selectors.ticket_list())
+        ticket_filter = self.filterset_class(given_params(request), queryset=selectors.ticket_list())
         if not ticket_filter.is_valid():
             raise exceptions.ValidationError(ticket_filter.errors)
-        paginator = TicketPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(ticket_filter.qs, request, view=self)
         data = TicketListSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
-    @extend_schema(request=TicketWriteSerializer, responses={201: TicketDetailSerializer})
+    @extend_schema(request=TicketWriteSerializer, responses={201: TicketDetailSerializer, 422: IDEMPOTENCY_REUSED})
     def post(self, request: Request) -> Response:
         serializer = TicketWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -186,7 +213,12 @@ class TicketDetailApi(APIView):
     def get(self, request: Request, ticket_id: str) -> Response:
         return detail_response(get_ticket_or_404(ticket_id), request)
 
-    @extend_schema(request=TicketPatchSerializer, responses=TicketDetailSerializer)
+    @extend_schema(request=TicketPatchSerializer, responses={
+        200: TicketDetailSerializer,
+        409: OpenApiResponse(CONFLICT_SCHEMA, description="An illegal state change; or, for estado=merged, not "
+                                                          "completed or the merge conflicts (files listed)."),
+        502: OpenApiResponse(ERROR_SCHEMA, description="estado=merged: a git step (fetch, merge, push) failed."),
+    })
     def patch(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         serializer = TicketPatchSerializer(data=request.data)
@@ -263,13 +295,9 @@ class TicketBatchApi(APIView):
     permission_classes = [IsArchitect]
 
     @extend_schema(
-        request=inline_serializer("TicketBatchRequest", {
-            "project": serializers.SlugField(required=False, help_text="Default project for tickets naming none."),
-            "tickets": serializers.ListField(child=serializers.DictField(), help_text=(
-                "Tickets as POST /api/factory/tickets takes them; depende_de entries are ticket UUIDs or the "
-                "0-based index of an earlier ticket in this list. A bare JSON list of tickets is accepted too.")),
-        }),
-        responses={201: inline_serializer("TicketBatchResponse", {"tickets": TicketDetailSerializer(many=True)})},
+        request=batch_input.TicketBatchSerializer,
+        responses={201: inline_serializer("TicketBatchResponse", {"tickets": TicketDetailSerializer(many=True)}),
+                   422: IDEMPOTENCY_REUSED},
         description=("All or nothing. A 400 names the item and the field: "
                      '{"tickets": {"2": {"prioridad": ["..."]}}}. Idempotency-Key replays the first batch.'),
     )

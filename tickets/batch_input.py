@@ -9,14 +9,34 @@ the same batch (0-based). Errors name the item and the field:
 import uuid
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tickets import selectors
 from tickets.batch import MAX_BATCH, BatchItem, index_problem
 from tickets.models import Project, Ticket
-from tickets.serializers import TicketWriteSerializer
+from tickets.serializers import StrictSlugField, TicketWriteSerializer
 
 BODY_KEYS = ("project", "tickets")
+
+
+# The batch's shape for the API schema (parse_batch reads the body itself, item by item).
+@extend_schema_field({"oneOf": [{"type": "string", "format": "uuid"}, {"type": "integer", "minimum": 0}]})
+class BatchReference(serializers.Field):
+    """A ticket UUID, or the 0-based position of an earlier ticket of the same batch."""
+
+
+class BatchTicketSerializer(TicketWriteSerializer):
+    depende_de = serializers.ListField(child=BatchReference(), required=False)
+
+
+class TicketBatchSerializer(serializers.Serializer):
+    refuses_unknown_fields = True
+
+    project = StrictSlugField(required=False, help_text="Default project for the tickets that name none.")
+    tickets = BatchTicketSerializer(many=True, min_length=1, max_length=MAX_BATCH, help_text=(
+        "Tickets as POST /api/factory/tickets takes them; depende_de may also name an earlier ticket of this "
+        "list by its 0-based position. A bare JSON list of tickets is accepted too."))
 
 
 def parse_batch(data: Any) -> list[BatchItem]:

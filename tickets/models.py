@@ -91,6 +91,8 @@ class Ticket(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True, null=True)
     idempotency_hash = models.CharField(max_length=64, blank=True, default="")
     queued_at = models.DateTimeField(blank=True, null=True, help_text="When the ticket last entered the agent queue.")
+    heartbeat_at = models.DateTimeField(blank=True, null=True,
+                                        help_text="When the agent run working on it last said it was alive.")
 
     class Meta:
         db_table = "dev_tickets"

@@ -1,5 +1,6 @@
 """Reads of projects and tickets, and the filters the API and admin share."""
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db.models import F, Prefetch, Q, QuerySet
 
@@ -8,12 +9,39 @@ from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
 
 
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number: 2.5 is refused (400), not compared."""
+
+    field_class = forms.IntegerField
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value: str | None) -> bool | None:
+        if value in (None, ""):
+            return None
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        raise forms.ValidationError("Use true or false.")
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    """true or false: anything else is refused (400), not read as 'no filter'."""
+
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
 class TicketFilter(django_filters.FilterSet):
     estado = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
     tipo = django_filters.CharFilter()
-    prioridad = django_filters.NumberFilter()
-    prioridad_min = django_filters.NumberFilter(field_name="prioridad", lookup_expr="gte")
-    prioridad_max = django_filters.NumberFilter(field_name="prioridad", lookup_expr="lte")
+    prioridad = IntegerFilter()
+    prioridad_min = IntegerFilter(field_name="prioridad", lookup_expr="gte")
+    prioridad_max = IntegerFilter(field_name="prioridad", lookup_expr="lte")
     project = django_filters.CharFilter(field_name="project__name")
     creado_desde = django_filters.IsoDateTimeFilter(field_name="creado_en", lookup_expr="gte")
     creado_hasta = django_filters.IsoDateTimeFilter(field_name="creado_en", lookup_expr="lte")

@@ -1,9 +1,19 @@
+from django.conf import settings
+from django.db import models
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from lib import repourl
 from lib.paths import path_problem
 from tickets.links import ticket_links
 from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
+
+
+def check_repository(*, url: str, branch: str) -> None:
+    """The door check of a project's repository (API and admin); raises lib.repourl.RepoUrlProblem."""
+    repourl.check_repo_url(url, branch=branch, allowed_roots=settings.FACTORY_ALLOWED_REPO_ROOTS,
+                           timeout=settings.FACTORY_GIT_CHECK_TIMEOUT)
 
 
 def validate_relative_path(value: str) -> str:
@@ -26,6 +36,19 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictSlugField(serializers.SlugField):
+    """A slug as sent: not a number, and not trimmed into one (" demo" is refused, as its schema says)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class RelativePathField(StrictCharField):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_length=500, validators=[validate_relative_path], **kwargs)
@@ -41,8 +64,18 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 class ProjectSerializer(serializers.ModelSerializer):
+    """A project as the API shows it (credentials in repo_url masked) and takes it (repo_url checked with git)."""
+
+    # Text fields refuse numbers and booleans instead of storing their str().
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.CharField: StrictCharField, models.SlugField: StrictSlugField}
+    repo_url = StrictCharField(max_length=500, help_text=(
+        "ssh://, https://, git:// or git@host:org/repo.git; a local path only under FACTORY_ALLOWED_REPO_ROOTS. "
+        "Checked with `git ls-remote`. A password or token in it is shown as ***; sending the URL back as shown "
+        "keeps the stored one."))
+    default_branch = StrictCharField(max_length=100, required=False, default="main")
     edit_format = serializers.ChoiceField(choices=EditFormat.choices, default=EditFormat.AUTO)
-    test_report = serializers.CharField(max_length=300, required=False, allow_blank=True,
+    test_report = StrictCharField(max_length=300, required=False, allow_blank=True,
                                         validators=[validate_relative_path_or_blank])
     candidates = StrictIntegerField(min_value=1, max_value=8, required=False, allow_null=True, help_text=(
         "Answers requested at once per attempt; null: the server's FACTORY_CANDIDATES."))
@@ -54,6 +87,31 @@ class ProjectSerializer(serializers.ModelSerializer):
         if value.strip() and "{files}" not in value:
             raise serializers.ValidationError("Put {files} where the changed files go, e.g. `pytest -q {files}`.")
         return value
+
+    def validate_default_branch(self, value: str) -> str:
+        try:
+            repourl.check_branch_name(value)
+        except repourl.RepoUrlProblem as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        stored = self.instance
+        if stored is not None and attrs.get("repo_url") == repourl.masked(stored.repo_url):
+            attrs["repo_url"] = stored.repo_url  # sent back as shown: keep the secret we have
+        url = attrs.get("repo_url", stored.repo_url if stored else "")
+        branch = attrs.get("default_branch", stored.default_branch if stored else "main")
+        if stored is None or (url, branch) != (stored.repo_url, stored.default_branch):
+            try:
+                check_repository(url=url, branch=branch)
+            except repourl.RepoUrlProblem as exc:
+                raise serializers.ValidationError({"repo_url": [str(exc)]}) from None
+        return attrs
+
+    def to_representation(self, instance: Project) -> dict:
+        data = super().to_representation(instance)
+        data["repo_url"] = repourl.masked(instance.repo_url)
+        return data
 
     class Meta:
         model = Project
@@ -81,7 +139,9 @@ class TicketAttemptSerializer(serializers.ModelSerializer):
 class TicketWriteSerializer(serializers.Serializer):
     """Validates a ticket as the architect sends it; unknown keys are refused, never dropped."""
 
-    project = serializers.SlugField(required=False)
+    refuses_unknown_fields = True  # the API schema says so (factory_site.openapi)
+
+    project = StrictSlugField(required=False)
     titulo = StrictCharField(max_length=200)
     descripcion = StrictCharField()
     tipo = StrictCharField(max_length=50, required=False)
@@ -133,7 +193,8 @@ class TicketWriteSerializer(serializers.Serializer):
 
 class TicketPatchSerializer(TicketWriteSerializer):
     estado = serializers.ChoiceField(choices=State.choices, required=False)
-    comentario = serializers.CharField(required=False, allow_blank=False)
+    comentario = StrictCharField(required=False, allow_blank=False)
+    project = None  # a ticket stays in its project (refused with a message in to_internal_value)
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["partial"] = True
@@ -147,7 +208,10 @@ class TicketPatchSerializer(TicketWriteSerializer):
             comentario = data.pop("comentario", None)
             value = super().to_internal_value(data)
             if comentario is not None:
-                value["comentario"] = self.fields["comentario"].run_validation(comentario)
+                try:
+                    value["comentario"] = self.fields["comentario"].run_validation(comentario)
+                except serializers.ValidationError as exc:
+                    raise serializers.ValidationError({"comentario": exc.detail}) from None
             return value
         return super().to_internal_value(data)
 
@@ -174,6 +238,7 @@ class TicketSerializer(serializers.ModelSerializer):
         return ticket_links(ticket, self.context.get("request"))
 
 
+@extend_schema_serializer(component_name="TicketSummary")
 class TicketListSerializer(TicketSerializer):
     """The list leaves out the large result payloads; GET one ticket for those."""
 
