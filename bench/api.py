@@ -1,7 +1,7 @@
 """API latency beside its floor: list, detail and POST, each against a bare Django view running the same query.
 
     .venv/bin/python bench/api.py [--small 10000] [--large 1000000] [--requests 200] [--skip-load]
-                                  [--load 1000] [--clients 8]
+                                  [--load 1000] [--clients 8] [--load-timeout 600]
 
 Needs DATABASE_URL (make test's throw-away cluster or `make run`'s) or uses the default; it creates and drops
 its own database `factory_bench_api`, so it never touches your data.
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--load", type=int, default=1000, help="ticket POSTs and memory POSTs under load (each)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--load-timeout", type=float, default=600.0, help="seconds per load phase, at most")
     parser.add_argument("--skip-load", action="store_true")
     args = parser.parse_args()
     _django.setup()
@@ -154,7 +155,7 @@ def main() -> None:
         if not args.skip_load:
             import api_load
 
-            api_load.run(project=project, writes=args.load, clients=args.clients)
+            api_load.run(project=project, writes=args.load, clients=args.clients, timeout_s=args.load_timeout)
 
 
 if __name__ == "__main__":
