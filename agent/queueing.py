@@ -83,6 +83,10 @@ def waiting_ticket_ids() -> set[str]:
     return waiting
 
 
+def queueing_paused() -> bool:
+    return getattr(_paused, "active", False)
+
+
 @contextmanager
 def agent_queue_paused() -> Iterator[None]:
     """Inside this block (this thread only) tickets are not handed to the worker.

@@ -49,6 +49,8 @@ FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))
 # Extra host folders shown read-only inside the sandbox (toolchains and their caches: JDK, Go, ~/.m2 ...).
 FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
+# Clean checkouts of each project kept ready for the next ticket (switching one writes only what differs).
+FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum=16)
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)

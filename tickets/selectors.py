@@ -94,7 +94,7 @@ def project_list() -> QuerySet[Project]:
 def project_repo(project: Project) -> ProjectRepo:
     """The project's cached clone and worktrees under FACTORY_DATA_DIR."""
     return ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
-                       default_branch=project.default_branch)
+                       default_branch=project.default_branch, spares=settings.FACTORY_WARM_WORKTREES)
 
 
 def only_project() -> Project | None:
