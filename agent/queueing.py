@@ -62,8 +62,8 @@ def joins_the_transaction(broker: Broker) -> bool:
 
 def on_ticket_event(sender, *, ticket, event: str, **kwargs) -> None:
     """Receiver of tickets.signals.ticket_event: a merge moves the base, so its test baseline is computed now,
-    on the default queue, instead of by the next ticket's run."""
-    if event == "merged":
+    on the default queue, instead of by the next ticket's run (not while a harness runs tickets itself)."""
+    if event == "merged" and not queueing_paused():
         async_task(BASELINE_TASK, ticket.project_id, cluster=settings.Q_CLUSTER["name"],
                    task_name=f"baseline-{ticket.project_id}", group="baselines")
 

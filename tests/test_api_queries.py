@@ -1,5 +1,6 @@
 """The API's cost stays fixed: queries per request, one commit per POST, a count that stops counting."""
 import multiprocessing
+import threading
 
 import pytest
 from django.db import connection, transaction
@@ -150,3 +151,22 @@ def test_a_forked_process_opens_a_pool_of_its_own(project):
     child.join(60)
     assert child.exitcode == 0
     assert Project.objects.count() == 1  # the parent's pool still works
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_that_end_without_closing_give_their_connection_back(project, settings):
+    """Test clients and the agent's candidates use the ORM in threads Django knows nothing about."""
+    pool_max = connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+
+    def query() -> None:
+        assert Project.objects.count() == 1  # the thread's connection, never closed
+
+    for _ in range(pool_max * 3):
+        thread = threading.Thread(target=query)
+        thread.start()
+        thread.join()
+    assert connection.pool.get_stats()["pool_size"] <= pool_max
+    thread = threading.Thread(target=query)
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the pool ran dry: a finished thread kept its connection"

@@ -8,6 +8,7 @@ A forked process (django-q2 forks its workers) starts a connection pool of its
 own: the inherited one shares its sockets with the parent and lost its threads.
 """
 import os
+import threading
 
 from django.db import connections
 from django.db.backends.postgresql import base
@@ -35,6 +36,28 @@ def _forget_inherited_pools() -> None:
 
 os.register_at_fork(after_in_child=_forget_inherited_pools)
 
+_this_thread = threading.local()
+
+
+class _GiveBackAtThreadExit:
+    """Kept in the thread's local storage: when the thread ends, its pooled connection goes back to the pool.
+
+    Django closes connections at the end of the requests and tasks it runs, not for threads it knows nothing
+    about (an agent's candidates, tests' concurrent clients). Without this, such a thread keeps its connection
+    out of the pool forever and, a few threads later, the process waits FACTORY_DB_POOL_TIMEOUT for one.
+    """
+
+    def __init__(self, wrapper, connection) -> None:
+        self.wrapper, self.connection = wrapper, connection
+
+    def __del__(self) -> None:
+        if self.wrapper.connection is not self.connection:
+            return  # closed properly, or replaced by a newer connection
+        try:
+            self.wrapper.close()
+        except Exception:  # noqa: BLE001 - a finalizer must not raise; the pool replaces what it cannot reuse
+            pass
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self) -> dict:
@@ -43,6 +66,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # migration recorder's first CREATE TABLE, targets the factory schema.
         params["options"] = f"-c search_path={SCHEMA},public " + params.get("options", "")
         return params
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        if self.settings_dict["OPTIONS"].get("pool"):
+            guards = _this_thread.__dict__.setdefault("guards", {})
+            guards[self.alias] = _GiveBackAtThreadExit(self, connection)
+        return connection
 
     def init_connection_state(self) -> None:
         super().init_connection_state()
