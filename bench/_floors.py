@@ -10,7 +10,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django_q.models import OrmQ
 
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 
@@ -72,9 +74,23 @@ def ticket_create(request: HttpRequest, project_id: int) -> JsonResponse:
     return as_json(row, status=201)
 
 
+@csrf_exempt
+def ticket_create_same_writes(request: HttpRequest, project_id: int) -> JsonResponse:
+    """The rows the API's POST writes, in one transaction: the ticket, its creation event, its queue entry."""
+    body = json.loads(request.body)
+    with transaction.atomic():
+        ticket = Ticket.objects.create(project_id=project_id, queued_at=timezone.now(),
+                                       **{name: value for name, value in body.items() if name in WRITE_FIELDS})
+        TicketEvent.objects.create(ticket=ticket, actor="bench", kind="created", to_state=ticket.estado)
+        OrmQ.objects.create(key="bench-floor", payload=str(ticket.pk), lock=timezone.now())
+    row = {name: getattr(ticket, name) for name in (*WRITE_FIELDS, "id", "estado", "creado_en")}
+    return as_json(row, status=201)
+
+
 urlpatterns = [
     path("bench/floor/tickets", ticket_list),
     path("bench/floor/tickets/<uuid:ticket_id>", ticket_detail),
     path("bench/floor/projects/<int:project_id>/tickets", ticket_create),
+    path("bench/floor/projects/<int:project_id>/tickets-same-writes", ticket_create_same_writes),
     path("", include("factory_site.urls")),
 ]

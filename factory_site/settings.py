@@ -140,7 +140,7 @@ DATABASES = {
     }
 }
 # Rows a paginated list counts exactly; past it `count` is the planner's estimate (tickets/pagination.py).
-FACTORY_API_EXACT_COUNT_LIMIT = env_int("FACTORY_API_EXACT_COUNT_LIMIT", 10_000, minimum=1)
+FACTORY_API_EXACT_COUNT_LIMIT = env_int("FACTORY_API_EXACT_COUNT_LIMIT", 5_000, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -80,7 +80,7 @@ class TicketPagination(PageNumberPagination):
         response["properties"]["count_is_estimate"] = {
             "type": "boolean", "example": False,
             "description": "True when `count` is the database's estimate: more than FACTORY_API_EXACT_COUNT_LIMIT "
-                           "rows matched (default 10,000). `next` is exact either way.",
+                           "rows matched (default 5,000). `next` is exact either way.",
         }
         return response
 

@@ -3,11 +3,14 @@
 The API checks a role on every write, so token authentication fetches the user's roles in the same query
 as the token (TokenWithRolesAuthentication) and has_role reads them from the user, not the database.
 """
+import functools
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef
+from django.db import connection
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
 
 ARCHITECT = "architect"
 REVIEWER = "reviewer"
@@ -43,16 +46,32 @@ def grant_role(user: AbstractBaseUser, role: str) -> None:
 
 
 class TokenWithRolesAuthentication(TokenAuthentication):
-    """DRF's token authentication, with the user's roles fetched in the same query as the token and its user."""
+    """DRF's token authentication in one prepared statement: the token's user with its roles.
+
+    Every API request pays it, so it skips the ORM's compilation of a joined and annotated query (a third
+    of the time on the development machine); request.auth is the token's key.
+    """
 
     def authenticate_credentials(self, key: str):
-        model = self.get_model()
-        roles = Group.objects.filter(user=OuterRef("user_id"), name__in=ROLES).values("name")
-        try:
-            token = model.objects.select_related("user").annotate(role_names=ArraySubquery(roles)).get(key=key)
-        except model.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
-        if not token.user.is_active:
+        user = next(iter(get_user_model().objects.raw(token_user_sql(), [list(ROLES), key])), None)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        setattr(token.user, KNOWN_ROLES_ATTRIBUTE, frozenset(token.role_names))
-        return token.user, token
+        setattr(user, KNOWN_ROLES_ATTRIBUTE, frozenset(user.role_names))
+        return user, key
+
+
+@functools.cache
+def token_user_sql() -> str:
+    """The user of a token (%s: the key) with the names of its groups among the roles (%s: a list)."""
+    quote = connection.ops.quote_name
+    users, tokens, groups = get_user_model()._meta, Token._meta, Group._meta
+    membership = users.get_field("groups")
+    through = quote(membership.remote_field.through._meta.db_table)
+    user_pk = quote(users.pk.column)
+    roles = (f"ARRAY(SELECT g.{quote('name')} FROM {quote(groups.db_table)} g JOIN {through} m "
+             f"ON m.{quote(membership.m2m_reverse_name())} = g.{quote(groups.pk.column)} "
+             f"WHERE m.{quote(membership.m2m_column_name())} = u.{user_pk} AND g.{quote('name')} = ANY(%s))")
+    return (f"SELECT u.*, {roles} AS role_names FROM {quote(users.db_table)} u JOIN {quote(tokens.db_table)} t "
+            f"ON t.{quote(tokens.get_field('user').column)} = u.{user_pk} WHERE t.{quote('key')} = %s")
