@@ -59,8 +59,10 @@ class GitWorkspace:
     # Paths the agent wrote since HEAD: the worktree's tree is HEAD's with these (lib.gittrees), so no diff,
     # verdict or commit scans the whole checkout. Files written by test runs are not the agent's work.
     written: set[str] = field(default_factory=set)
-    # current_tree() until the worktree may have changed (an edit, a test run, a reset, a candidate adopted).
+    # current_tree() until the worktree may have changed (an edit, a reset, a candidate adopted, a test run that
+    # touched a written file), and the written files' (mtime, size) when it was made.
     _tree: str | None = field(default=None, repr=False)
+    _stamp: tuple = field(default=(), repr=False)
 
     def read(self, path: str) -> str | None:
         target = (self.root / path).resolve()
@@ -107,7 +109,8 @@ class GitWorkspace:
         try:
             return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
         finally:
-            self._tree = None  # a test may have rewritten a file the agent wrote
+            if self.stamp() != self._stamp:
+                self._tree = None  # a test rewrote a file the agent wrote
 
     @contextmanager
     def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
@@ -117,7 +120,7 @@ class GitWorkspace:
         start = gittrees.commit_of(worktree=self.root, tree=self.current_tree(), message="factory snapshot")
         with ExitStack() as stack:
             roots = [stack.enter_context(self.scratch(start)) for _ in range(count)]
-            yield [replace(self, root=root, written=set(), _tree=None) for root in roots]
+            yield [replace(self, root=root, written=set(), _tree=None, _stamp=()) for root in roots]
 
     def reset(self) -> None:
         """Back to the base commit, nothing else in the worktree (an escalated run starts clean)."""
@@ -134,8 +137,19 @@ class GitWorkspace:
     def current_tree(self) -> str:
         """The worktree's content as a tree: HEAD's, with the paths the agent wrote as they are now."""
         if self._tree is None:
+            self._stamp = self.stamp()
             self._tree = gittrees.tree_with(worktree=self.root, paths=self.written)
         return self._tree
+
+    def stamp(self) -> tuple:
+        stamps = []
+        for path in sorted(self.written):
+            try:
+                info = (self.root / path).stat()
+                stamps.append((path, info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((path, None, None))
+        return tuple(stamps)
 
     def changed_files(self) -> list[str]:
         return gittrees.changed_between(worktree=self.root, base=self.base, tree=self.current_tree())

@@ -203,11 +203,11 @@ def measure_candidates(project, tickets: int, *, first_index: int, delay: float)
     return one, three
 
 
-def ratio_line(label: str, samples: list[float], floors: list[float], *, target: float) -> None:
+def ratio_line(label: str, samples: list[float], floors: list[float], *, target: float | None) -> None:
     p50, floor = _django.percentile(samples, 0.5), _django.percentile(floors, 0.5)
-    verdict = "met" if p50 / floor <= target else "MISSED"
+    verdict = "" if target is None else f"target <= {target:g}x {'met' if p50 / floor <= target else 'MISSED'}"
     print(f"{label:<52} p50 {p50:6.2f} s  p95 {_django.percentile(samples, 0.95):6.2f} s | floor p50 {floor:6.2f} s | "
-          f"{p50 / floor:5.2f}x  target <= {target:g}x {verdict}")
+          f"{p50 / floor:5.2f}x  {verdict}")
 
 
 def answer_from_prompt(body: dict) -> str:
@@ -285,7 +285,7 @@ def main() -> None:
             cold, add_floor = measure_fresh(project, args.tickets, first_index=0)
             ratio_line("overhead per ticket, fresh checkout", cold, add_floor, target=FRESH_TARGET)
             warm, switch_floor, map_s = measure_warm(project, root / "work", args.tickets, first_index=50)
-            ratio_line("overhead per ticket, warm checkout", warm, switch_floor, target=float("inf"))
+            ratio_line("overhead per ticket, warm checkout", warm, switch_floor, target=None)
             p50 = _django.percentile(warm, 0.5)
             print(f"{'':<52} p50 {p50:.2f} s, target <= {WARM_TARGET_S} s: {'met' if p50 <= WARM_TARGET_S else 'MISSED'}; "
                   f"of which the code map {map_s:.2f} s per ticket")

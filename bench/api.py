@@ -9,8 +9,9 @@ its own database `factory_bench_api`, so it never touches your data.
 1. In process, through Django's full stack (middleware, token auth, DRF): every API request is interleaved
    with the same request to its floor (bench/_floors.py: the same query in a bare view, no auth, no
    serializer), so both see the same machine load. POST's floor writes the rows the API writes (ticket,
-   creation event, agent queue entry) in one transaction; a second line compares with the ticket's INSERT alone. Ratios are p50 over p50. Measured on --small tickets,
-   then the list again after filling up to --large, to show the list does not grow with the table.
+   creation event, agent queue entry) in one transaction; a second line compares with the ticket's INSERT
+   alone. Ratios are p50 over p50. Measured on --small tickets, then the list again after filling up to
+   --large, to show the list does not grow with the table.
 2. Load (bench/api_load.py): a real gunicorn on loopback, as `make run` starts it, and --clients concurrent
    HTTP clients each sending its share of --load ticket POSTs and --load memory POSTs: errors, latency beside
    the bare POST under the same load, and the peak of database connections beside the pool's budget.
@@ -144,7 +145,7 @@ def main() -> None:
         compare(f"POST ticket ({args.small} tickets)", post,
                 lambda i: bare.post(f"/bench/floor/projects/{project.pk}/tickets-same-writes", TICKET,
                                     content_type="application/json"), args.requests, target=TARGETS["post"])
-        compare("POST ticket, floor: the ticket's INSERT alone", post,
+        compare("POST ticket vs its INSERT alone", post,
                 lambda i: bare.post(f"/bench/floor/projects/{project.pk}/tickets", TICKET,
                                     content_type="application/json"), args.requests, target=None)
         small_p50 = compare(f"GET list ({args.small} tickets)", *list_calls(api), args.requests,
