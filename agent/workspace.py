@@ -109,8 +109,7 @@ class GitWorkspace:
         try:
             return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
         finally:
-            if self.stamp() != self._stamp:
-                self._tree = None  # a test rewrote a file the agent wrote
+            self.notice_rewrites()
 
     @contextmanager
     def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
@@ -140,6 +139,11 @@ class GitWorkspace:
             self._stamp = self.stamp()
             self._tree = gittrees.tree_with(worktree=self.root, paths=self.written)
         return self._tree
+
+    def notice_rewrites(self) -> None:
+        """After something else ran in the worktree (the tests): forget the tree if a written file changed."""
+        if self.stamp() != self._stamp:
+            self._tree = None
 
     def stamp(self) -> tuple:
         stamps = []
