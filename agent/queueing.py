@@ -1,15 +1,25 @@
 """Handing runnable tickets to the agent queue (its own django-q2 cluster), once each.
 
-The tickets app announces that a ticket may run (tickets.signals.ticket_runnable);
-this module queues the run unless the ticket already waits in the queue, so a
-ticket released while the only worker is busy is not queued again every minute.
+The tickets app announces that a ticket may run (tickets.signals.ticket_runnable),
+inside the transaction that made it runnable. With the ORM broker on the tickets'
+database the queue entry is written in that transaction: it commits with the ticket
+(one commit per POST) and a rollback leaves no entry for a ticket that does not
+exist. Any other broker is written to once the transaction commits. The run is
+queued unless the ticket already waits in the queue, so a ticket released while the
+only worker is busy is not queued again every minute; a ticket created in the same
+transaction cannot be waiting, so its check is skipped (the check reads every
+waiting entry).
 """
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
+from django_q.brokers import Broker, get_broker
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
@@ -19,26 +29,41 @@ BASELINE_TASK = "agent.tasks.refresh_baseline"
 _paused = threading.local()
 
 
-def enqueue_run(ticket_id: str) -> bool:
-    """Queue an agent run of the ticket; False when paused here or already waiting in the queue."""
-    if getattr(_paused, "active", False) or ticket_id in waiting_ticket_ids():
+def enqueue_run(ticket_id: str, *, new: bool = False, broker: Broker | None = None) -> bool:
+    """Queue an agent run of the ticket; False when paused here or already waiting in the queue.
+
+    new: the ticket was created in the current transaction, so it cannot be waiting yet.
+    """
+    if getattr(_paused, "active", False) or (not new and ticket_id in waiting_ticket_ids()):
         return False
     # The agent queue has its own cluster, so a long model call never holds up
     # webhooks or memory writes waiting on the default queue.
     async_task(RUN_TASK, ticket_id, cluster=settings.FACTORY_AGENT_QUEUE, task_name=f"agent-{ticket_id[:8]}",
-               group="agent")
+               group="agent", broker=broker or get_broker(settings.FACTORY_AGENT_QUEUE))
     return True
 
 
-def on_ticket_runnable(sender, *, ticket_id: str, **kwargs) -> None:
-    """Receiver of tickets.signals.ticket_runnable (connected in AgentConfig.ready)."""
-    enqueue_run(ticket_id)
+def on_ticket_runnable(sender, *, ticket_id: str, new: bool = False, **kwargs) -> None:
+    """Receiver of tickets.signals.ticket_runnable (connected in AgentConfig.ready), sent inside the transaction."""
+    broker = get_broker(settings.FACTORY_AGENT_QUEUE)
+    if joins_the_transaction(broker):
+        enqueue_run(ticket_id, new=new, broker=broker)
+    else:
+        transaction.on_commit(lambda: enqueue_run(ticket_id, new=new, broker=broker))
+
+
+def joins_the_transaction(broker: Broker) -> bool:
+    """Whether a queue entry written now commits with the ticket: the ORM broker on the tickets' database.
+
+    Not in sync mode (FACTORY_QUEUE_SYNC), where queueing runs the task at once: it must see the ticket committed.
+    """
+    return isinstance(broker, ORM) and Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC
 
 
 def on_ticket_event(sender, *, ticket, event: str, **kwargs) -> None:
     """Receiver of tickets.signals.ticket_event: a merge moves the base, so its test baseline is computed now,
-    on the default queue, instead of by the next ticket's run."""
-    if event == "merged":
+    on the default queue, instead of by the next ticket's run (not while a harness runs tickets itself)."""
+    if event == "merged" and not queueing_paused():
         async_task(BASELINE_TASK, ticket.project_id, cluster=settings.Q_CLUSTER["name"],
                    task_name=f"baseline-{ticket.project_id}", group="baselines")
 
@@ -70,6 +95,10 @@ def run_entries(entries) -> Iterator[tuple[int, str]]:
             continue  # signed with another key: not a task this factory can run anyway
         if task.get("func") == RUN_TASK and task.get("args"):
             yield pk, str(task["args"][0])
+
+
+def queueing_paused() -> bool:
+    return getattr(_paused, "active", False)
 
 
 @contextmanager

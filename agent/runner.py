@@ -5,10 +5,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from django import db
 from django.conf import settings
 from django.db import DatabaseError
 
-from agent import baseline, deps, heartbeat, services
+from agent import baseline, deps, heartbeat, services, worktrees
 from agent.attempt import AttemptRecord
 from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
@@ -21,7 +22,7 @@ from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
 from agent.workspace import Baseline, GitWorkspace
 from lib import gitrepo
-from lib.gitrepo import GitError, ProjectRepo, branch_name_for, commit_all, push_branch
+from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import Ticket, TicketAttempt, TicketEvent
@@ -106,6 +107,7 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
     branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
     repo = project_repo(project)
     worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
+    worktrees.refill_later(project)  # a spare was taken, or none was there: the next ticket finds one
     services.set_branch(ticket=ticket, branch=branch)
     base = merge_base(worktree=worktree, default_branch=project.default_branch)
     with dependencies_for(project=project, repo=repo, base=base) as dependencies:
@@ -115,7 +117,7 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
         result = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
                        brief=brief_for(ticket, feedback=feedback))
     ensure_still_ours(ticket)
-    pushed = commit_and_push(ticket=ticket, worktree=worktree, branch=branch)
+    pushed = commit_and_push(ticket=ticket, workspace=workspace, branch=branch)
     code = change_summary(workspace=workspace, head=pushed)
     # This run's attempts only: a retried ticket's earlier failures are not this run's story.
     memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=run_attempts(ticket=ticket),
@@ -234,11 +236,11 @@ def brief_for(ticket: Ticket, *, feedback: str) -> TicketBrief:
     )
 
 
-def commit_and_push(*, ticket: Ticket, worktree: Path, branch: str) -> str:
+def commit_and_push(*, ticket: Ticket, workspace: GitWorkspace, branch: str) -> str:
     message = f"{ticket.titulo}\n\n{ticket.descripcion.strip()[:1000]}\n\nFactory-Ticket: {ticket.pk}"
-    commit_all(worktree=worktree, message=message)
-    push_branch(worktree=worktree, branch=branch)
-    return gitrepo.head_commit(worktree=worktree)
+    workspace.commit(message)
+    push_branch(worktree=workspace.root, branch=branch)
+    return gitrepo.head_commit(worktree=workspace.root)
 
 
 class AttemptRecorder:
@@ -249,6 +251,7 @@ class AttemptRecorder:
         self.attempt: TicketAttempt | None = None
         self._last_phase = 0.0
         self._lock = threading.Lock()
+        self._thread = threading.current_thread()
 
     def attempt_started(self, *, prompt: Prompt, edit_format: str) -> None:
         ensure_still_ours(self.ticket)
@@ -263,6 +266,10 @@ class AttemptRecorder:
                 return
             self._last_phase = now
             services.set_phase(attempt=self.attempt, phase=text)
+            if threading.current_thread() is not self._thread:
+                # A candidate's thread: its connection goes back to the pool now, as the thread ends without
+                # telling Django (each attempt's threads would otherwise keep one each until the pool ran dry).
+                db.connection.close()
 
     def attempt_finished(self, record: AttemptRecord) -> None:
         reply, tests = record.reply, record.tests

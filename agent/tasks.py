@@ -1,5 +1,5 @@
 """Thin django-q2 entry points for the agent (queued by agent.queueing)."""
-from agent import baseline, requeue, runner
+from agent import baseline, requeue, runner, worktrees
 
 
 def run_ticket(ticket_id: str) -> str:
@@ -13,3 +13,7 @@ def requeue_waiting() -> int:
 
 def refresh_baseline(project_id: int) -> str:
     return baseline.refresh(project_id=project_id)
+
+
+def keep_spares(project_id: int) -> int:
+    return worktrees.keep_spares(project_id=project_id)

@@ -3,7 +3,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -12,7 +12,7 @@ from agent.edits import ApplyResult, EditFailure, apply_edits
 from agent.syntax import check_syntax
 from agent.testing import TestSetup, run_for_verdict
 from agent.verdict import Judging
-from lib import gitrepo
+from lib import gitrepo, gittrees
 
 TREE_MAX_LINES = 150
 
@@ -56,6 +56,13 @@ class GitWorkspace:
     required_tests: tuple[str, ...] = ()
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
     scratch: Callable[[str], AbstractContextManager[Path]] | None = None
+    # Paths the agent wrote since HEAD: the worktree's tree is HEAD's with these (lib.gittrees), so no diff,
+    # verdict or commit scans the whole checkout. Files written by test runs are not the agent's work.
+    written: set[str] = field(default_factory=set)
+    # current_tree() until the worktree may have changed (an edit, a reset, a candidate adopted, a test run that
+    # touched a written file), and the written files' (mtime, size) when it was made.
+    _tree: str | None = field(default=None, repr=False)
+    _stamp: tuple = field(default=(), repr=False)
 
     def read(self, path: str) -> str | None:
         target = (self.root / path).resolve()
@@ -77,7 +84,9 @@ class GitWorkspace:
         return build_context_map(root=self.root, paths=paths)
 
     def apply(self, answer: str) -> ApplyResult:
+        self._tree = None
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
+        self.written.update(result.applied)
         return self._undo_protected(result)
 
     def _undo_protected(self, result: ApplyResult) -> ApplyResult:
@@ -97,34 +106,71 @@ class GitWorkspace:
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
                           base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
                           required=self.required_tests)
-        return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+        try:
+            return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+        finally:
+            self.notice_rewrites()
 
     @contextmanager
     def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
         """`count` copies of this worktree as it is now (uncommitted work included), each in a scratch checkout."""
         if self.scratch is None:
             raise RuntimeError("this workspace cannot make copies (no scratch checkouts configured)")
-        start = gitrepo.snapshot(worktree=self.root)
+        start = gittrees.commit_of(worktree=self.root, tree=self.current_tree(), message="factory snapshot")
         with ExitStack() as stack:
             roots = [stack.enter_context(self.scratch(start)) for _ in range(count)]
-            yield [replace(self, root=root) for root in roots]
+            yield [replace(self, root=root, written=set(), _tree=None, _stamp=()) for root in roots]
 
     def reset(self) -> None:
         """Back to the base commit, nothing else in the worktree (an escalated run starts clean)."""
         gitrepo.reset_to(worktree=self.root, commit=self.base)
+        self.written.clear()
+        self._tree = None
 
     def adopt(self, other: "GitWorkspace") -> None:
         """Make this worktree hold what `other` (a copy made by fork) holds now."""
-        gitrepo.copy_changes(source=other.root, target=self.root)
+        changed = gittrees.apply_difference(worktree=self.root, start=self.current_tree(), end=other.current_tree())
+        self.written.update(changed)
+        self._tree = None
+
+    def current_tree(self) -> str:
+        """The worktree's content as a tree: HEAD's, with the paths the agent wrote as they are now."""
+        if self._tree is None:
+            self._stamp = self.stamp()
+            self._tree = gittrees.tree_with(worktree=self.root, paths=self.written)
+        return self._tree
+
+    def notice_rewrites(self) -> None:
+        """After something else ran in the worktree (the tests): forget the tree if a written file changed."""
+        if self.stamp() != self._stamp:
+            self._tree = None
+
+    def stamp(self) -> tuple:
+        stamps = []
+        for path in sorted(self.written):
+            try:
+                info = (self.root / path).stat()
+                stamps.append((path, info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((path, None, None))
+        return tuple(stamps)
 
     def changed_files(self) -> list[str]:
-        return gitrepo.changed_paths(worktree=self.root, base=self.base)
+        return gittrees.changed_between(worktree=self.root, base=self.base, tree=self.current_tree())
 
     def diff(self) -> str:
-        return gitrepo.diff_against(worktree=self.root, base=self.base)
+        return gittrees.diff_trees(worktree=self.root, base=self.base, tree=self.current_tree())
 
     def stats(self) -> list[dict]:
-        return gitrepo.diff_stats(worktree=self.root, base=self.base)
+        return gittrees.stats_between(worktree=self.root, base=self.base, tree=self.current_tree())
+
+    def commit(self, message: str) -> str | None:
+        """Commit what the agent wrote on the worktree's branch; None when that is nothing."""
+        commit = gittrees.commit_tree(worktree=self.root, tree=self.current_tree(), paths=self.written,
+                                      message=message)
+        self.written.clear()
+        self._tree = None
+        return commit
 
 
 def tracked_files(root: Path) -> list[str]:

@@ -1,10 +1,17 @@
-"""The agent owns the worktrees: a merged or cancelled ticket's checkout is kept as a spare for the next one."""
+"""The agent owns the worktrees: a pool of clean checkouts per project (FACTORY_WARM_WORKTREES), refilled
+on the default queue while tickets run, and a merged or cancelled ticket's checkout kept as a spare."""
 import logging
 
+from django.conf import settings
+from django_q.tasks import async_task
+
+from agent.queueing import queueing_paused
 from lib.gitrepo import GitError
 from tickets import selectors
-from tickets.models import Ticket
+from tickets.models import Project, Ticket
 from tickets.states import State
+
+KEEP_SPARES_TASK = "agent.tasks.keep_spares"
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +31,17 @@ def recycle(ticket: Ticket) -> None:
     except GitError:
         log.warning("could not recycle the worktree of %s; it only costs disk space", ticket.short_id,
                     exc_info=True)
+
+
+def refill_later(project: Project) -> None:
+    """Queue a refill of the project's pool on the default queue (not while a harness runs tickets itself)."""
+    if settings.FACTORY_WARM_WORKTREES and not queueing_paused():
+        async_task(KEEP_SPARES_TASK, project.pk, cluster=settings.Q_CLUSTER["name"], task_name=f"spares-{project.pk}",
+                   group="worktrees")
+
+
+def keep_spares(*, project_id: int) -> int:
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    return selectors.project_repo(project).keep_spares()

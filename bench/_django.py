@@ -26,6 +26,16 @@ def _admin_sql(statement: str) -> None:
     connection.close()
 
 
+def _use_database(name: str) -> None:
+    """Point Django at another database; a connection pool made for the previous one is closed with it."""
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    connection.close_pool()
+    settings.DATABASES["default"]["NAME"] = name
+
+
 @contextmanager
 def bench_database(name: str):
     """Create `name`, migrate it, point Django at it; drop it afterwards. Your own data is never touched."""
@@ -35,15 +45,12 @@ def bench_database(name: str):
     original = settings.DATABASES["default"]["NAME"]
     _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     _admin_sql(f"CREATE DATABASE {name}")
-    settings.DATABASES["default"]["NAME"] = name
+    _use_database(name)
     try:
         call_command("migrate", verbosity=0)
         yield name
     finally:
-        from django.db import connection
-
-        connection.close()
-        settings.DATABASES["default"]["NAME"] = original
+        _use_database(original)
         _admin_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

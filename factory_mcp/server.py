@@ -227,7 +227,8 @@ def build_server(api: FactoryApi) -> MCPServer:
         data = await api.call("GET", "/tickets", params={
             "estado": states, "project": project, "q": q, "ordering": ordering, "page": page,
             "page_size": page_size})
-        return dumps({"count": data.get("count"), "page": page, "has_more": bool(data.get("next")),
+        return dumps({"count": data.get("count"), "count_is_estimate": bool(data.get("count_is_estimate")),
+                      "page": page, "has_more": bool(data.get("next")),
                       "tickets": [summary(ticket) for ticket in data.get("results", [])]})
 
     @server.tool(structured_output=False)

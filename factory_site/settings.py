@@ -49,6 +49,8 @@ FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))
 # Extra host folders shown read-only inside the sandbox (toolchains and their caches: JDK, Go, ~/.m2 ...).
 FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
+# Clean checkouts of each project kept ready for the next ticket (switching one writes only what differs).
+FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum=16)
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)
@@ -121,15 +123,31 @@ TEMPLATES = [
     },
 ]
 
+# A pool of connections per process (psycopg_pool through Django): a request or task borrows one and gives it
+# back, so a process never holds more than FACTORY_DB_POOL_MAX however many threads or requests come and go.
+# Web workers run 4 threads each (factory_site/gunicorn_conf.py), hence the default; a django-q2 worker runs
+# one task at a time and grows its pool past FACTORY_DB_POOL_MIN only for an agent's parallel candidates.
+# Forked processes (django-q2's workers) start a pool of their own (factory_site/db/base.py).
+FACTORY_DB_POOL = env_bool("FACTORY_DB_POOL", True)
+FACTORY_DB_POOL_MIN = env_int("FACTORY_DB_POOL_MIN", 1, minimum=0, maximum=100)
+FACTORY_DB_POOL_MAX = env_int("FACTORY_DB_POOL_MAX", max(4, FACTORY_DB_POOL_MIN), minimum=max(1, FACTORY_DB_POOL_MIN), maximum=100)
+FACTORY_DB_POOL_TIMEOUT = env_float("FACTORY_DB_POOL_TIMEOUT", 30.0, minimum=0.1)
+_database = database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or private_cluster_url(
+    data_dir=FACTORY_DATA_DIR, port=env_int("FACTORY_PG_PORT", 55432, minimum=1, maximum=65535)))
+if FACTORY_DB_POOL:
+    _database["OPTIONS"]["pool"] = {"min_size": FACTORY_DB_POOL_MIN, "max_size": FACTORY_DB_POOL_MAX,
+                                    "timeout": FACTORY_DB_POOL_TIMEOUT}
 DATABASES = {
     "default": {
-        **database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or private_cluster_url(
-            data_dir=FACTORY_DATA_DIR, port=env_int("FACTORY_PG_PORT", 55432, minimum=1, maximum=65535))),
+        **_database,
         "ENGINE": "factory_site.db",
-        "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        # Django's pool requires 0; without the pool, a connection is kept this many seconds.
+        "CONN_MAX_AGE": 0 if FACTORY_DB_POOL else env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         "CONN_HEALTH_CHECKS": True,
     }
 }
+# Rows a paginated list counts exactly; past it `count` is the planner's estimate (tickets/pagination.py).
+FACTORY_API_EXACT_COUNT_LIMIT = env_int("FACTORY_API_EXACT_COUNT_LIMIT", 5_000, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -158,7 +176,7 @@ FACTORY_PUBLIC_API_DOCS = env_bool("FACTORY_PUBLIC_API_DOCS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "tickets.roles.TokenWithRolesAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -36,6 +36,12 @@ COMMITTER = {
 
 
 MAX_SPARES = 2
+CLEAN = "clean-"  # a spare cleaned when parked
+BUILDING = "building-"  # a spare being checked out by keep_spares, not ready yet
+
+
+def spare_name() -> str:
+    return f"{CLEAN}{uuid.uuid4().hex[:8]}"
 
 
 class GitError(RuntimeError):
@@ -71,8 +77,8 @@ def _run(repo: git.Repo, step: str, *args: str) -> str:
 class ProjectRepo:
     """The cached bare clone of one project, and the worktrees made from it."""
 
-    def __init__(self, *, data_dir: Path, name: str, url: str, default_branch: str) -> None:
-        self.name, self.url, self.default_branch = name, url, default_branch
+    def __init__(self, *, data_dir: Path, name: str, url: str, default_branch: str, spares: int = MAX_SPARES) -> None:
+        self.name, self.url, self.default_branch, self.max_spares = name, url, default_branch, spares
         self.path = data_dir / "repos" / f"{name}.git"
         self.worktrees_dir = data_dir / "worktrees" / name
         self.lock_path = data_dir / "repos" / f"{name}.lock"
@@ -97,6 +103,7 @@ class ProjectRepo:
                 self._clone()
             repo = self.repo()
             self._write_excludes()
+            self._tune(repo)
             _run(repo, "fetch", "fetch", "--prune", "--quiet", "origin")
             if f"origin/{self.default_branch}" not in self.remote_branches(repo):
                 raise GitError(f"the remote {masked(self.url)} has no branch '{self.default_branch}' (the project's "
@@ -123,6 +130,13 @@ class ProjectRepo:
         exclude.write_text("\n".join(EXCLUDED) + "\n")
 
     @staticmethod
+    def _tune(repo: git.Repo) -> None:
+        """Index format 4 and git's untracked cache in every worktree (feature.manyFiles): a scan of a big
+        checkout (a switch, the file list, git grep --untracked) re-reads only the folders that changed."""
+        if repo.config_reader().get_value("feature", "manyFiles", default=False) is not True:
+            _run(repo, "config", "config", "feature.manyFiles", "true")
+
+    @staticmethod
     def remote_branches(repo: git.Repo) -> set[str]:
         output = _run(repo, "for-each-ref", "for-each-ref", "--format=%(refname:short)", "refs/remotes/origin")
         return set(output.split())
@@ -136,6 +150,8 @@ class ProjectRepo:
         path = self.worktree_path(branch)
         with self.locked():
             if path.exists() and continue_existing and self._is_worktree_on(path, branch):
+                # The branch's committed work; what a stopped run left uncommitted is not trusted.
+                _run(git.Repo(path), "reset", "reset", "--hard", "-q")
                 return path
             self._remove_worktree(repo, path)
             start = self._start_point(repo, branch=branch, continue_existing=continue_existing)
@@ -148,16 +164,23 @@ class ProjectRepo:
     def spares_dir(self) -> Path:
         return self.worktrees_dir / ".spare"
 
+    def spares(self) -> list[Path]:
+        """Parked checkouts ready to be switched to another commit; `clean-` ones were cleaned when parked."""
+        if not self.spares_dir.exists():
+            return []
+        return sorted((path for path in self.spares_dir.iterdir() if not path.name.startswith(BUILDING)),
+                      key=lambda path: not path.name.startswith(CLEAN))
+
     def _reuse_spare(self, repo: git.Repo, *, path: Path, branch: str | None, start: str) -> bool:
         """Turn a spare checkout into the new worktree: only the files that differ are written."""
-        spares = sorted(self.spares_dir.glob("*")) if self.spares_dir.exists() else []
-        for spare in spares:
+        for spare in self.spares():
             try:
                 _run(repo, "worktree move", "worktree", "move", str(spare), str(path))
                 work = git.Repo(path)
                 target = ["-B", branch, start] if branch else ["--detach", start]
                 _run(work, "checkout", "checkout", "--force", "-q", *target)
-                _run(work, "clean", "clean", "-ffdxq")
+                if not spare.name.startswith(CLEAN):
+                    _run(work, "clean", "clean", "-ffdxq")
                 return True
             except GitError:
                 self._remove_worktree(repo, path)
@@ -176,17 +199,40 @@ class ProjectRepo:
             self._park(self.repo(), self.worktree_path(branch))
 
     def _park(self, repo: git.Repo, path: Path) -> None:
-        spares = list(self.spares_dir.glob("*")) if self.spares_dir.exists() else []
-        if not path.exists() or len(spares) >= MAX_SPARES:
+        if not path.exists() or len(self.spares()) >= self.max_spares:
             self._remove_worktree(repo, path)
             return
         self.spares_dir.mkdir(parents=True, exist_ok=True)
         try:
-            # Detached, so the branch is free to be checked out again elsewhere.
-            _run(git.Repo(path), "checkout", "checkout", "--force", "-q", "--detach")
-            _run(repo, "worktree move", "worktree", "move", str(path), str(self.spares_dir / uuid.uuid4().hex[:8]))
+            # Detached, so the branch is free to be checked out again elsewhere; cleaned now, so that
+            # taking the spare costs only the switch.
+            work = git.Repo(path)
+            _run(work, "checkout", "checkout", "--force", "-q", "--detach")
+            _run(work, "clean", "clean", "-ffdxq")
+            _run(repo, "worktree move", "worktree", "move", str(path), str(self.spares_dir / spare_name()))
         except GitError:
             self._remove_worktree(repo, path)
+
+    def keep_spares(self) -> int:
+        """Check out spares of the default branch until the pool is full; returns how many were made.
+
+        The slow part (writing every file) runs outside the project lock, so a ticket starting meanwhile
+        is not held up; the finished checkout joins the pool under the lock.
+        """
+        made = 0
+        repo = self.sync()
+        while len(self.spares()) < self.max_spares:
+            building = self.spares_dir / f"{BUILDING}{uuid.uuid4().hex[:8]}"
+            building.parent.mkdir(parents=True, exist_ok=True)
+            _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(building),
+                 f"origin/{self.default_branch}")
+            with self.locked():
+                if len(self.spares()) >= self.max_spares:
+                    self._remove_worktree(repo, building)
+                    break
+                _run(repo, "worktree move", "worktree", "move", str(building), str(self.spares_dir / spare_name()))
+            made += 1
+        return made
 
     def _start_point(self, repo: git.Repo, *, branch: str, continue_existing: bool) -> str:
         if continue_existing:
@@ -204,12 +250,13 @@ class ProjectRepo:
             return False
 
     def _remove_worktree(self, repo: git.Repo, path: Path) -> None:
-        if path.exists():
-            try:
-                _run(repo, "worktree remove", "worktree", "remove", "--force", str(path))
-            except GitError:
-                shutil.rmtree(path, ignore_errors=True)
-        _run(repo, "worktree prune", "worktree", "prune")
+        if not path.exists():
+            return
+        try:
+            _run(repo, "worktree remove", "worktree", "remove", "--force", str(path))
+        except GitError:
+            shutil.rmtree(path, ignore_errors=True)
+            _run(repo, "worktree prune", "worktree", "prune")
 
     @contextmanager
     def scratch_worktree(self, *, commit: str) -> Iterator[Path]:

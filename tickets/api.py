@@ -107,8 +107,10 @@ def get_ticket_or_404(ticket_id: str) -> Ticket:
         raise Http404(f"No ticket with id {ticket_id!r}.") from None
 
 
-def detail_response(ticket: Ticket, request: Request, *, code: int = status.HTTP_200_OK) -> Response:
-    fresh = selectors.ticket_detail(ticket_id=ticket.pk)
+def detail_response(ticket: Ticket, request: Request, *, code: int = status.HTTP_200_OK,
+                    loaded: bool = False) -> Response:
+    """loaded: `ticket` came from selectors.ticket_detail or was just created (no reload needed)."""
+    fresh = ticket if loaded else selectors.ticket_detail(ticket_id=ticket.pk)
     return Response(TicketDetailSerializer(fresh, context={"request": request}).data, status=code)
 
 
@@ -193,7 +195,7 @@ class TicketListApi(APIView):
             idempotency_key=idempotency_key(request),
             fingerprint=services.request_fingerprint(request.data),
         )
-        response = detail_response(ticket, request, code=status.HTTP_201_CREATED)
+        response = detail_response(ticket, request, code=status.HTTP_201_CREATED, loaded=created)
         if not created:
             response["Idempotent-Replayed"] = "true"
         return response
@@ -211,7 +213,7 @@ class TicketDetailApi(APIView):
 
     @extend_schema(responses=TicketDetailSerializer)
     def get(self, request: Request, ticket_id: str) -> Response:
-        return detail_response(get_ticket_or_404(ticket_id), request)
+        return detail_response(get_ticket_or_404(ticket_id), request, loaded=True)
 
     @extend_schema(request=TicketPatchSerializer, responses={
         200: TicketDetailSerializer,

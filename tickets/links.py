@@ -17,6 +17,20 @@ def link_templates() -> dict[str, str]:
 
 
 def ticket_links(ticket: Ticket, request=None) -> dict:
-    prefix = request.build_absolute_uri("/").rstrip("/") if request is not None else ""
-    ticket_id = str(ticket.pk)
+    return links_for_id(ticket.pk, request)
+
+
+def links_for_id(ticket_id, request=None) -> dict:
+    prefix, ticket_id = link_prefix(request), str(ticket_id)
     return {name: prefix + path.replace(_SENTINEL, ticket_id) for name, path in link_templates().items()}
+
+
+def link_prefix(request) -> str:
+    """The request's scheme and host, worked out once per request (a list page asks for it on every row)."""
+    if request is None:
+        return ""
+    prefix = getattr(request, "_factory_link_prefix", None)
+    if prefix is None:
+        prefix = request.build_absolute_uri("/").rstrip("/")
+        request._factory_link_prefix = prefix
+    return prefix

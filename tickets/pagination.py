@@ -1,5 +1,22 @@
-from rest_framework.exceptions import ValidationError
+"""Page-number pagination whose cost stays flat as the table grows.
+
+The envelope is DRF's (`count`, `next`, `previous`, `results`) plus `count_is_estimate`. `next` comes from
+fetching one row more than the page, not from the count. The count is exact, without a query, when the page
+holds the end of the results; otherwise rows are counted up to FACTORY_API_EXACT_COUNT_LIMIT: at or under it
+the count is exact, over it the planner's estimate of the filtered query is given (never less than what is
+known to exist) and `count_is_estimate` is true. Counting every row of a large result would cost the request
+time in proportion to the table: 17 ms of a 35 ms list at a million tickets.
+"""
+import json
+from collections import OrderedDict
+
+from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 class TicketPagination(PageNumberPagination):
@@ -25,3 +42,78 @@ class TicketPagination(PageNumberPagination):
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
         return parameters
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view=None) -> list:
+        self.request = request
+        size = self.get_page_size(request)
+        number = self.requested_page(request, queryset, size)
+        offset = (number - 1) * size
+        rows = list(queryset[offset:offset + size + 1])
+        self.has_next = len(rows) > size
+        rows = rows[:size]
+        if number > 1 and not rows:
+            raise NotFound(self.invalid_page_message)
+        self.number = number
+        if self.has_next:
+            self.count, self.count_is_estimate = counted(queryset, at_least=offset + size + 1)
+        else:
+            self.count, self.count_is_estimate = offset + len(rows), False
+        return rows
+
+    def requested_page(self, request: Request, queryset: QuerySet, size: int) -> int:
+        value = request.query_params.get(self.page_query_param) or "1"
+        if value in self.last_page_strings:
+            return max(1, -(-queryset.count() // size))  # the last page needs the exact count
+        try:
+            number = int(value)
+        except ValueError:
+            raise NotFound(self.invalid_page_message) from None
+        if number < 1:
+            raise NotFound(self.invalid_page_message)
+        return number
+
+    def get_paginated_response(self, data) -> Response:
+        return Response(OrderedDict([
+            ("count", self.count),
+            ("count_is_estimate", self.count_is_estimate),
+            ("next", self.get_next_link()),
+            ("previous", self.get_previous_link()),
+            ("results", data),
+        ]))
+
+    def get_next_link(self) -> str | None:
+        if not self.has_next:
+            return None
+        return replace_query_param(self.request.build_absolute_uri(), self.page_query_param, self.number + 1)
+
+    def get_previous_link(self) -> str | None:
+        if self.number <= 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.number - 1)
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count_is_estimate"] = {
+            "type": "boolean", "example": False,
+            "description": "True when `count` is the database's estimate: more than FACTORY_API_EXACT_COUNT_LIMIT "
+                           "rows matched (default 5,000). `next` is exact either way.",
+        }
+        return response
+
+
+def counted(queryset: QuerySet, *, at_least: int) -> tuple[int, bool]:
+    """(count, is_estimate): exact up to the limit, the planner's estimate above it."""
+    limit = settings.FACTORY_API_EXACT_COUNT_LIMIT
+    rows = queryset.order_by().values("pk")
+    exact = rows[:limit + 1].count()
+    if exact <= limit:
+        return exact, False
+    return max(planner_rows(rows), limit + 1, at_least), True
+
+
+def planner_rows(queryset: QuerySet) -> int:
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])

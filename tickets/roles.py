@@ -1,9 +1,22 @@
-"""Roles are Django groups: architects create and review tickets, reviewers review."""
+"""Roles are Django groups: architects create and review tickets, reviewers review.
+
+The API checks a role on every write, so token authentication fetches the user's roles in the same query
+as the token (TokenWithRolesAuthentication) and has_role reads them from the user, not the database.
+"""
+import functools
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
+from django.db import connection
+from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
 
 ARCHITECT = "architect"
 REVIEWER = "reviewer"
 ROLES = (ARCHITECT, REVIEWER)
+# Set on a user whose roles came with its authentication; absent, has_role asks the database.
+KNOWN_ROLES_ATTRIBUTE = "factory_roles"
 
 
 def has_role(user: AbstractBaseUser | None, *roles: str) -> bool:
@@ -11,6 +24,9 @@ def has_role(user: AbstractBaseUser | None, *roles: str) -> bool:
         return False
     if user.is_superuser:
         return True
+    known = getattr(user, KNOWN_ROLES_ATTRIBUTE, None)
+    if known is not None:
+        return not known.isdisjoint(roles)
     return user.groups.filter(name__in=roles).exists()
 
 
@@ -27,3 +43,35 @@ def grant_role(user: AbstractBaseUser, role: str) -> None:
         raise ValueError(f"Unknown role {role!r}; choose one of: {', '.join(ROLES)}")
     group, _ = Group.objects.get_or_create(name=role)
     user.groups.add(group)
+
+
+class TokenWithRolesAuthentication(TokenAuthentication):
+    """DRF's token authentication in one prepared statement: the token's user with its roles.
+
+    Every API request pays it, so it skips the ORM's compilation of a joined and annotated query (a third
+    of the time on the development machine); request.auth is the token's key.
+    """
+
+    def authenticate_credentials(self, key: str):
+        user = next(iter(get_user_model().objects.raw(token_user_sql(), [list(ROLES), key])), None)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        setattr(user, KNOWN_ROLES_ATTRIBUTE, frozenset(user.role_names))
+        return user, key
+
+
+@functools.cache
+def token_user_sql() -> str:
+    """The user of a token (%s: the key) with the names of its groups among the roles (%s: a list)."""
+    quote = connection.ops.quote_name
+    users, tokens, groups = get_user_model()._meta, Token._meta, Group._meta
+    membership = users.get_field("groups")
+    through = quote(membership.remote_field.through._meta.db_table)
+    user_pk = quote(users.pk.column)
+    roles = (f"ARRAY(SELECT g.{quote('name')} FROM {quote(groups.db_table)} g JOIN {through} m "
+             f"ON m.{quote(membership.m2m_reverse_name())} = g.{quote(groups.pk.column)} "
+             f"WHERE m.{quote(membership.m2m_column_name())} = u.{user_pk} AND g.{quote('name')} = ANY(%s))")
+    return (f"SELECT u.*, {roles} AS role_names FROM {quote(users.db_table)} u JOIN {quote(tokens.db_table)} t "
+            f"ON t.{quote(tokens.get_field('user').column)} = u.{user_pk} WHERE t.{quote('key')} = %s")

@@ -2,7 +2,8 @@
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from lib.gitrepo import ProjectRepo
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
@@ -54,22 +55,64 @@ class TicketFilter(django_filters.FilterSet):
         model = Ticket
         fields = ["estado", "tipo", "prioridad", "project"]
 
+    def get_form_class(self):
+        """Made once per process: the filters' form fields depend on nothing in the request."""
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            type(self)._form_class = form_class
+        return form_class
+
     def search_text(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(titulo__icontains=value) | Q(descripcion__icontains=value))
 
 
-def ticket_list() -> QuerySet[Ticket]:
-    return Ticket.objects.select_related("project").prefetch_related(
-        Prefetch("depende_de", queryset=Ticket.objects.only("id"))
-    )
+# What a ticket's serializers read from it; set on tickets this module (or remember_new_ticket) loaded.
+DEPENDENCY_IDS = "dependency_ids"
+
+
+def with_dependency_ids(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Each ticket's depende_de ids in the ticket's own row (newest first, as the relation is ordered)."""
+    through = Ticket.depende_de.through.objects.filter(from_ticket_id=OuterRef("pk"))
+    return queryset.annotate(**{DEPENDENCY_IDS: ArraySubquery(
+        through.order_by("-to_ticket__creado_en", "to_ticket_id").values("to_ticket_id"))})
+
+
+# The columns of a list row (TicketListSerializer reads rows, not model instances).
+LIST_COLUMNS = ("id", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar", "archivos_referencia",
+                "patrones_obligatorios", "tests_requeridos", "estado", "intentos", "branch_name", "tests_resultado",
+                "error_mensaje", "creado_en", "iniciado_en", "completado_en")
+PROJECT_NAME = "project_name"
+
+
+def ticket_list() -> QuerySet:
+    """Rows (dicts) for the list, one query per page: the ticket's columns, its project's name and its
+    dependencies' ids. No model instances: a page of 50 would spend more on building them than on the query.
+
+    The project's name is a subquery, not a join, so that counting the rows reads only the tickets' index.
+    """
+    project_name = Subquery(Project.objects.filter(pk=OuterRef("project_id")).values("name"))
+    return (with_dependency_ids(Ticket.objects.all()).annotate(**{PROJECT_NAME: project_name})
+            .values(*LIST_COLUMNS, PROJECT_NAME, DEPENDENCY_IDS))
 
 
 def ticket_detail(*, ticket_id) -> Ticket:
-    return (
-        Ticket.objects.select_related("project")
-        .prefetch_related("depende_de", Prefetch("events", queryset=TicketEvent.objects.order_by("created_at", "id")))
-        .get(pk=ticket_id)
-    )
+    """The ticket with everything the detail serializer shows, in three queries."""
+    return with_dependency_ids(Ticket.objects.select_related("project")).prefetch_related(
+        Prefetch("events", queryset=TicketEvent.objects.order_by("created_at", "id")),
+        Prefetch("attempts", queryset=TicketAttempt.objects.order_by("number")),
+    ).get(pk=ticket_id)
+
+
+def remember_new_ticket(*, ticket: Ticket, dependencies: list[Ticket], events: list[TicketEvent]) -> Ticket:
+    """What a ticket just created in this transaction holds, set on it, so that showing it needs no reload.
+
+    Like any prefetched relation it is a snapshot: events written to it later are not in `ticket.events.all()`.
+    """
+    newest_first = sorted(dependencies, key=lambda dependency: dependency.creado_en, reverse=True)
+    setattr(ticket, DEPENDENCY_IDS, [dependency.pk for dependency in newest_first])
+    ticket._prefetched_objects_cache = {"events": list(events), "attempts": []}
+    return ticket
 
 
 def project_list() -> QuerySet[Project]:
@@ -79,7 +122,7 @@ def project_list() -> QuerySet[Project]:
 def project_repo(project: Project) -> ProjectRepo:
     """The project's cached clone and worktrees under FACTORY_DATA_DIR."""
     return ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
-                       default_branch=project.default_branch)
+                       default_branch=project.default_branch, spares=settings.FACTORY_WARM_WORKTREES)
 
 
 def only_project() -> Project | None:
@@ -142,9 +185,8 @@ def run_attempts(*, ticket: Ticket) -> list[TicketAttempt]:
 def tickets_in_order(*, ticket_ids: list) -> list[Ticket]:
     """The tickets with everything the detail serializer shows, in the given order, in a few queries."""
     queryset: QuerySet[Ticket] = (
-        Ticket.objects.filter(pk__in=ticket_ids)
-        .select_related("project")
-        .prefetch_related("depende_de", "attempts",
+        with_dependency_ids(Ticket.objects.filter(pk__in=ticket_ids).select_related("project"))
+        .prefetch_related(Prefetch("attempts", queryset=TicketAttempt.objects.order_by("number")),
                           Prefetch("events", queryset=TicketEvent.objects.order_by("created_at", "id")))
     )
     by_id = {ticket.pk: ticket for ticket in queryset}

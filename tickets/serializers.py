@@ -5,8 +5,10 @@ from rest_framework import serializers
 
 from lib import repourl
 from lib.paths import path_problem
-from tickets.links import ticket_links
+from tickets.links import links_for_id, ticket_links
 from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent
+from tickets.representation import PlannedRepresentation, same
+from tickets.selectors import DEPENDENCY_IDS, PROJECT_NAME
 from tickets.states import State
 
 
@@ -120,13 +122,13 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class TicketEventSerializer(serializers.ModelSerializer):
+class TicketEventSerializer(PlannedRepresentation, serializers.ModelSerializer):
     class Meta:
         model = TicketEvent
         fields = ["created_at", "actor", "kind", "from_state", "to_state", "message", "data"]
 
 
-class TicketAttemptSerializer(serializers.ModelSerializer):
+class TicketAttemptSerializer(PlannedRepresentation, serializers.ModelSerializer):
     class Meta:
         model = TicketAttempt
         fields = [
@@ -232,6 +234,9 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_depende_de(self, ticket: Ticket) -> list[str]:
+        known = getattr(ticket, DEPENDENCY_IDS, None)  # loaded with the ticket by tickets.selectors
+        if known is not None:
+            return [str(dependency_id) for dependency_id in known]
         return [str(dependency.pk) for dependency in ticket.depende_de.all()]
 
     def get_links(self, ticket: Ticket) -> dict:
@@ -239,15 +244,28 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(component_name="TicketSummary")
-class TicketListSerializer(TicketSerializer):
-    """The list leaves out the large result payloads; GET one ticket for those."""
+class TicketListSerializer(PlannedRepresentation, TicketSerializer):
+    """The list leaves out the large result payloads; GET one ticket for those.
+
+    It reads the rows of selectors.ticket_list() (dicts), not model instances.
+    """
+
+    reads_rows = True
+    plan_overrides = {
+        "project": (PROJECT_NAME, same),
+        "depende_de": (DEPENDENCY_IDS, lambda ids: [str(dependency_id) for dependency_id in ids]),
+        "links": ("id", "links_of"),
+    }
 
     class Meta(TicketSerializer.Meta):
         fields = [name for name in TicketSerializer.Meta.fields if name not in ("codigo_generado", "contexto_cipher")]
         read_only_fields = fields
 
+    def links_of(self, ticket_id) -> dict:
+        return links_for_id(ticket_id, self.context.get("request"))
 
-class TicketDetailSerializer(TicketSerializer):
+
+class TicketDetailSerializer(PlannedRepresentation, TicketSerializer):
     events = TicketEventSerializer(many=True, read_only=True)
     attempts = TicketAttemptSerializer(many=True, read_only=True)
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from tickets.errors import IdempotencyConflict
 from tickets.models import Project, Ticket, TicketEvent
-from tickets.selectors import dependency_closure
+from tickets.selectors import dependency_closure, remember_new_ticket
 from tickets.signals import ticket_event, ticket_runnable
 from tickets.states import (
     EDITABLE,
@@ -188,20 +188,27 @@ def _insert_ticket(
     idempotency_key: str | None,
     fingerprint: str,
 ) -> Ticket:
+    dependencies = list({dependency.pk: dependency for dependency in depende_de}.values())
+    # With nothing to wait for, a new ticket is runnable at once: queued in the same INSERT.
     ticket = Ticket.objects.create(
         project=project,
         created_by=actor,
         idempotency_key=idempotency_key or None,
         idempotency_hash=fingerprint,
+        queued_at=None if dependencies else timezone.now(),
         **{name: value for name, value in fields.items() if name in DEFINITION_FIELDS},
     )
-    if depende_de:
-        ticket.depende_de.set(depende_de)
-    record_event(ticket=ticket, actor=actor, kind=TicketEvent.Kind.CREATED, to_state=ticket.estado,
-                 message="Ticket created.")
+    if dependencies:
+        through = Ticket.depende_de.through
+        through.objects.bulk_create([through(from_ticket=ticket, to_ticket=dependency) for dependency in dependencies])
+    event = record_event(ticket=ticket, actor=actor, kind=TicketEvent.Kind.CREATED, to_state=ticket.estado,
+                         message="Ticket created.")
     notify_on_commit(ticket=ticket, event="created")
-    queue_if_ready(ticket=ticket)
-    return ticket
+    if dependencies:
+        queue_if_ready(ticket=ticket)
+    else:
+        announce_runnable(ticket=ticket, new=True)
+    return remember_new_ticket(ticket=ticket, dependencies=dependencies, events=[event])
 
 
 @transaction.atomic
@@ -315,16 +322,20 @@ def unmerged_dependencies(ticket: Ticket) -> list[Ticket]:
 
 
 def queue_if_ready(*, ticket: Ticket) -> bool:
-    """Announce, once the transaction commits, that the ticket may run; unless dependencies are not merged yet.
+    """Announce that the ticket may run, unless dependencies are not merged yet.
 
     The agent app listens and queues the run (once: it skips tickets already waiting in its queue).
     """
     if ticket.estado not in RUNNABLE or unmerged_dependencies(ticket):
         return False
     Ticket.objects.filter(pk=ticket.pk).update(queued_at=timezone.now())
-    ticket_id = str(ticket.pk)
-    transaction.on_commit(lambda: ticket_runnable.send(sender=Ticket, ticket_id=ticket_id))
+    announce_runnable(ticket=ticket, new=False)
     return True
+
+
+def announce_runnable(*, ticket: Ticket, new: bool) -> None:
+    """ticket_runnable, sent inside the caller's transaction (see tickets.signals); new: created just now."""
+    ticket_runnable.send(sender=Ticket, ticket_id=str(ticket.pk), new=new)
 
 
 def queue_dependents(*, ticket: Ticket) -> list[Ticket]:

@@ -1,6 +1,8 @@
 """What the tickets app announces; the apps above it subscribe (tickets never imports them).
 
-Every signal is sent after the transaction that caused it commits.
+ticket_event and review_comment are sent after the transaction that caused them commits. ticket_runnable is
+sent inside it: a receiver that writes to the database (the agent's queue entry, with django-q2's ORM broker)
+commits with the ticket, or not at all; a receiver acting outside the database defers to transaction.on_commit.
 """
 from django.dispatch import Signal
 
@@ -9,8 +11,8 @@ from django.dispatch import Signal
 # Webhooks and the agent listen.
 ticket_event = Signal()
 
-# A ticket may be run now (created, sent back, or its last dependency merged). kwargs: ticket_id (str).
-# The agent app queues its run.
+# A ticket may be run now (created, sent back, or its last dependency merged). kwargs: ticket_id (str),
+# new (bool: created in this transaction, so certainly not queued yet). The agent app queues its run.
 ticket_runnable = Signal()
 
 # A reviewer sent a ticket back with a comment. kwargs: ticket (Ticket), comment (str), reviewer (str).

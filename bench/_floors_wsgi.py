@@ -1,0 +1,6 @@
+"""The factory's WSGI application with the floors of bench/_floors.py mounted (gunicorn's app in bench/api_load.py)."""
+from django.conf import settings
+
+from factory_site.wsgi import application  # noqa: F401  (sets Django up)
+
+settings.ROOT_URLCONF = "_floors"
