@@ -22,9 +22,9 @@ from django.utils import timezone
 from agent import heartbeat, requeue
 from agent import services as agent_services
 from review import services as review
-from tests.conftest import make_remote_repo
+from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import CALC, CALC_TESTS, RIGHT, make_ticket
+from tests.test_agent_flow import RIGHT, make_ticket
 from tickets import services
 from tickets.models import Ticket
 
