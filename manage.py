@@ -16,7 +16,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "factory_site.settings")
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
-        if command in dbcheck.CHECKED_FIRST:
+        if dbcheck.needs_database(command):
             django.setup()
             exit_if_unreachable(dbcheck.unreachable_message())
         execute_from_command_line(sys.argv)

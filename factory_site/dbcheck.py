@@ -5,24 +5,30 @@ port and the password kept in FACTORY_DATA_DIR); when it is not running they say
 """
 import os
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.utils import OperationalError
 
-# Commands that would not stop by themselves on a missing database: the queue worker's child
-# processes would print a traceback per poll. Checked before they start.
-CHECKED_FIRST = frozenset({"qcluster"})
+# Commands that never touch the database; every other one is checked before it starts. Checking
+# first matters: through the connection pool a missing server costs FACTORY_DB_POOL_TIMEOUT of
+# retries, each logged, and the queue worker's children would print a traceback per poll.
+NO_DATABASE = frozenset({"", "help", "--help", "-h", "version", "--version", "check", "makemigrations",
+                         "collectstatic", "spectacular", "diffsettings", "findstatic", "startapp"})
+CONNECT_TIMEOUT_S = 5
+
+
+def needs_database(command: str) -> bool:
+    return command not in NO_DATABASE
 
 
 def unreachable_message() -> str | None:
     """None when the database answers; otherwise what is wrong and what to do, on one line."""
     connection = connections[DEFAULT_DB_ALIAS]
-    connection.close()
+    # A connection of its own, not one from the pool: the pool would retry for its whole timeout.
+    params = connection.get_connection_params() | {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        connection.ensure_connection()
-    except OperationalError as exc:
+        psycopg.connect(**params).close()
+    except psycopg.OperationalError as exc:
         return describe(settings_dict=connection.settings_dict, reason=short_reason(exc))
-    finally:
-        connection.close()
     return None
 
 

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from lib.modelnames import MODEL_NAME_HELP, is_model_name
+
 
 class ImproperlyConfiguredEnv(RuntimeError):
     pass
@@ -69,6 +71,21 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 def env_list(name: str, default: str) -> list[str]:
     raw = os.environ.get(name) or default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_model_name(name: str, default: str) -> str:
+    value = env_str(name, default).strip()
+    if not is_model_name(value):
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} is not {MODEL_NAME_HELP}")
+    return value
+
+
+def env_model_names(name: str, default: str) -> list[str]:
+    names = env_list(name, default)
+    wrong = [model for model in names if not is_model_name(model)]
+    if wrong:
+        raise ImproperlyConfiguredEnv(f"{name}: {', '.join(map(repr, wrong))} is not {MODEL_NAME_HELP}")
+    return names
 
 
 def env_url(name: str, default: str) -> str:

@@ -8,6 +8,8 @@ from factory_site.env import (
     env_float,
     env_int,
     env_list,
+    env_model_name,
+    env_model_names,
     env_path,
     env_paths,
     env_str,
@@ -29,8 +31,8 @@ FACTORY_DATA_DIR = env_path("FACTORY_DATA_DIR", BASE_DIR / "var")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or persistent_secret(FACTORY_DATA_DIR / "secret-key")
 FACTORY_URL = env_url("FACTORY_URL", "http://127.0.0.1:8000")
 OLLAMA_HOST = env_url("OLLAMA_HOST", "http://127.0.0.1:11434")
-FACTORY_MODEL = env_str("FACTORY_MODEL", "qwen2.5-coder:14b")
-FACTORY_EMBED_MODEL = env_str("FACTORY_EMBED_MODEL", "nomic-embed-text")
+FACTORY_MODEL = env_model_name("FACTORY_MODEL", "qwen2.5-coder:14b")
+FACTORY_EMBED_MODEL = env_model_name("FACTORY_EMBED_MODEL", "nomic-embed-text")
 FACTORY_EMBED_DIM = env_int("FACTORY_EMBED_DIM", 768, minimum=8)
 FACTORY_EMBED_TIMEOUT = env_float("FACTORY_EMBED_TIMEOUT", 10.0, minimum=0.1)
 QDRANT_URL = env_url("QDRANT_URL", "")
@@ -43,7 +45,7 @@ FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 # Answers requested at once for each attempt (each checked in its own worktree; the first green wins).
 FACTORY_CANDIDATES = env_int("FACTORY_CANDIDATES", 1, minimum=1, maximum=8)
 # Models tried, in order, after FACTORY_MODEL's run ends without success (comma-separated; empty: none).
-FACTORY_ESCALATION = tuple(env_list("FACTORY_ESCALATION", ""))
+FACTORY_ESCALATION = tuple(env_model_names("FACTORY_ESCALATION", ""))
 FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 # `on` (or `auto`): model-written code runs only inside the sandbox; `off`: unsandboxed, by explicit choice.
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))

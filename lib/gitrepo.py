@@ -34,7 +34,6 @@ COMMITTER = {
     **git_environment(),
 }
 
-
 MAX_SPARES = 2
 CLEAN = "clean-"  # a spare cleaned when parked
 BUILDING = "building-"  # a spare being checked out by keep_spares, not ready yet

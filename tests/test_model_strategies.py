@@ -1,5 +1,10 @@
 """More right answers per GPU-minute, through the real agent run and a real HTTP server speaking Ollama's API:
 several candidates per attempt, an escalation ladder, and model probing."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.test import Client
 
@@ -121,3 +126,13 @@ def test_a_small_real_context_caps_num_ctx_and_the_admin_warns(calc_project, set
     client.force_login(boss)
     page = client.get("/admin/tickets/ticket/").content.decode()
     assert "FACTORY_NUM_CTX=16384 is larger than the 4096-token context of qwen2.5-coder:14b" in page
+
+
+@pytest.mark.parametrize("variable, value", [("FACTORY_MODEL", "qwen coder"), ("FACTORY_ESCALATION", "ok:1,bad name")])
+def test_a_model_name_ollama_cannot_have_stops_the_process_naming_the_variable(variable, value):
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, variable: value, "PYTHONPATH": str(root)}
+    started = subprocess.run([sys.executable, "-c", "import factory_site.settings"], capture_output=True, text=True,
+                             env=environment, cwd=root)
+    assert started.returncode != 0
+    assert variable in started.stderr and "is not a model name as Ollama spells it" in started.stderr

@@ -1,8 +1,9 @@
 """A hostile answer: a model-written test that tries every escape found so far, run by the real agent.
 
 The test records what each escape did into a file of the worktree, which the
-factory commits and pushes like any other change; every entry must say blocked,
-and nothing outside the worktree may have changed. In CI this runs as root.
+factory does not commit (only what the answer wrote is pushed) and which stays in
+the ticket's worktree; every entry must say blocked, and nothing outside the
+worktree may have changed. In CI this runs as root.
 """
 import json
 import os
@@ -20,6 +21,7 @@ from agent.sandbox import SandboxPolicy
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tickets import services
+from tickets.selectors import project_repo
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -146,8 +148,12 @@ def test_a_hostile_test_cannot_escape_the_sandbox(hostile_setup, settings):
             "titulo": "Escape", "descripcion": "d", "archivos_modificar": ["calc.py", "tests/test_escape.py"]})
         done = run_ticket(str(ticket.pk))
     assert done.estado == "completed", (done.error_mensaje, done.tests_resultado)
-    pushed = subprocess.run(["git", "show", f"{done.branch_name}:escape_report.json"], cwd=remote,
-                            capture_output=True, text=True, check=True).stdout
+    # Files a test run writes are never committed: only what the model's answer wrote is pushed.
+    unpushed = subprocess.run(["git", "show", f"{done.branch_name}:escape_report.json"], cwd=remote,
+                              capture_output=True, text=True)
+    assert unpushed.returncode != 0 and "does not exist" in unpushed.stderr, unpushed.stdout
+    # The report stays in the ticket's worktree, kept until the review.
+    pushed = (project_repo(project).worktree_path(done.branch_name) / "escape_report.json").read_text()
     report = json.loads(pushed)
     assert len(report) == 20, report
     escaped = {name: outcome for name, outcome in report.items() if not outcome.startswith("blocked")}

@@ -175,6 +175,25 @@ def test_projects_api(api, db, tmp_path):
     assert [row["name"] for row in api.get("/api/factory/projects").data] == ["web"]
 
 
+def test_a_project_is_created_with_its_model_strategy_and_memory_language(api, db, tmp_path):
+    remote = make_remote_repo(tmp_path, {"app.py": "x = 1\n"})
+    fields = {"name": "strategy", "repo_url": str(remote), "test_command": "pytest -q", "candidates": 3,
+              "escalation": ["qwen2.5-coder:32b", "hf.co/org/repo:Q4_K_M"], "memory_language": "spanish"}
+    created = api.post("/api/factory/projects", fields, format="json")
+    assert created.status_code == 201, created.data
+    stored = api.get("/api/factory/projects/strategy").data
+    assert (stored["candidates"], stored["escalation"], stored["memory_language"]) == (
+        3, ["qwen2.5-coder:32b", "hf.co/org/repo:Q4_K_M"], "spanish")
+
+
+def test_a_model_name_ollama_cannot_have_is_refused_by_name(api, db, tmp_path):
+    remote = make_remote_repo(tmp_path, {"app.py": "x = 1\n"})
+    for name in ["\u0003-", "qwen coder", "a:b:c", "model\nx"]:
+        refused = api.post("/api/factory/projects", {"name": "odd", "repo_url": str(remote), "test_command": "t",
+                                                     "escalation": [name]}, format="json")
+        assert refused.status_code == 400 and "escalation" in refused.data, name
+
+
 def test_anonymous_and_outsiders_are_refused(db, project):
     anonymous = APIClient().get("/api/factory/tickets")
     assert anonymous.status_code == 401

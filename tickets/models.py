@@ -2,11 +2,13 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from lib.languages import BM25_LANGUAGES
+from lib.modelnames import MODEL_NAME_HELP, is_model_name
 from lib.outcomes import CHOICES as OUTCOME_CHOICES
 from lib.outcomes import Outcome
 from tickets.states import State
@@ -16,6 +18,11 @@ class EditFormat(models.TextChoices):
     AUTO = "auto", "Auto (whole files under 400 lines, diff above)"
     WHOLE = "whole", "Whole files"
     DIFF = "diff", "SEARCH/REPLACE blocks"
+
+
+def validate_model_name(value: str) -> None:
+    if not is_model_name(value):
+        raise ValidationError(f"{value!r} is not {MODEL_NAME_HELP}.")
 
 
 class Project(models.Model):
@@ -33,7 +40,7 @@ class Project(models.Model):
         blank=True, null=True, validators=[MinValueValidator(1), MaxValueValidator(8)],
         help_text="Answers requested at once per attempt (empty: FACTORY_CANDIDATES).")
     escalation = ArrayField(
-        models.CharField(max_length=200), blank=True, null=True,
+        models.CharField(max_length=200, validators=[validate_model_name]), blank=True, null=True,
         help_text="Models tried in order after FACTORY_MODEL fails (empty: FACTORY_ESCALATION; [] : none).")
     memory_language = models.CharField(
         max_length=20, blank=True, default="", choices=[(name, name) for name in BM25_LANGUAGES],

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from lib import repourl
 from lib.paths import path_problem
 from tickets.links import links_for_id, ticket_links
-from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent
+from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent, validate_model_name
 from tickets.representation import PlannedRepresentation, same
 from tickets.selectors import DEPENDENCY_IDS, PROJECT_NAME
 from tickets.states import State
@@ -81,7 +81,8 @@ class ProjectSerializer(serializers.ModelSerializer):
                                         validators=[validate_relative_path_or_blank])
     candidates = StrictIntegerField(min_value=1, max_value=8, required=False, allow_null=True, help_text=(
         "Answers requested at once per attempt; null: the server's FACTORY_CANDIDATES."))
-    escalation = serializers.ListField(child=StrictCharField(max_length=200), required=False, allow_null=True,
+    escalation = serializers.ListField(child=StrictCharField(max_length=200, validators=[validate_model_name]),
+                                       required=False, allow_null=True,
                                        help_text="Models tried in order after FACTORY_MODEL's run fails; null: the "
                                                  "server's FACTORY_ESCALATION; []: none.")
 

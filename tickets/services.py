@@ -99,6 +99,9 @@ def create_project(
     edit_format: str = "auto",
     quick_test_command: str = "",
     test_report: str = "",
+    candidates: int | None = None,
+    escalation: list[str] | None = None,
+    memory_language: str = "",
 ) -> Project:
     project = Project(
         name=name,
@@ -109,6 +112,9 @@ def create_project(
         edit_format=edit_format,
         quick_test_command=quick_test_command,
         test_report=test_report,
+        candidates=candidates,
+        escalation=escalation,
+        memory_language=memory_language,
     )
     project.full_clean()
     project.save()
