@@ -5,6 +5,7 @@ cannot be used stops the process at start-up with the variable's name, so a
 typo never turns into a confusing failure deep inside a request or a task.
 """
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -65,6 +66,24 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name) or default
     if value not in choices:
         raise ImproperlyConfiguredEnv(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name: str, default: str) -> str:
+    value = (os.environ.get(name) or default).strip().upper()
+    if value not in LOG_LEVELS:
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} must be one of: {', '.join(LOG_LEVELS)}")
+    return value
+
+
+def env_identifier(name: str, default: str) -> str:
+    """A name other components key on (a queue's cluster name): letters, digits, - and _ only."""
+    value = (os.environ.get(name) or default).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", value):
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} must be 1 to 100 letters, digits, - or _")
     return value
 
 

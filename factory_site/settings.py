@@ -6,8 +6,10 @@ from factory_site.env import (
     env_bool,
     env_choice,
     env_float,
+    env_identifier,
     env_int,
     env_list,
+    env_log_level,
     env_model_name,
     env_model_names,
     env_path,
@@ -216,7 +218,7 @@ SPECTACULAR_SETTINGS = {
 # cluster ("agent" queue, FACTORY_AGENT_CONCURRENCY workers) so webhooks and
 # memory writes on the default queue never wait behind a long model call.
 Q_CLUSTER = {
-    "name": env_str("FACTORY_Q_CLUSTER", "factory"),
+    "name": env_identifier("FACTORY_Q_CLUSTER", "factory"),
     "orm": "default",
     "workers": env_int("FACTORY_WORKERS", 2, minimum=1),
     "timeout": env_int("FACTORY_TASK_TIMEOUT", 3600, minimum=10),
@@ -244,7 +246,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "filters": {"queue_state_changes": {"()": "factory_site.logfilters.QueueStateChanges"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("FACTORY_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level("FACTORY_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},

@@ -26,10 +26,10 @@ from lib.repourl import git_environment, masked, redact
 EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".factory-home/", "node_modules/", ".coverage")
 
 COMMITTER = {
-    "GIT_AUTHOR_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
-    "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
-    "GIT_COMMITTER_NAME": os.environ.get("FACTORY_GIT_NAME", "AI Software Factory"),
-    "GIT_COMMITTER_EMAIL": os.environ.get("FACTORY_GIT_EMAIL", "factory@localhost"),
+    "GIT_AUTHOR_NAME": os.environ.get("FACTORY_GIT_NAME") or "AI Software Factory",
+    "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL") or "factory@localhost",
+    "GIT_COMMITTER_NAME": os.environ.get("FACTORY_GIT_NAME") or "AI Software Factory",
+    "GIT_COMMITTER_EMAIL": os.environ.get("FACTORY_GIT_EMAIL") or "factory@localhost",
     # Network transports and allowed local folders only; never a prompt for credentials.
     **git_environment(),
 }

@@ -1,3 +1,5 @@
+import socket
+
 """The shared memory through its API, commands and the agent: hybrid search, fallback, re-embedding, learning."""
 import pytest
 from django.core.management import CommandError, call_command
@@ -107,6 +109,24 @@ def test_memory_init_seeds_layout_and_guidance_once(db, tmp_path, memory_env):
     assert MemoryItem.objects.count() == first
     with pytest.raises(CommandError, match="Unknown project"):
         call_command("memory_init", "--project", "missing")
+
+
+def test_memory_init_with_the_index_down_says_so_in_one_line_and_stores_nothing(db, tmp_path, memory_env,
+                                                                               settings):
+    remote = make_remote_repo(tmp_path, {"README.md": "# Nexo\n\nWrap every handler in asyncHandler.\n"})
+    services.create_project(name="nexo", repo_url=str(remote), test_command="npm test")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        settings.QDRANT_URL = f"http://127.0.0.1:{probe.getsockname()[1]}"  # nothing listens there
+    with pytest.raises(CommandError, match="The memory index is unavailable: .*0 new items were stored"):
+        call_command("memory_init", "--project", "nexo")
+    assert MemoryItem.objects.count() == 0
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "many"])
+def test_memory_reembed_refuses_a_limit_below_one(db, memory_env, limit):
+    with pytest.raises(CommandError, match="--limit"):
+        call_command("memory_reembed", "--limit", limit)
 
 
 def test_a_learning_from_one_ticket_reaches_the_prompt_of_a_similar_one(tmp_path, settings, memory_env):

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from lib.gitrepo import GitError
 from memory import services
+from memory.index import IndexUnavailable
 from memory.initial import repository_chunks
 from tickets.models import Project
 from tickets.selectors import project_repo
@@ -26,8 +27,13 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         added, warnings = 0, set()
         for chunk in chunks:
-            _, created, warning = services.store_item(text=chunk.text, kind="context", source="init", project=found,
-                                                      files=[chunk.path] if chunk.path else [], tags=chunk.tags)
+            try:
+                _, created, warning = services.store_item(text=chunk.text, kind="context", source="init",
+                                                          project=found, files=[chunk.path] if chunk.path else [],
+                                                          tags=chunk.tags)
+            except IndexUnavailable as exc:
+                raise CommandError(f"The memory index is unavailable: {exc}. {added} new items were stored before "
+                                   "it stopped; run the command again when it is back.") from None
             added += created
             if warning:
                 warnings.add(warning)

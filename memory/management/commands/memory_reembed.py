@@ -1,9 +1,21 @@
+import argparse
+
 from django.core.management.base import BaseCommand, CommandError
 
 from memory import services
 from memory.embeddings import EmbeddingUnavailable
 from memory.index import IndexMismatch, IndexUnavailable
 from memory.management.commands.memory_optimize import describe
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 class Command(BaseCommand):
@@ -13,7 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--reset", action="store_true")
-        parser.add_argument("--limit", type=int, default=None)
+        parser.add_argument("--limit", type=positive_int, default=None, help="at most this many items (1 or more)")
 
     def handle(self, *args, reset: bool, limit: int | None, **options) -> None:
         try:

@@ -1,0 +1,41 @@
+"""Settings come from the environment; a value that cannot be used stops the process naming the variable."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, **variables: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **variables, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, cwd=ROOT)
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("FACTORY_LOG_LEVEL", "verbose", "must be one of: DEBUG, INFO"),
+    ("FACTORY_Q_CLUSTER", "two words", "letters, digits, - or _"),
+    ("FACTORY_AGENT_CONCURRENCY", "many", "is not a whole number"),
+    ("FACTORY_TEST_TIMEOUT", "0", "below the minimum of 1"),
+    ("FACTORY_SANDBOX", "maybe", "must be one of: on, auto, off"),
+    ("OLLAMA_HOST", "localhost:11434", "must be an http:// or https:// URL"),
+    ("FACTORY_EMBED_MODEL", "nomic embed", "is not a model name as Ollama spells it"),
+])
+def test_a_value_that_cannot_be_used_stops_the_process_naming_the_variable(variable, value, says):
+    started = run_python("import factory_site.settings", **{variable: value})
+    assert started.returncode != 0
+    assert variable in started.stderr and says in started.stderr, started.stderr
+
+
+def test_log_level_in_any_case_and_empty_values_take_the_defaults():
+    started = run_python("import factory_site.settings as s; print(s.LOGGING['root']['level'], s.Q_CLUSTER['name'])",
+                         FACTORY_LOG_LEVEL="warning", FACTORY_Q_CLUSTER="")
+    assert started.stdout.split() == ["WARNING", "factory"], started.stderr
+
+
+def test_an_empty_git_identity_is_the_default_one():
+    started = run_python("from lib.gitrepo import COMMITTER; print(COMMITTER['GIT_AUTHOR_NAME'], '|', "
+                         "COMMITTER['GIT_COMMITTER_EMAIL'])", FACTORY_GIT_NAME="", FACTORY_GIT_EMAIL="")
+    assert started.stdout.strip() == "AI Software Factory | factory@localhost", started.stderr
