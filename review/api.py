@@ -8,23 +8,23 @@ from rest_framework.views import APIView
 from review import services as review
 from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
 from tickets.models import Ticket
-from tickets.serializers import StrictCharField, TicketDetailSerializer
+from tickets.serializers import RefusesUnknownFields, StrictCharField, TicketDetailSerializer
 
 ERROR = ERROR_SCHEMA
 CONFLICT = CONFLICT_SCHEMA
 
 
-class ApproveInput(serializers.Serializer):
+class ApproveInput(RefusesUnknownFields, serializers.Serializer):
     head = StrictCharField(required=False, max_length=64, help_text=(
         "The head commit you reviewed (codigo_generado.head); when the ticket has changed since, nothing "
         "is merged and the answer is 409."))
 
 
-class CommentInput(serializers.Serializer):
+class CommentInput(RefusesUnknownFields, serializers.Serializer):
     comentario = StrictCharField(allow_blank=False, trim_whitespace=True)
 
 
-class OptionalCommentInput(serializers.Serializer):
+class OptionalCommentInput(RefusesUnknownFields, serializers.Serializer):
     comentario = StrictCharField(required=False, allow_blank=True, trim_whitespace=True, default="")
 
 
@@ -55,9 +55,9 @@ class TicketApproveApi(APIView):
         return approval_response(request=request, ticket=ticket, head=validated(ApproveInput, request).get("head"))
 
 
-def approval_response(*, request: Request, ticket, head: str | None = None) -> Response:
+def approval_response(*, request: Request, ticket, head: str | None = None, comment: str = "") -> Response:
     """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
-    result = review.approve(ticket=ticket, user=request.user, expected_head=head)
+    result = review.approve(ticket=ticket, user=request.user, expected_head=head, comment=comment)
     if result.merged:
         return detail_response(result.ticket, request)
     if result.conflicts:
@@ -106,8 +106,8 @@ class TicketCancelApi(APIView):
 class PatchDecisions:
     """What PATCH /api/factory/tickets/:id with an estado of a decision does (tickets.api.ReviewDecisions)."""
 
-    def approve_response(self, *, request: Request, ticket: Ticket) -> Response:
-        return approval_response(request=request, ticket=ticket)
+    def approve_response(self, *, request: Request, ticket: Ticket, comment: str) -> Response:
+        return approval_response(request=request, ticket=ticket, comment=comment)
 
     def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket:
         return review.cancel(ticket=ticket, user=user, reason=reason)

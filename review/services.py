@@ -62,11 +62,12 @@ def _check_expected(locked: Ticket, *, target: str, expected_state: str | None, 
 
 
 def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None,
-            expected_head: str | None = None) -> ApproveResult:
+            expected_head: str | None = None, comment: str = "") -> ApproveResult:
     """Merge the ticket branch into the default branch, push, and mark the ticket merged.
 
     The row lock is held across the merge, so a concurrent approve waits and then
-    finds the ticket merged instead of merging a second time.
+    finds the ticket merged instead of merging a second time. A comment is recorded
+    with the merge, and only when the merge happened.
     """
     ensure_reviewer(user)
     with transaction.atomic():
@@ -90,6 +91,8 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
                                   message=f"{outcome.message}. Nothing was pushed.",
                                   data={"conflicts": outcome.conflicts})
             return ApproveResult(ticket=locked, merged=False, conflicts=outcome.conflicts, message=outcome.message)
+        if comment.strip():
+            services.add_comment(ticket=locked, actor=user, text=comment.strip())
         merged = services.transition(ticket=locked, to=State.MERGED, actor=user,
                                      message=f"Approved and merged into {locked.project.default_branch} "
                                              f"as {outcome.commit[:10]}.",

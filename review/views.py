@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -175,6 +176,9 @@ def review_action(request: HttpRequest, ticket_id, action: str) -> HttpResponse:
         messages.warning(request, str(exc))
     except (PermissionDenied, TransitionError, ValueError) as exc:
         messages.error(request, str(exc))
+    except DataError:  # the service's transaction was rolled back: nothing changed
+        messages.error(request, "Nothing was done: the comment contains characters that cannot be stored (for "
+                                "example a NUL byte). Remove them and try again.")
     return redirect("review-ticket", ticket_id=ticket.pk)
 
 

@@ -156,6 +156,42 @@ def test_approve_with_a_head_that_changed_is_refused(repo_project, architect):
     assert remote_head(remote) == before
 
 
+def test_a_misspelled_field_is_refused_so_the_head_check_is_never_skipped(repo_project, architect):
+    project, remote = repo_project
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
+    before = remote_head(remote)
+    api = client_for(architect)
+
+    response = api.post(f"/api/factory/tickets/{ticket.pk}/approve", {"head_commit": "0" * 40}, format="json")
+
+    assert response.status_code == 400 and response.data == {"head_commit": ["Unknown field."]}
+    assert remote_head(remote) == before
+    for action, body in (("request-changes", {"comentario": "Redo it.", "rebase": True}),
+                         ("rerun", {"note": "Keep VALUE."}), ("cancel", {"reason": "dup"})):
+        refused = api.post(f"/api/factory/tickets/{ticket.pk}/{action}", body, format="json")
+        unknown = next(name for name in body if name != "comentario")
+        assert refused.status_code == 400 and refused.data == {unknown: ["Unknown field."]}, action
+    assert Ticket.objects.get(pk=ticket.pk).estado == "completed"
+
+
+def test_patch_to_merged_records_its_comentario_with_the_merge(repo_project, architect):
+    project, remote = repo_project
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
+    api = client_for(architect)
+
+    response = api.patch(f"/api/factory/tickets/{ticket.pk}", {"estado": "merged", "comentario": "Ship it."},
+                         format="json")
+
+    assert response.status_code == 200, response.content
+    events = [(event["kind"], event["message"]) for event in response.data["events"]][-2:]
+    assert events[0] == ("comment", "Ship it.") and events[1][0] == "state"
+    again = api.patch(f"/api/factory/tickets/{ticket.pk}", {"estado": "merged", "comentario": "Released in 2.1."},
+                      format="json")
+    assert again.status_code == 200
+    assert again.data["events"][-1]["kind"] == "comment" and again.data["events"][-1]["message"] == "Released in 2.1."
+    assert len(merge_commits(remote)) == 1
+
+
 def test_double_approve_merges_once(repo_project, architect):
     project, remote = repo_project
     ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
@@ -302,6 +338,23 @@ def test_cancel_through_the_api_and_the_page(repo_project, architect, reviewer):
     assert "Ticket cancelled." in page and "was cancelled" in page
     assert Ticket.objects.get(pk=second.pk).estado == "cancelled"
     assert len(merge_commits(remote)) == 0
+
+
+def test_a_nul_byte_in_a_comment_on_the_page_is_refused_and_changes_nothing(repo_project, reviewer):
+    project, remote = repo_project
+    pending, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})
+    completed = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
+    client = staff_client(reviewer)
+
+    for ticket, action in ((pending, "cancel"), (completed, "request-changes"), (completed, "rerun"),
+                           (completed, "cancel")):
+        events = TicketEvent.objects.filter(ticket_id=ticket.pk).count()
+        response = client.post(reverse("review-action", args=[ticket.pk, action]),
+                               {"expected_state": ticket.estado, "comentario": "a\x00b"}, follow=True)
+        assert response.status_code == 200, action
+        assert "Nothing was done" in response.content.decode() and "NUL" in response.content.decode(), action
+        assert Ticket.objects.get(pk=ticket.pk).estado == ticket.estado
+        assert TicketEvent.objects.filter(ticket_id=ticket.pk).count() == events, action
 
 
 # Stale pages and permissions --------------------------------------------------------

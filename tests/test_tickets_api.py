@@ -144,6 +144,29 @@ def test_cancel_and_reopen_through_patch(api, project):
     assert moves == [("pending", "cancelled"), ("cancelled", "pending")]
 
 
+def test_a_comentario_without_a_change_of_state_is_recorded_as_a_comment(api, project):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    for body in ({"comentario": "Check the tenant first."},
+                 {"estado": "pending", "comentario": "Still wanted."},
+                 {"prioridad": 1, "comentario": "More urgent now."}):
+        response = api.patch(f"/api/factory/tickets/{ticket_id}", body, format="json")
+        assert response.status_code == 200, response.data
+        assert response.data["estado"] == "pending"
+    comments = [(event["message"], event["actor"]) for event in response.data["events"] if event["kind"] == "comment"]
+    assert comments == [("Check the tenant first.", "architect"), ("Still wanted.", "architect"),
+                        ("More urgent now.", "architect")]
+    assert api.patch(f"/api/factory/tickets/{ticket_id}", {"comentario": "  "}, format="json").status_code == 400
+
+
+def test_a_comentario_goes_with_the_state_change_it_explains(api, project):
+    ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
+    response = api.patch(f"/api/factory/tickets/{ticket_id}", {"estado": "cancelled", "comentario": "Duplicate."},
+                         format="json")
+    assert response.status_code == 200
+    assert response.data["events"][-1]["message"] == "Duplicate."
+    assert [event for event in response.data["events"] if event["kind"] == "comment"] == []
+
+
 def test_in_progress_ticket_cannot_be_edited(api, project):
     ticket_id = api.post("/api/factory/tickets", SEED_TICKET, format="json").data["id"]
     services.transition(ticket=Ticket.objects.get(pk=ticket_id), to="in_progress", actor="agent")
@@ -173,6 +196,24 @@ def test_projects_api(api, db, tmp_path):
                    format="json")
     assert bad.status_code == 400 and "name" in bad.data
     assert [row["name"] for row in api.get("/api/factory/projects").data] == ["web"]
+
+
+def test_the_projects_api_refuses_unknown_fields_by_name(api, project, tmp_path):
+    remote = make_remote_repo(tmp_path / "other", {"app.py": "x = 1\n"})
+    created = api.post("/api/factory/projects", {"name": "web", "repo_url": str(remote), "test_command": "pytest",
+                                                 "quick_test_cmd": "pytest {files}"}, format="json")
+    assert created.status_code == 400 and created.data["quick_test_cmd"] == ["Unknown field."]
+    assert api.get("/api/factory/projects/web").status_code == 404
+    patched = api.patch("/api/factory/projects/demo", {"quick_test_cmd": "pytest -q {files}", "created_at": "x",
+                                                       "candidates": 0}, format="json")
+    assert patched.status_code == 400
+    assert patched.data["quick_test_cmd"] == ["Unknown field."]
+    assert patched.data["created_at"] == ["This field is read-only; the factory sets it."]
+    assert "candidates" in patched.data
+    stored = api.get("/api/factory/projects/demo").data
+    assert (stored["quick_test_command"], stored["candidates"]) == ("", None)
+    spelled = api.patch("/api/factory/projects/demo", {"quick_test_command": "pytest -q {files}"}, format="json")
+    assert spelled.status_code == 200 and spelled.data["quick_test_command"] == "pytest -q {files}"
 
 
 def test_a_project_is_created_with_its_model_strategy_and_memory_language(api, db, tmp_path):

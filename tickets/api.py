@@ -228,7 +228,8 @@ class TicketDetailApi(APIView):
         changes = dict(serializer.validated_data)
         target = changes.pop("estado", None)
         comentario = changes.pop("comentario", "")
-        if target is not None and target != ticket.estado:
+        moves = target is not None and target != ticket.estado
+        if moves:
             check_transition(ticket.estado, target)  # refuse before any field changes
         with transaction.atomic():
             if changes:
@@ -236,17 +237,20 @@ class TicketDetailApi(APIView):
                     ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
                 except ValueError as exc:
                     raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
-            if target is not None and target != ticket.estado and target != State.MERGED:
+            if moves and target != State.MERGED:
                 ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
-        if target == State.MERGED and ticket.estado != State.MERGED:
-            return review_decisions(ticket=ticket, target=target).approve_response(request=request, ticket=ticket)
+            elif comentario and not moves:
+                services.add_comment(ticket=ticket, actor=request.user, text=comentario)
+        if moves and target == State.MERGED:
+            return review_decisions(ticket=ticket, target=target).approve_response(
+                request=request, ticket=ticket, comment=comentario)
         return detail_response(ticket, request)
 
 
 class ReviewDecisions(Protocol):
     """The review app's decisions, which PATCH estado offers too (registered by that app at start)."""
 
-    def approve_response(self, *, request: Request, ticket: Ticket) -> Response: ...
+    def approve_response(self, *, request: Request, ticket: Ticket, comment: str) -> Response: ...
     def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket: ...
     def request_changes(self, *, ticket: Ticket, user, comment: str) -> Ticket: ...
 

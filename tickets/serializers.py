@@ -65,7 +65,36 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class RefusesUnknownFields:
+    """Keys the serializer does not take are refused with a 400 naming each one, never silently dropped.
+
+    The API schema says so too: the request body is a closed object (factory_site.openapi).
+    """
+
+    refuses_unknown_fields = True
+
+    def unknown_field_message(self, name: str) -> str:
+        if name in self.fields:
+            return "This field is read-only; the factory sets it."
+        return "Unknown field."
+
+    def to_internal_value(self, data):
+        errors = {}
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            errors = {name: [self.unknown_field_message(name)] for name in sorted(set(data) - writable)}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not errors or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**errors, **exc.detail}) from None
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class ProjectSerializer(RefusesUnknownFields, serializers.ModelSerializer):
     """A project as the API shows it (credentials in repo_url masked) and takes it (repo_url checked with git)."""
 
     # Text fields refuse numbers and booleans instead of storing their str().
@@ -139,10 +168,8 @@ class TicketAttemptSerializer(PlannedRepresentation, serializers.ModelSerializer
         ]
 
 
-class TicketWriteSerializer(serializers.Serializer):
+class TicketWriteSerializer(RefusesUnknownFields, serializers.Serializer):
     """Validates a ticket as the architect sends it; unknown keys are refused, never dropped."""
-
-    refuses_unknown_fields = True  # the API schema says so (factory_site.openapi)
 
     project = StrictSlugField(required=False)
     titulo = StrictCharField(max_length=200)
@@ -159,21 +186,12 @@ class TicketWriteSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object with the ticket's fields."]})
-        unknown = sorted(set(data) - set(self.fields))
-        errors = {name: [self.unknown_field_message(name)] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            errors.update(exc.detail)
-            raise serializers.ValidationError(errors) from None
-        if errors:
-            raise serializers.ValidationError(errors)
+        value = super().to_internal_value(data)
         if value.get("contexto_cipher") is None and "contexto_cipher" in value:
             value["contexto_cipher"] = ""
         return value
 
-    @staticmethod
-    def unknown_field_message(name: str) -> str:
+    def unknown_field_message(self, name: str) -> str:
         if name == "estado":
             return "A new ticket always starts as 'pending'; change estado with PATCH."
         if name in TicketSerializer.Meta.fields:
@@ -196,7 +214,10 @@ class TicketWriteSerializer(serializers.Serializer):
 
 class TicketPatchSerializer(TicketWriteSerializer):
     estado = serializers.ChoiceField(choices=State.choices, required=False)
-    comentario = StrictCharField(required=False, allow_blank=False)
+    comentario = StrictCharField(required=False, allow_blank=False, help_text=(
+        "Never dropped. With a change of estado: the reason recorded with it (pending, cancelled), what the "
+        "agent is to change (changes_requested, required there), or a comment recorded with the merge (merged, "
+        "only if it happens). Without one: a comment event on the ticket."))
     project = None  # a ticket stays in its project (refused with a message in to_internal_value)
 
     def __init__(self, *args, **kwargs) -> None:
