@@ -204,16 +204,19 @@ def test_the_projects_api_refuses_unknown_fields_by_name(api, project, tmp_path)
                                                  "quick_test_cmd": "pytest {files}"}, format="json")
     assert created.status_code == 400 and created.data["quick_test_cmd"] == ["Unknown field."]
     assert api.get("/api/factory/projects/web").status_code == 404
-    patched = api.patch("/api/factory/projects/demo", {"quick_test_cmd": "pytest -q {files}", "created_at": "x",
-                                                       "candidates": 0}, format="json")
+    patched = api.patch("/api/factory/projects/demo", {"quick_test_cmd": "pytest -q {files}", "candidates": 0},
+                        format="json")
     assert patched.status_code == 400
     assert patched.data["quick_test_cmd"] == ["Unknown field."]
-    assert patched.data["created_at"] == ["This field is read-only; the factory sets it."]
     assert "candidates" in patched.data
     stored = api.get("/api/factory/projects/demo").data
     assert (stored["quick_test_command"], stored["candidates"]) == ("", None)
     spelled = api.patch("/api/factory/projects/demo", {"quick_test_command": "pytest -q {files}"}, format="json")
     assert spelled.status_code == 200 and spelled.data["quick_test_command"] == "pytest -q {files}"
+    # What GET answered, sent back as it is (created_at and the masked repo_url included), is taken.
+    round_trip = api.patch("/api/factory/projects/demo", {**stored, "candidates": 2}, format="json")
+    assert round_trip.status_code == 200, round_trip.data
+    assert round_trip.data["candidates"] == 2 and round_trip.data["created_at"] == stored["created_at"]
 
 
 def test_a_project_is_created_with_its_model_strategy_and_memory_language(api, db, tmp_path):

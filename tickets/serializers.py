@@ -72,6 +72,8 @@ class RefusesUnknownFields:
     """
 
     refuses_unknown_fields = True
+    # Read-only fields taken and ignored, so that what GET answered can be sent back as it is.
+    ignored_read_only: frozenset[str] = frozenset()
 
     def unknown_field_message(self, name: str) -> str:
         if name in self.fields:
@@ -81,7 +83,7 @@ class RefusesUnknownFields:
     def to_internal_value(self, data):
         errors = {}
         if isinstance(data, dict):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
+            writable = {name for name, field in self.fields.items() if not field.read_only} | self.ignored_read_only
             errors = {name: [self.unknown_field_message(name)] for name in sorted(set(data) - writable)}
         try:
             value = super().to_internal_value(data)
@@ -96,6 +98,8 @@ class RefusesUnknownFields:
 
 class ProjectSerializer(RefusesUnknownFields, serializers.ModelSerializer):
     """A project as the API shows it (credentials in repo_url masked) and takes it (repo_url checked with git)."""
+
+    ignored_read_only = frozenset({"created_at"})
 
     # Text fields refuse numbers and booleans instead of storing their str().
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
