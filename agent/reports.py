@@ -17,6 +17,8 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from lib.paths import path_problem
+
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 MAX_REPORT_BYTES = 20_000_000
 MAX_MESSAGE_CHARS = 2000
@@ -80,13 +82,26 @@ def read_reports(*, report_dir: Path, worktree: Path, project_report: str = "") 
 
 
 def project_report_file(*, worktree: Path, relative: str) -> Path | None:
+    candidate = project_report_path(worktree=worktree, relative=relative)
+    return candidate if candidate is not None and candidate.exists() else None
+
+
+def project_report_path(*, worktree: Path, relative: str) -> Path | None:
+    """Where the project's own report goes, or None when `relative` leads out of the worktree or into .git.
+
+    The setting is checked where it is stored, but one stored before that check (or a link the code under test
+    made) must still never make the factory read or delete a file elsewhere, nor git's own data.
+    """
+    if path_problem(relative):
+        return None  # absolute, '..', .git: worktree / "/etc/x" would be /etc/x
+    root = worktree.resolve()
     candidate = worktree / relative
     try:
-        resolved = candidate.resolve(strict=True)
+        resolved = candidate.resolve()
     except (OSError, RuntimeError):
         return None
-    if not resolved.is_relative_to(worktree.resolve()):
-        return None  # a link out of the worktree: never read what it points to
+    if not resolved.is_relative_to(root) or ".git" in resolved.relative_to(root).parts:
+        return None  # a link out of the worktree or into .git: never follow it
     return candidate
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.deps import Dependencies
-from agent.reports import INJECTED_ENV, Report, read_reports
+from agent.reports import INJECTED_ENV, Report, project_report_path, read_reports
 from agent.sandbox import SandboxPolicy
 from agent.testrun import run_command
 from agent.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
@@ -87,10 +87,9 @@ class Outcome:
 def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",
              cancel: threading.Event | None = None) -> Run:
     """One run of `command` with report injection; the project's own report file is cleared first."""
-    if setup.project_report:
-        stale = cwd / setup.project_report
-        if stale.is_file() and not stale.is_symlink():
-            stale.unlink()
+    stale = project_report_path(worktree=cwd, relative=setup.project_report) if setup.project_report else None
+    if stale is not None and stale.is_file() and not stale.is_symlink():
+        stale.unlink()
     env = dict(INJECTED_ENV)
     if extra_addopts:
         env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from memory import selectors, services
 from memory.index import IndexUnavailable
@@ -42,5 +44,28 @@ class MemoryItemAdmin(admin.ModelAdmin):
         services.delete_item(item=obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for item in queryset:
-            services.delete_item(item=item)
+        services.delete_items(items=queryset)
+
+    # An unavailable index leaves the exception to these two: it rolls back the rows and the admin's log of the
+    # deletion with them (the delete view and the action both run in one transaction), then says so.
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except IndexUnavailable as exc:
+            not_deleted(request, exc, what="The item stays in the memory")
+            return HttpResponseRedirect(reverse("admin:memory_memoryitem_change", args=[object_id],
+                                                current_app=self.admin_site.name))
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        try:
+            with transaction.atomic():
+                return super().response_action(request, queryset)
+        except IndexUnavailable as exc:
+            not_deleted(request, exc, what="The selected items stay in the memory")
+            return HttpResponseRedirect(request.get_full_path())
+
+
+def not_deleted(request: HttpRequest, exc: IndexUnavailable, *, what: str) -> None:
+    messages.error(request, f"Nothing was deleted: the memory index is unavailable ({exc}). {what}; delete again "
+                            "once the index answers.")

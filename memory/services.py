@@ -98,10 +98,15 @@ def _create_and_index(*, text: str, digest: str, kind: str, source: str, project
 
 
 def delete_item(*, item: MemoryItem) -> None:
+    delete_items(items=[item])
+
+
+def delete_items(*, items: Iterable[MemoryItem]) -> None:
+    """All or nothing: when the index refuses (IndexUnavailable), the rows are kept too."""
+    items = list(items)
     with transaction.atomic():
-        item_id = str(item.pk)
-        item.delete()
-        engine.index().delete([item_id])
+        MemoryItem.objects.filter(pk__in=[item.pk for item in items]).delete()
+        engine.index().delete([str(item.pk) for item in items])
 
 
 def reembed_pending(*, limit: int | None = None) -> int:

@@ -3,12 +3,13 @@ shows the diff, the tests and the attempts as the review page does."""
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
-from tests.conftest import make_user
+from tests.conftest import make_remote_repo, make_user
 from tests.test_review import APP, TESTS_OK, VERDICT_TESTS, completed_ticket, repo_project  # noqa: F401 (fixture)
 from tickets import services
-from tickets.models import Ticket, TicketAttempt
+from tickets.models import Project, Ticket, TicketAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +83,80 @@ def test_saving_a_ticket_the_agent_took_meanwhile_says_only_not_saved(admin_clie
     assert "was changed successfully" not in page
     ticket.refresh_from_db()
     assert ticket.titulo == "Open"
+
+
+# Projects: the same checks as the API ----------------------------------------------------------------------
+
+
+def project_form(repo_url: str, **overrides) -> dict:
+    form = {"name": "web", "repo_url": repo_url, "default_branch": "main", "test_command": "pytest -q",
+            "setup_command": "", "edit_format": "auto", "quick_test_command": "", "test_report": "",
+            "candidates": "", "escalation": "", "memory_language": "", "_save": "Save"}
+    form.update(overrides)
+    return form
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("test_report", "/etc/hostname", "is absolute; give a path relative to the repository root"),
+    ("test_report", "../reports/junit.xml", "contains &#x27;..&#x27;"),
+    ("test_report", ".git/config", "is inside .git"),
+    ("quick_test_command", "pytest -q", "Put {files} where the changed files go"),
+    ("default_branch", "a..b", "is not a valid git branch name"),
+])
+def test_the_admin_refuses_project_settings_the_api_refuses(admin_client, tmp_path, field, value, message):
+    remote = make_remote_repo(tmp_path, {"README.md": "x"})
+    response = admin_client.post("/admin/tickets/project/add/", project_form(str(remote), **{field: value}))
+    assert response.status_code == 200 and message in response.content.decode()
+    assert not Project.objects.exists()
+    with pytest.raises(ValidationError, match=field):  # the services check the same (full_clean)
+        services.create_project(name="web", repo_url=str(remote), test_command="pytest -q", **{field: value})
+
+
+def test_a_valid_project_is_added_in_the_admin_and_its_name_is_kept(admin_client, tmp_path):
+    remote = make_remote_repo(tmp_path, {"README.md": "x"})
+    add_page = admin_client.get("/admin/tickets/project/add/").content.decode()
+    assert 'name="name"' in add_page
+    added = admin_client.post("/admin/tickets/project/add/", project_form(
+        str(remote), test_report="reports/junit.xml", quick_test_command="pytest -q {files}"))
+    assert added.status_code == 302, added.content[:3000]
+    project = Project.objects.get()
+    assert (project.name, project.test_report, project.quick_test_command) == (
+        "web", "reports/junit.xml", "pytest -q {files}")
+
+    change_url = f"/admin/tickets/project/{project.pk}/change/"
+    assert 'name="name"' not in admin_client.get(change_url).content.decode()  # shown, not editable
+    renamed = admin_client.post(change_url, project_form(str(remote), name="renamed", test_command="pytest"))
+    assert renamed.status_code == 302
+    project.refresh_from_db()
+    assert (project.name, project.test_command) == ("web", "pytest")
+
+
+def test_escalation_blank_keeps_the_servers_and_none_means_no_escalation(admin_client, tmp_path):
+    remote = make_remote_repo(tmp_path, {"README.md": "x"})
+    page = admin_client.get("/admin/tickets/project/add/").content.decode()
+    assert "Leave it blank to use the server's FACTORY_ESCALATION; write <code>none</code> for no escalation" in page
+    assert admin_client.post("/admin/tickets/project/add/", project_form(str(remote))).status_code == 302
+    project = Project.objects.get()
+    assert project.escalation is None  # the server's FACTORY_ESCALATION
+
+    change_url = f"/admin/tickets/project/{project.pk}/change/"
+    for typed, stored, shown in [(" None ", [], "none"), ("qwen2.5-coder:32b, hf.co/org/repo:Q4_K_M",
+                                                           ["qwen2.5-coder:32b", "hf.co/org/repo:Q4_K_M"],
+                                                           "qwen2.5-coder:32b,hf.co/org/repo:Q4_K_M"),
+                                 ("", None, "")]:
+        saved = admin_client.post(change_url, project_form(str(remote), escalation=typed))
+        assert saved.status_code == 302, saved.content[:3000]
+        project.refresh_from_db()
+        assert project.escalation == stored, typed
+        form = admin_client.get(change_url).content.decode()
+        assert re.search(rf'name="escalation"[^>]*value="{re.escape(shown)}"', form) or (
+            not shown and not re.search(r'name="escalation"[^>]*value=', form)), (typed, shown)
+
+    refused = admin_client.post(change_url, project_form(str(remote), escalation="qwen coder"))
+    assert refused.status_code == 200 and "&#x27;qwen coder&#x27; is not a model name as Ollama spells it" in \
+        refused.content.decode()
+    project.refresh_from_db()
+    assert project.escalation is None
 
 
 # The ticket's change page shows what it holds -------------------------------------------------------------

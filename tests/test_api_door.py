@@ -98,6 +98,19 @@ def test_default_branch_cannot_be_emptied_or_invalid(api, tmp_path):
     assert Project.objects.get(name="web").default_branch == "main"
 
 
+@pytest.mark.parametrize(("field", "value", "text"), [
+    ("test_report", "/etc/hostname", "is absolute"), ("test_report", "../x.xml", "contains '..'"),
+    ("quick_test_command", "pytest -q", "Put {files} where"), ("default_branch", "a..b", "not a valid git branch"),
+])
+def test_project_settings_are_checked_as_in_the_admin(api, tmp_path, field, value, text):
+    remote = make_remote_repo(tmp_path, {"README.md": "x"})
+    refused = create(api, str(remote), **{field: value})
+    assert refused.status_code == 400 and text in refused.json()[field][0], refused.content
+    assert create(api, str(remote)).status_code == 201
+    patched = api.patch("/api/factory/projects/web", {field: value}, format="json")
+    assert patched.status_code == 400 and text in patched.json()[field][0], patched.content
+
+
 def test_every_git_command_refuses_command_transports(tmp_path):
     """A URL stored before the door check existed (or written into the clone) still runs no command."""
     marker = tmp_path / "pwned"

@@ -2,7 +2,9 @@ import socket
 
 """The shared memory through its API, commands and the agent: hybrid search, fallback, re-embedding, learning."""
 import pytest
+from django.contrib.admin.models import DELETION, LogEntry
 from django.core.management import CommandError, call_command
+from django.test import Client
 
 from agent.runner import run_ticket
 from memory.models import MemoryItem
@@ -61,6 +63,34 @@ def test_bad_memory_input_is_400(api, project, memory_env):
     assert api.delete("/api/factory/memory/not-an-id").status_code == 404
     outsider = client_for(make_user("outsider"))
     assert outsider.post("/api/factory/memory", LESSON, format="json").status_code == 403
+
+
+def test_admin_keeps_an_item_it_cannot_delete_from_an_unavailable_index(api, project, memory_env, settings):
+    boss = make_user("boss", staff=True)
+    boss.is_superuser = True
+    boss.save()
+    admin = Client()
+    admin.force_login(boss)
+    item_id = api.post("/api/factory/memory", LESSON, format="json").data["id"]
+    settings.QDRANT_URL = unreachable_url()  # the index is now a Qdrant server that does not answer
+
+    single = admin.post(f"/admin/memory/memoryitem/{item_id}/delete/", {"post": "yes"}, follow=True)
+    bulk = admin.post("/admin/memory/memoryitem/", {"action": "delete_selected", "_selected_action": [item_id],
+                                                    "post": "yes"}, follow=True)
+    for response in (single, bulk):
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Nothing was deleted: the memory index is unavailable" in page and "QDRANT_URL" in page
+        assert "deleted successfully" not in page and "Successfully deleted" not in page
+    assert MemoryItem.objects.filter(pk=item_id).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()  # the admin's history says nothing happened
+
+    settings.QDRANT_URL = ""  # the index is back: now it goes, from PostgreSQL and the index alike
+    done = admin.post(f"/admin/memory/memoryitem/{item_id}/delete/", {"post": "yes"}, follow=True)
+    assert "deleted successfully" in done.content.decode()
+    assert not MemoryItem.objects.exists()
+    found = api.get("/api/factory/memory/search", {"q": "RLSContextManager tenant queries"})
+    assert found.data["results"] == []
 
 
 def test_bm25_fallback_with_ollama_down_then_reembed(api, project, memory_env, settings):

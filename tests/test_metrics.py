@@ -171,6 +171,7 @@ def test_api_returns_the_same_numbers_and_needs_a_login(factory):
     ("since=2026-13-01", "since", "use YYYY-MM-DD"),
     ("until=9999-12-31", "until", "out of range"),
     ("since=2026-03-10&until=2026-03-01", "until", "is before since"),
+    ("project=%00", "project", "a project name contains no NUL byte"),
 ])
 def test_bad_filters_are_400_naming_the_parameter(factory, query, field, text):
     response = client_for(make_user("watcher")).get(f"/api/factory/metrics?{query}")
@@ -238,6 +239,8 @@ def test_admin_page_explains_bad_filters_and_needs_staff(factory, client, review
     response = client.get("/admin/metrics/?since=yesterday")
     assert response.status_code == 400
     assert "&#x27;yesterday&#x27; is not a date; use YYYY-MM-DD." in response.content.decode()
+    nul = client.get("/admin/metrics/?project=%00")  # PostgreSQL cannot take it: a clear 400, not a 500
+    assert nul.status_code == 400 and "a project name contains no NUL byte" in nul.content.decode()
 
 
 def test_empty_factory_shows_no_data(db, client, reviewer):

@@ -15,10 +15,9 @@ from django.utils.timesince import timesince
 
 from lib import diffview, testresults
 from lib.formatting import preformatted, pretty_json, timestamp
-from lib.paths import path_problem
 from lib.repourl import RepoUrlProblem, masked
 from tickets import health, roles, services
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate_model_name, validate_repository_path
 from tickets.serializers import check_repository
 from tickets.states import NotEditable, TransitionError
 
@@ -27,8 +26,40 @@ admin.site.site_title = "AI Software Factory"
 admin.site.index_title = "Tickets, reviews, memory and metrics"
 
 
+class EscalationField(SimpleArrayField):
+    """Model names separated by commas, where blank and empty differ as they do in the API: blank keeps the
+    server's FACTORY_ESCALATION (stored as None), the single word `none` means no escalation (stored as [])."""
+
+    NO_ESCALATION = "none"
+
+    def clean(self, value):
+        text = value.strip() if isinstance(value, str) else value
+        if text in self.empty_values:
+            return None
+        if isinstance(text, str) and text.lower() == self.NO_ESCALATION:
+            return []
+        return super().clean(value)
+
+    def prepare_value(self, value):
+        return self.NO_ESCALATION if value == [] else super().prepare_value(value)
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return self.clean(data) != initial
+        except ValidationError:
+            return True
+
+
 class ProjectForm(forms.ModelForm):
-    """The same door check as the API: an allowed transport or folder, and `git ls-remote` must answer."""
+    """The same door check as the API: an allowed transport or folder, and `git ls-remote` must answer.
+
+    The fields' own checks (test_report, quick_test_command, default_branch) are the model's, shared with the API.
+    """
+
+    escalation = EscalationField(
+        forms.CharField(max_length=200, validators=[validate_model_name]), required=False, label="Escalation",
+        help_text="Models tried in order after FACTORY_MODEL fails, separated by commas. Leave it blank to use the "
+                  "server's FACTORY_ESCALATION; write <code>none</code> for no escalation.")
 
     class Meta:
         model = Project
@@ -52,6 +83,11 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "repository", "default_branch", "test_command", "edit_format", "created_at"]
     search_fields = ["name", "repo_url"]
     readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Project | None = None):
+        if obj is not None:
+            return [*self.readonly_fields, "name"]  # memory items and ticket branches refer to it by name
+        return self.readonly_fields
 
     @admin.display(description="repo URL", ordering="repo_url")
     def repository(self, project: Project) -> str:
@@ -159,12 +195,6 @@ def results_context(ticket: Ticket) -> dict:
     }
 
 
-def relative_path_validator(value: str) -> None:
-    problem = path_problem(value)
-    if problem:
-        raise ValidationError(problem)
-
-
 class LinesField(SimpleArrayField):
     """A list edited one item per line; blank lines and surrounding spaces are dropped."""
 
@@ -212,7 +242,7 @@ class TicketAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if isinstance(db_field, ArrayField):
             # One item per line: rules and test cases often contain commas, the default separator.
-            validators = [relative_path_validator] if db_field.name.startswith("archivos_") else []
+            validators = [validate_repository_path] if db_field.name.startswith("archivos_") else []
             return LinesField(forms.CharField(validators=validators), delimiter="\n", required=False,
                                     widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
                                     help_text="One per line.", label=db_field.verbose_name.capitalize())

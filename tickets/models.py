@@ -11,6 +11,8 @@ from lib.languages import BM25_LANGUAGES
 from lib.modelnames import MODEL_NAME_HELP, is_model_name
 from lib.outcomes import CHOICES as OUTCOME_CHOICES
 from lib.outcomes import Outcome
+from lib.paths import path_problem
+from lib.repourl import RepoUrlProblem, check_branch_name
 from tickets.states import State
 
 
@@ -25,15 +27,38 @@ def validate_model_name(value: str) -> None:
         raise ValidationError(f"{value!r} is not {MODEL_NAME_HELP}.")
 
 
+# The checks of a project's settings live on its fields, so that every door (API, admin, services' full_clean)
+# applies the same ones.
+
+
+def validate_repository_path(value: str) -> None:
+    """A path relative to the repository root, never leaving it (lib.paths): the agent reads and clears it."""
+    problem = path_problem(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+def validate_quick_test_command(value: str) -> None:
+    if value.strip() and "{files}" not in value:
+        raise ValidationError("Put {files} where the changed files go, e.g. `pytest -q {files}`.")
+
+
+def validate_branch_name(value: str) -> None:
+    try:
+        check_branch_name(value)
+    except RepoUrlProblem as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class Project(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     repo_url = models.CharField(max_length=500, help_text="A git URL or a local path to the repository.")
-    default_branch = models.CharField(max_length=100, default="main")
+    default_branch = models.CharField(max_length=100, default="main", validators=[validate_branch_name])
     test_command = models.CharField(max_length=500, help_text="e.g. `pytest -q` or `npm test`.")
     setup_command = models.CharField(max_length=500, blank=True, default="")
     edit_format = models.CharField(max_length=10, choices=EditFormat.choices, default=EditFormat.AUTO)
     quick_test_command = models.CharField(
-        max_length=500, blank=True, default="",
+        max_length=500, blank=True, default="", validators=[validate_quick_test_command],
         help_text="Runs the tests related to a change first; {files} becomes the changed files. Empty: pytest "
                   "on the changed test files, Jest --findRelatedTests, or straight to the full suite.")
     candidates = models.PositiveSmallIntegerField(
@@ -47,7 +72,7 @@ class Project(models.Model):
         help_text="Language of this project's shared memory for keyword search (stemming, stop words); blank: "
                   "FACTORY_MEMORY_LANGUAGE. After changing it run `manage.py memory_reembed --reset`.")
     test_report = models.CharField(
-        max_length=300, blank=True, default="",
+        max_length=300, blank=True, default="", validators=[validate_repository_path],
         help_text="A per-test report the test command writes (JUnit XML, Jest or Vitest JSON), relative to the "
                   "repository root. pytest and node --test need none: the factory asks them for one.")
     created_at = models.DateTimeField(default=timezone.now)

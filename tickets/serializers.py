@@ -4,9 +4,17 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from lib import repourl
-from lib.paths import path_problem
 from tickets.links import links_for_id, ticket_links
-from tickets.models import EditFormat, Project, Ticket, TicketAttempt, TicketEvent, validate_model_name
+from tickets.models import (
+    EditFormat,
+    Project,
+    Ticket,
+    TicketAttempt,
+    TicketEvent,
+    validate_branch_name,
+    validate_model_name,
+    validate_repository_path,
+)
 from tickets.representation import PlannedRepresentation, same
 from tickets.selectors import DEPENDENCY_IDS, PROJECT_NAME
 from tickets.states import State
@@ -16,17 +24,6 @@ def check_repository(*, url: str, branch: str) -> None:
     """The door check of a project's repository (API and admin); raises lib.repourl.RepoUrlProblem."""
     repourl.check_repo_url(url, branch=branch, allowed_roots=settings.FACTORY_ALLOWED_REPO_ROOTS,
                            timeout=settings.FACTORY_GIT_CHECK_TIMEOUT)
-
-
-def validate_relative_path(value: str) -> str:
-    problem = path_problem(value)
-    if problem:
-        raise serializers.ValidationError(problem)
-    return value
-
-
-def validate_relative_path_or_blank(value: str) -> str:
-    return validate_relative_path(value) if value else value
 
 
 class StrictCharField(serializers.CharField):
@@ -53,7 +50,7 @@ class StrictSlugField(serializers.SlugField):
 
 class RelativePathField(StrictCharField):
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_length=500, validators=[validate_relative_path], **kwargs)
+        super().__init__(max_length=500, validators=[validate_repository_path], **kwargs)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -108,28 +105,19 @@ class ProjectSerializer(RefusesUnknownFields, serializers.ModelSerializer):
         "ssh://, https://, git:// or git@host:org/repo.git; a local path only under FACTORY_ALLOWED_REPO_ROOTS. "
         "Checked with `git ls-remote`. A password or token in it is shown as ***; sending the URL back as shown "
         "keeps the stored one."))
-    default_branch = StrictCharField(max_length=100, required=False, default="main")
+    # The checks of default_branch, test_report and quick_test_command are the model's (the admin's too);
+    # quick_test_command, not declared here, takes them from its model field.
+    default_branch = StrictCharField(max_length=100, required=False, default="main",
+                                     validators=[validate_branch_name])
     edit_format = serializers.ChoiceField(choices=EditFormat.choices, default=EditFormat.AUTO)
     test_report = StrictCharField(max_length=300, required=False, allow_blank=True,
-                                        validators=[validate_relative_path_or_blank])
+                                  validators=[validate_repository_path])
     candidates = StrictIntegerField(min_value=1, max_value=8, required=False, allow_null=True, help_text=(
         "Answers requested at once per attempt; null: the server's FACTORY_CANDIDATES."))
     escalation = serializers.ListField(child=StrictCharField(max_length=200, validators=[validate_model_name]),
                                        required=False, allow_null=True,
                                        help_text="Models tried in order after FACTORY_MODEL's run fails; null: the "
                                                  "server's FACTORY_ESCALATION; []: none.")
-
-    def validate_quick_test_command(self, value: str) -> str:
-        if value.strip() and "{files}" not in value:
-            raise serializers.ValidationError("Put {files} where the changed files go, e.g. `pytest -q {files}`.")
-        return value
-
-    def validate_default_branch(self, value: str) -> str:
-        try:
-            repourl.check_branch_name(value)
-        except repourl.RepoUrlProblem as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
 
     def validate(self, attrs: dict) -> dict:
         stored = self.instance

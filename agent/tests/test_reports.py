@@ -5,6 +5,8 @@ import os
 import pytest
 
 from agent.reports import Report, TestCase, read_reports
+from agent.sandbox import SandboxPolicy
+from agent.testing import TestSetup, run_once
 from agent.verdict import Judging, judge
 
 JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
@@ -98,3 +100,34 @@ def test_a_named_required_test_must_pass_even_if_it_failed_on_main():
 def test_without_a_report_on_main_the_exit_code_decides():
     verdict = judge(judging=judging(None), report=report(a="failed"), exit_code=0, timed_out=False)
     assert verdict.green and verdict.basis == "exit_code" and "the run on main" in verdict.reason
+
+
+@pytest.mark.parametrize("setting", ["{outside}/victim.xml", "../outside/victim.xml", "out/victim.xml", ".git/config",
+                                     "gitdir/config"])
+def test_clearing_the_stale_report_never_deletes_outside_the_worktree_or_in_git(tmp_path, setting):
+    """test_report stored before the check at the door, or a link the code under test left: nothing is deleted."""
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    (tree / ".git").mkdir(parents=True)
+    outside.mkdir()
+    victim, git_config = outside / "victim.xml", tree / ".git" / "config"
+    victim.write_bytes(JUNIT)
+    git_config.write_text("[core]\n")
+    os.symlink(outside, tree / "out")
+    os.symlink(tree / ".git", tree / "gitdir")
+    setup = TestSetup(command="true", timeout=10, sandbox=SandboxPolicy("off"),
+                      project_report=setting.format(outside=outside))
+
+    run = run_once(setup, cwd=tree, command="true")
+
+    assert victim.read_bytes() == JUNIT and git_config.read_text() == "[core]\n"
+    assert run.report is None  # and nothing there is read as the project's report either
+
+
+def test_the_projects_own_stale_report_is_cleared_before_a_run(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "reports").mkdir(parents=True)
+    (tree / "reports" / "junit.xml").write_bytes(JUNIT)
+    setup = TestSetup(command="true", timeout=10, sandbox=SandboxPolicy("off"), project_report="reports/junit.xml")
+
+    assert run_once(setup, cwd=tree, command="true").report is None
+    assert not (tree / "reports" / "junit.xml").exists()
