@@ -170,3 +170,14 @@ def test_threads_that_end_without_closing_give_their_connection_back(project, se
     thread.start()
     thread.join(timeout=10)
     assert not thread.is_alive(), "the pool ran dry: a finished thread kept its connection"
+
+
+def test_a_new_tickets_remembered_events_read_without_queries_and_still_filter(project):
+    ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})
+    with CaptureQueriesContext(connection) as queries:
+        assert [event.to_state for event in ticket.events.all()] == ["pending"]
+        assert list(ticket.attempts.all()) == []
+    assert len(queries) == 0
+    services.add_comment(ticket=ticket, actor="architect", text="later")
+    assert ticket.events.filter(to_state="pending").count() == 1
+    assert ticket.events.exclude(to_state="pending").count() == 1

@@ -111,8 +111,17 @@ def remember_new_ticket(*, ticket: Ticket, dependencies: list[Ticket], events: l
     """
     newest_first = sorted(dependencies, key=lambda dependency: dependency.creado_en, reverse=True)
     setattr(ticket, DEPENDENCY_IDS, [dependency.pk for dependency in newest_first])
-    ticket._prefetched_objects_cache = {"events": list(events), "attempts": []}
+    ticket._prefetched_objects_cache = {"events": known_rows(ticket.events.all(), list(events)),
+                                        "attempts": known_rows(ticket.attempts.all(), [])}
     return ticket
+
+
+def known_rows(queryset: QuerySet, rows: list) -> QuerySet:
+    """`queryset` already evaluated to `rows`, as Django's own prefetching leaves it: iterating it needs no
+    query, while .filter() and the like still build a fresh one (a plain list would break them)."""
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    return queryset
 
 
 def project_list() -> QuerySet[Project]:
