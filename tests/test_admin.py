@@ -3,8 +3,10 @@ shows the diff, the tests and the attempts as the review page does."""
 import re
 
 import pytest
+from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.urls import reverse
 
 from tests.conftest import make_remote_repo, make_user
 from tests.test_review import APP, TESTS_OK, VERDICT_TESTS, completed_ticket, repo_project  # noqa: F401 (fixture)
@@ -213,3 +215,12 @@ def test_favicon_on_every_kind_of_page(admin_client, repo_project):  # noqa: F81
                  "/review/", "/api/docs/"):
         page = admin_client.get(path).content.decode()
         assert "/static/factory/favicon.svg" in page, path
+
+
+@pytest.mark.parametrize("query", ["?q=%00", "?estado=%00", "?project__id__exact=a%00b", "?o=%00", "?%00=1"])
+def test_a_nul_byte_in_any_admin_list_filter_is_a_400_naming_the_parameter(admin_client, project, query):
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist") + query
+        response = admin_client.get(url)
+        assert response.status_code == 400, url
+        assert b"contains a NUL byte" in response.content

@@ -240,7 +240,7 @@ def test_admin_page_explains_bad_filters_and_needs_staff(factory, client, review
     assert response.status_code == 400
     assert "&#x27;yesterday&#x27; is not a date; use YYYY-MM-DD." in response.content.decode()
     nul = client.get("/admin/metrics/?project=%00")  # PostgreSQL cannot take it: a clear 400, not a 500
-    assert nul.status_code == 400 and "a project name contains no NUL byte" in nul.content.decode()
+    assert nul.status_code == 400 and "'project' contains a NUL byte" in nul.content.decode()
 
 
 def test_empty_factory_shows_no_data(db, client, reviewer):
