@@ -25,7 +25,10 @@ from agent.testing import TestSetup, run_for_verdict, run_once  # noqa: E402
 from agent.verdict import Judging  # noqa: E402
 
 TARGET_RATIO = 0.2
-COMMAND = f"{sys.executable} -m pytest -q -p no:cacheprovider"
+# The generated project needs pytest alone: without the autoloaded plugins of the factory's own virtualenv
+# (schemathesis, hypothesis, pytest-django ...), whose imports cost about 4 s per run here and which a project's
+# environment would not have, both sides measure the project's tests rather than the factory's interpreter.
+COMMAND = f"env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 {sys.executable} -m pytest -q -p no:cacheprovider"
 
 
 def test_file(number: int, *, work_ms: int, count: int = 10, broken: bool = False) -> str:
