@@ -67,7 +67,8 @@ def search(*, query: str, k: int = 5, project: str | None = None, kind: str | No
     problem = engine.language_problem(language=language, project=project)
     if problem:
         warnings.append(f"Keyword matching may miss items: {problem}")
-    items = MemoryItem.objects.select_related("project").in_bulk([hit.id for hit in hits])
+    # Everything the result rows show, in one query (search_rows names the project and the author).
+    items = MemoryItem.objects.select_related("project", "created_by").in_bulk([hit.id for hit in hits])
     ranked = [(items[UUID(hit.id)], hit.score) for hit in hits if UUID(hit.id) in items]
     return SearchResult(items=ranked, mode="hybrid" if dense is not None else "bm25", warnings=warnings)
 

@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from memory import engine, selectors, services
 from memory.index import IndexMismatch
@@ -65,6 +66,20 @@ def test_search_rows_equal_what_the_item_serializer_shows(memory_env):
     found = selectors.search(query="tenant queries pdfkit", k=5).items
     assert len(found) == 2
     assert search_rows(found) == [{**MemoryItemSerializer(item).data, "score": score} for item, score in found]
+
+
+@pytest.mark.django_db
+def test_a_search_reads_its_items_and_their_authors_in_one_query(memory_env, django_user_model):
+    author = django_user_model.objects.create(username="ana")
+    project = Project.objects.create(name="nexo", repo_url="/tmp/nexo", test_command="true")
+    for number in range(5):
+        services.store_item(text=f"Lesson {number} about tenant queries", kind="pattern", source="architect",
+                            project=project, created_by=author)
+    selectors.search(query="tenant queries", k=5)  # the project's language, read once per process and project
+    with CaptureQueriesContext(connection) as queries:
+        rows = search_rows(selectors.search(query="tenant queries", k=5).items)
+    assert {row["created_by"] for row in rows} == {"ana"} and len(rows) == 5
+    assert len(queries) <= 2, [query["sql"] for query in queries]
 
 
 @pytest.mark.django_db(transaction=True)
