@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
-from django.urls import include, path, re_path
+from django.urls import include, path, re_path, reverse
 from django.views.defaults import page_not_found
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -34,6 +34,18 @@ def api_docs(request: HttpRequest) -> HttpResponse:
     return swagger_page(request)
 
 
+# What the API root lists: where to start, by name of route (GET /api/factory/ and `make run`'s banner).
+API_ROOT_LINKS = {"projects": "api-projects", "tickets": "api-tickets", "tickets_batch": "api-tickets-batch",
+                  "memory": "api-memory", "memory_search": "api-memory-search", "metrics": "api-metrics",
+                  "schema": "schema", "docs": "api-docs"}
+
+
+def api_root(request: HttpRequest) -> HttpResponse:
+    """The API's front door: its resources as absolute URLs (each needs a token, see README: Architect)."""
+    links = {key: request.build_absolute_uri(reverse(name)) for key, name in API_ROOT_LINKS.items()}
+    return JsonResponse({**links, "authentication": "Authorization: Token <key> (make token NAME=... prints one)"})
+
+
 urlpatterns = [
     # Webhooks had their admin pages under the tickets app before they got an app of their own.
     re_path(r"^admin/tickets/(?P<model>webhook|webhookdelivery)/(?P<rest>.*)$",
@@ -43,9 +55,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", api_docs, name="api-docs"),
+    path("api/factory/", api_root, name="api-root"),
     path("api/factory/", include("memory.urls")),
     path("api/factory/", include("tickets.urls")),
     path("api/factory/", include(review_urls.api_urlpatterns)),
     path("api/factory/", include("metrics.urls")),
     path("", include(review_urls.urlpatterns)),
+    # The front page is the review queue (which asks for a login first).
+    path("", RedirectView.as_view(pattern_name="review-queue"), name="home"),
 ]

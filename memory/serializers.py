@@ -59,13 +59,16 @@ class MemorySearchResultSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+KIND_ERRORS = {"invalid_choice": '"{input}" is not a kind; use one of: ' + ", ".join(Kind.values) + "."}
+
+
 class MemoryStoreSerializer(serializers.Serializer):
     """What a caller sends; `source` is the caller's role, set by the server (context["source"])."""
 
     refuses_unknown_fields = True  # the API schema says so (factory_site.openapi)
 
     text = StrictCharField(max_length=20_000)
-    kind = serializers.ChoiceField(choices=Kind.choices)
+    kind = serializers.ChoiceField(choices=Kind.choices, error_messages=KIND_ERRORS)
     project = StrictSlugField(required=False, allow_null=True)
     ticket = serializers.UUIDField(required=False, allow_null=True)
     files = serializers.ListField(child=RelativePathField(), required=False, default=list)
@@ -77,7 +80,7 @@ class MemoryStoreSerializer(serializers.Serializer):
             claimed, own = data.pop("source", None), self.context.get("source")
             if claimed is not None and claimed != own:  # older clients send their own role: accepted
                 raise serializers.ValidationError({"source": [
-                    f"The server sets source from your role ({own!r}); leave it out."]})
+                    f"The server sets source from your role ('{own}'); leave it out."]})
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
@@ -104,5 +107,5 @@ class MemorySearchSerializer(serializers.Serializer):
     q = serializers.CharField()
     k = serializers.IntegerField(min_value=1, max_value=50, default=5)
     project = StrictSlugField(required=False)
-    kind = serializers.ChoiceField(choices=Kind.choices, required=False)
+    kind = serializers.ChoiceField(choices=Kind.choices, required=False, error_messages=KIND_ERRORS)
     tags = serializers.CharField(required=False, help_text="Comma-separated; an item matches with any of them.")

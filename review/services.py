@@ -26,7 +26,8 @@ class StaleDecision(TransitionError):
 
     def __init__(self, current: str, target: str, reason: str) -> None:
         self.current, self.target = current, target
-        Exception.__init__(self, f"Nothing was done: {reason} Reload the page and review the current version.")
+        Exception.__init__(self, f"Nothing was done: {reason} Look at the current version (reload the page, or GET "
+                                 "the ticket) and decide again.")
 
 
 @dataclass
@@ -54,11 +55,12 @@ def _lock(ticket: Ticket) -> Ticket:
 
 def _check_expected(locked: Ticket, *, target: str, expected_state: str | None, expected_head: str | None) -> None:
     if expected_state is not None and locked.estado != expected_state:
-        raise StaleDecision(locked.estado, target, f"the page showed the ticket as '{expected_state}', but it "
-                                                   f"is now '{locked.estado}'.")
+        raise StaleDecision(locked.estado, target, f"the decision was made on the ticket as '{expected_state}', "
+                                                   f"but it is now '{locked.estado}'.")
     if expected_head is not None and head_of(locked) != expected_head:
-        raise StaleDecision(locked.estado, target, "the agent produced a new version of the change after the "
-                                                   "page was loaded.")
+        raise StaleDecision(locked.estado, target, f"the change under review is at {head_of(locked)[:12] or 'no commit'}"
+                                                   f", not {expected_head[:12]}: a new version of the change since "
+                                                   "it was read, or a wrong head.")
 
 
 def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None,

@@ -55,7 +55,11 @@ def test_store_search_duplicate_and_delete(api, project, memory_env):
 
 
 def test_bad_memory_input_is_400(api, project, memory_env):
-    assert api.post("/api/factory/memory", {"text": "x", "kind": "wisdom"}, format="json").status_code == 400
+    wisdom = api.post("/api/factory/memory", {"text": "x", "kind": "wisdom"}, format="json")
+    assert wisdom.status_code == 400
+    assert wisdom.data["kind"] == ['"wisdom" is not a kind; use one of: pattern, decision, error, solution, context.']
+    claimed = api.post("/api/factory/memory", {**LESSON, "source": "agent"}, format="json")
+    assert claimed.data["source"] == ["The server sets source from your role ('architect'); leave it out."]
     assert api.post("/api/factory/memory", {**LESSON, "project": "nope"}, format="json").status_code == 400
     assert api.post("/api/factory/memory", {**LESSON, "colour": "red"}, format="json").status_code == 400
     assert api.get("/api/factory/memory/search", {"q": "x", "k": 0}).status_code == 400

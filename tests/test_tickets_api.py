@@ -116,6 +116,10 @@ def test_list_filters_search_ordering_and_pagination(api, project):
     assert [row["prioridad"] for row in ordered] == sorted(row["prioridad"] for row in ordered)
     assert api.get("/api/factory/tickets", {"creado_desde": "2999-01-01T00:00:00Z"}).data["count"] == 0
     assert api.get("/api/factory/tickets", {"estado": "bogus"}).status_code == 400
+    assert api.get("/api/factory/tickets?estado=pending,completed").data["count"] == 8
+    assert api.get("/api/factory/tickets?estado=completed&estado=pending").data["count"] == 8
+    assert api.get("/api/factory/tickets?estado=completed,failed").data["count"] == 0
+    assert "bogus" in str(api.get("/api/factory/tickets?estado=pending,bogus").data["estado"])
     assert api.get("/api/factory/tickets", {"creado_desde": "yesterday"}).status_code == 400
 
 
@@ -249,6 +253,16 @@ def test_anonymous_and_outsiders_are_refused(db, project):
     assert "architect" in refused.json()["detail"]
 
 
+def test_the_api_root_lists_where_to_start_and_the_front_page_leads_to_the_review_queue(db):
+    root = APIClient().get("/api/factory/")
+    assert root.status_code == 200
+    links = root.json()
+    assert links["tickets"] == "http://testserver/api/factory/tickets" and links["docs"].endswith("/api/docs/")
+    assert "Token" in links["authentication"]
+    front = APIClient().get("/")
+    assert front.status_code == 302 and front["Location"] == "/review/"
+
+
 def test_openapi_schema_and_docs_page(api, db):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
@@ -264,6 +278,10 @@ def test_factory_token_command_prints_the_key_last(db, capsys):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/factory/tickets").status_code == 200
+    call_command("factory_token", "claude", "--role", "reviewer")
+    said = capsys.readouterr()
+    assert said.out.strip() == key  # the same token
+    assert "given role 'reviewer'; roles now: architect, reviewer" in said.err
 
 
 def test_wrong_types_are_refused_not_coerced(api, project):

@@ -37,8 +37,21 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
+class CommaSeparatedChoiceField(forms.MultipleChoiceField):
+    """`estado=pending,completed` and `estado=pending&estado=completed` mean the same."""
+
+    def to_python(self, value) -> list[str]:
+        values = super().to_python(value)
+        return [part.strip() for item in values for part in item.split(",") if part.strip()]
+
+
+class CommaSeparatedChoiceFilter(django_filters.MultipleChoiceFilter):
+    field_class = CommaSeparatedChoiceField
+
+
 class TicketFilter(django_filters.FilterSet):
-    estado = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
+    estado = CommaSeparatedChoiceFilter(choices=State.choices, distinct=False,
+                                        help_text="One state, several separated by commas, or estado repeated.")
     tipo = django_filters.CharFilter()
     prioridad = IntegerFilter()
     prioridad_min = IntegerFilter(field_name="prioridad", lookup_expr="gte")

@@ -26,6 +26,9 @@ class Command(BaseCommand):
         user.save()
         grant_role(user, role)
         token, _ = Token.objects.get_or_create(user=user)
+        # Roles add up: granting one keeps the others, so say what the user holds now.
+        roles = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
         verb = "Created" if created else "Found"
-        self.stderr.write(f"{verb} user {username!r} with role {role!r}. Use: Authorization: Token <key>")
+        self.stderr.write(f"{verb} user {username!r}, given role {role!r}; roles now: {', '.join(roles)}. "
+                          "Use: Authorization: Token <key>")
         self.stdout.write(token.key)
