@@ -103,8 +103,11 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
 
 
 def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, rebase: bool = False,
-                    expected_state: str | None = None) -> Ticket:
-    """Send the ticket back to the agent with the reviewer's comment as feedback."""
+                    expected_state: str | None = None, lesson: str | None = None) -> Ticket:
+    """Send the ticket back to the agent with the reviewer's comment as feedback.
+
+    `lesson` is what the shared memory may learn from it (the comment itself by default; "" for nothing).
+    """
     ensure_reviewer(user)
     comment = comment.strip()
     if not comment:
@@ -120,8 +123,10 @@ def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, reb
         updated = services.transition(ticket=locked, to=State.CHANGES_REQUESTED, actor=user,
                                       message="Changes requested.", data={"comment": comment, "rebase": rebase},
                                       fields={"error_mensaje": None})
-    transaction.on_commit(lambda: review_comment.send(sender=Ticket, ticket=updated, comment=comment,
-                                                      reviewer=user.get_username()))
+    lesson = comment if lesson is None else lesson.strip()
+    if lesson:
+        transaction.on_commit(lambda: review_comment.send(sender=Ticket, ticket=updated, comment=lesson,
+                                                          reviewer=user.get_username()))
     return updated
 
 
@@ -141,7 +146,9 @@ def rerun_on_new_base(*, ticket: Ticket, user: AbstractBaseUser, note: str = "",
         comment = "Redo the change on top of the current default branch, which has moved since this branch was made."
     if note.strip():
         comment = f"{comment}\n\n{note.strip()}"
-    return request_changes(ticket=ticket, user=user, comment=comment, rebase=True, expected_state=expected_state)
+    # Only what the reviewer wrote is a lesson; the factory's own instructions about the new base are not.
+    return request_changes(ticket=ticket, user=user, comment=comment, rebase=True, expected_state=expected_state,
+                           lesson=note)
 
 
 def retry(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None) -> Ticket:

@@ -12,6 +12,7 @@ from tests.conftest import client_for, git, make_remote_repo, make_user
 from tickets import services
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.roles import ARCHITECT, REVIEWER
+from tickets.signals import review_comment
 
 pytestmark = pytest.mark.django_db
 
@@ -261,6 +262,27 @@ def test_conflict_pushes_nothing_lists_the_files_and_offers_a_rerun(repo_project
     comment = ticket.events.filter(kind=TicketEvent.Kind.COMMENT).latest("created_at")
     assert comment.data == {"feedback": True, "rebase": True}
     assert "app.py" in comment.message and "Keep VALUE 3." in comment.message
+
+
+def test_only_what_the_reviewer_wrote_on_a_rerun_becomes_a_lesson(repo_project, architect,
+                                                                   django_capture_on_commit_callbacks):
+    project, remote = repo_project
+    learnt: list[str] = []
+
+    def remember(sender, *, comment: str, **kwargs) -> None:
+        learnt.append(comment)
+
+    review_comment.connect(remember, dispatch_uid="test-rerun-lessons")
+    try:
+        for note in ("", "Keep VALUE 3: the pricing team set it."):
+            ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")})
+            with django_capture_on_commit_callbacks(execute=True):
+                rerun = client_for(architect).post(f"/api/factory/tickets/{ticket.pk}/rerun", {"comentario": note},
+                                                   format="json")
+            assert rerun.status_code == 200, rerun.content
+    finally:
+        review_comment.disconnect(dispatch_uid="test-rerun-lessons")
+    assert learnt == ["Keep VALUE 3: the pricing team set it."]
 
 
 def test_conflict_on_the_page_shows_the_files_in_the_message(repo_project, reviewer):
@@ -623,3 +645,17 @@ def test_a_ticket_failed_by_its_project_offers_to_edit_the_project_and_retry(rep
     assert response.status_code == 302
     ticket.refresh_from_db()
     assert ticket.estado == "pending" and ticket.error_mensaje is None
+
+
+def test_cancelling_a_waiting_ticket_drops_why_it_waited_but_a_failure_keeps_its_reason(project, architect):
+    waiting, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "w", "descripcion": "d"})
+    services.transition(ticket=waiting, to="in_progress", actor="agent")
+    services.transition(ticket=waiting, to="pending", actor="agent",
+                        fields={"error_mensaje": "Ollama is unreachable at http://127.0.0.1:11434"})
+    failed, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "f", "descripcion": "d"})
+    services.transition(ticket=failed, to="in_progress", actor="agent")
+    services.transition(ticket=failed, to="failed", actor="agent", fields={"error_mensaje": "Failed after 3 attempts"})
+    for ticket in (waiting, failed):
+        assert client_for(architect).post(f"/api/factory/tickets/{ticket.pk}/cancel").status_code == 200
+    assert Ticket.objects.get(pk=waiting.pk).error_mensaje in (None, "")
+    assert Ticket.objects.get(pk=failed.pk).error_mensaje == "Failed after 3 attempts"

@@ -306,8 +306,12 @@ def retry(*, ticket: Ticket, actor: AbstractBaseUser | str | None, message: str 
 
 
 def cancel(*, ticket: Ticket, actor: AbstractBaseUser | str | None, reason: str = "") -> Ticket:
+    # A waiting ticket's error_mensaje says why it waits ("Ollama is unreachable"): moot once cancelled. A failed
+    # ticket's says why it failed, and stays.
+    waiting = ticket.estado in (State.PENDING, State.CHANGES_REQUESTED)
     with transaction.atomic():
-        cancelled = transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.")
+        cancelled = transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.",
+                               fields={"error_mensaje": None} if waiting else None)
         for dependent in cancelled.bloquea.exclude(estado__in=FINAL):
             record_event(ticket=dependent, actor=Actor.SYSTEM, kind=TicketEvent.Kind.NOTE,
                          message=f"Dependency {cancelled.short_id} was cancelled: this ticket waits until it is "
