@@ -30,6 +30,9 @@ class TicketBrief:
     patrones_obligatorios: list[str] = field(default_factory=list)
     contexto_cipher: str = ""
     tests_requeridos: list[str] = field(default_factory=list)
+    # Of the tests_requeridos that name a test (`path::test`): those in the worktree, and those to write.
+    tests_present: list[str] = field(default_factory=list)
+    tests_to_write: list[str] = field(default_factory=list)
     lessons: list[str] = field(default_factory=list)
     reviewer_feedback: str = ""
     # What an earlier model's run tried and why it failed, for the model the ticket was escalated to.
@@ -151,9 +154,17 @@ def rules_section(brief: TicketBrief) -> str:
 def required_tests_section(brief: TicketBrief) -> str:
     if not brief.tests_requeridos:
         return ""
-    cases = "\n".join(f"- {case}" for case in brief.tests_requeridos)
-    return (f"## Required tests\nWrite a test for each case below; all of them must pass. Once written they are "
-            f"the contract: do not weaken them later.\n{cases}")
+    named = {*brief.tests_present, *brief.tests_to_write}
+    parts = [
+        ("These already exist and are the contract: make them pass by fixing the code; do not change or delete "
+         "them.", brief.tests_present),
+        ("These do not exist yet: add each one, with exactly this file and name (next to the tests already in the "
+         "file, leaving those as they are). They must pass.", brief.tests_to_write),
+        ("Write a test for each case below; all of them must pass. Once written they are the contract: do not "
+         "weaken them later.", [case for case in brief.tests_requeridos if case.strip() not in named]),
+    ]
+    body = "\n\n".join(head + "\n" + "\n".join(f"- {case}" for case in cases) for head, cases in parts if cases)
+    return f"## Required tests\n{body}"
 
 
 def files_section(title: str, files: dict[str, str | None], *, new_label: str) -> str:

@@ -20,6 +20,7 @@ from agent.llm import Model, ModelUnavailable
 from agent.loop import Implementer, RunResult
 from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
+from agent.required import RequiredTests, read_required
 from agent.workspace import Baseline, GitWorkspace
 from lib import gitrepo
 from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
@@ -115,7 +116,7 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
         workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies,
                                    known=known, repo=repo)
         result = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
-                       brief=brief_for(ticket, feedback=feedback))
+                       brief=brief_for(ticket, feedback=feedback, required=workspace.required))
     ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, workspace=workspace, branch=branch)
     code = change_summary(workspace=workspace, head=pushed)
@@ -147,7 +148,8 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
             services.record_escalation(ticket=ticket, from_model=tried[-1].model, to_model=model.name,
                                        reason=tried[-1].result.error)
-            brief = replace(brief, earlier_runs=distilled(tried))
+            brief = replace(brief, earlier_runs=distilled(tried), tests_present=list(workspace.required.present),
+                            tests_to_write=list(workspace.required.to_write))
         recorder.model_name = model.name
         try:
             result = implementer_for(ticket=ticket, model=model, workspace=workspace, recorder=recorder).run(brief)
@@ -186,13 +188,12 @@ def hand_back(*, ticket: Ticket, tried: list[Tried], skipped: list[tuple[str, st
 
 def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None,
                    known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
-    protected = frozenset(path for path in (entry.split("::")[0].strip() for entry in ticket.tests_requeridos)
-                          if path and (worktree / path).is_file())
     return GitWorkspace(root=worktree, base=base,
                         tests=baseline.test_setup(project=ticket.project, dependencies=dependencies),
                         baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
-                        protected=protected, files_to_modify=tuple(ticket.archivos_modificar),
+                        files_to_modify=tuple(ticket.archivos_modificar),
                         required_tests=tuple(ticket.tests_requeridos),
+                        required=read_required(root=worktree, entries=ticket.tests_requeridos),
                         scratch=lambda commit: repo.scratch_worktree(commit=commit))
 
 
@@ -226,12 +227,13 @@ def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
     return comment.message, bool(comment.data.get("rebase"))
 
 
-def brief_for(ticket: Ticket, *, feedback: str) -> TicketBrief:
+def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> TicketBrief:
     return TicketBrief(
         titulo=ticket.titulo, descripcion=ticket.descripcion, tipo=ticket.tipo,
         archivos_modificar=list(ticket.archivos_modificar), archivos_referencia=list(ticket.archivos_referencia),
         patrones_obligatorios=list(ticket.patrones_obligatorios), contexto_cipher=ticket.contexto_cipher or "",
-        tests_requeridos=list(ticket.tests_requeridos), lessons=memory_hooks.lessons_for(ticket=ticket),
+        tests_requeridos=list(ticket.tests_requeridos), tests_present=list(required.present),
+        tests_to_write=list(required.to_write), lessons=memory_hooks.lessons_for(ticket=ticket),
         reviewer_feedback=feedback,
     )
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from agent.codemap import build_context_map
 from agent.edits import ApplyResult, EditFailure, apply_edits
+from agent.required import RequiredTests, read_required
 from agent.syntax import check_syntax
 from agent.testing import TestSetup, run_for_verdict
 from agent.verdict import Judging
@@ -49,11 +50,12 @@ class GitWorkspace:
     base: str
     tests: TestSetup
     baseline: Baseline
-    protected: frozenset[str] = frozenset()
     # The ticket's archivos_modificar: a path with a wrong folder but a matching file name edits one of these.
     files_to_modify: tuple[str, ...] = ()
     # The ticket's tests_requeridos: judged by the verdict (agent.verdict).
     required_tests: tuple[str, ...] = ()
+    # Those of them that exist now, and what edits may do to their files (read again on reset).
+    required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
     scratch: Callable[[str], AbstractContextManager[Path]] | None = None
     # Paths the agent wrote since HEAD: the worktree's tree is HEAD's with these (lib.gittrees), so no diff,
@@ -85,18 +87,25 @@ class GitWorkspace:
 
     def apply(self, answer: str) -> ApplyResult:
         self._tree = None
+        before = {path: (self.root / path).read_bytes() for path in self.required.guarded
+                  if (self.root / path).is_file()}
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         self.written.update(result.applied)
-        return self._undo_protected(result)
+        return self._undo_on_required_tests(result, before=before)
 
-    def _undo_protected(self, result: ApplyResult) -> ApplyResult:
-        """Required tests that already exist are the contract: edits to them are reverted and refused."""
-        touched = [path for path in result.applied if path in self.protected]
-        for path in touched:
-            subprocess.run(["git", "checkout", "HEAD", "--", path], cwd=self.root, check=False, capture_output=True)
+    def _undo_on_required_tests(self, result: ApplyResult, *, before: dict[str, bytes]) -> ApplyResult:
+        """Required tests that already exist are the contract: edits that change them are undone and refused."""
+        for path in list(result.applied):
+            if path in self.required.locked:
+                subprocess.run(["git", "checkout", "HEAD", "--", path], cwd=self.root, check=False,
+                               capture_output=True)
+                reason = f"{path} holds required tests (tests_requeridos) and must not be changed; fix the code instead"
+            elif reason := self.required.refusal(path, self.read(path) or ""):
+                (self.root / path).write_bytes(before[path])  # this answer's edit only: earlier attempts' stay
+            else:
+                continue
             result.applied.remove(path)
-            result.failed.append(EditFailure(path=path, reason=f"{path} holds required tests (tests_requeridos) "
-                                                               "and must not be changed; fix the code instead"))
+            result.failed.append(EditFailure(path=path, reason=reason))
         return result
 
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
@@ -126,6 +135,7 @@ class GitWorkspace:
         gitrepo.reset_to(worktree=self.root, commit=self.base)
         self.written.clear()
         self._tree = None
+        self.required = read_required(root=self.root, entries=self.required_tests)
 
     def adopt(self, other: "GitWorkspace") -> None:
         """Make this worktree hold what `other` (a copy made by fork) holds now."""

@@ -166,3 +166,83 @@ def test_without_a_per_test_report_the_exit_code_decides_and_says_so(tmp_path, s
     assert done.estado == "completed"
     verdict = done.tests_resultado["verdict"]
     assert verdict["basis"] == "exit_code" and "gave no per-test report" in verdict["reason"]
+
+
+CALC_BASE = "def add(a, b):\n    return a + b\n"
+CALC_BASE_TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+SUBTRACT = '''calc.py
+```python
+def add(a, b):
+    return a + b
+
+
+def subtract(a, b):
+    return a - b
+```
+
+test_calc.py
+```python
+from calc import add, subtract
+
+
+def test_add():
+    assert add(2, 3) == 5
+
+
+def test_subtract():
+    assert subtract(5, 3) == 2
+```
+'''
+
+
+def subtract_ticket(tmp_path, settings, *, required: list[str], calc: str = CALC_BASE):
+    project = make_project(tmp_path, settings, {"calc.py": calc, "test_calc.py": CALC_BASE_TESTS})
+    return ticket_for(project, titulo="Add subtract", descripcion="subtract(a, b) returns a - b.",
+                      archivos_modificar=["calc.py", "test_calc.py"], tests_requeridos=required)
+
+
+def test_a_required_test_that_does_not_exist_yet_is_added_to_its_existing_file(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=["test_calc.py::test_subtract"])
+    done, fake = run_with(settings, ticket, SUBTRACT)
+    assert done.estado == "completed" and done.intentos == 1, (done.error_mensaje, done.tests_resultado)
+    assert done.tests_resultado["verdict"]["new"] == ["test_calc.py::test_subtract"]
+    prompt = fake.requests[0]["messages"][1]["content"]
+    assert "These do not exist yet: add each one" in prompt and "- test_calc.py::test_subtract" in prompt
+    assert "already exist" not in prompt.split("## Required tests")[1].split("##")[0]
+
+
+def test_changing_or_removing_an_existing_required_test_is_refused_and_retried(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=["test_calc.py::test_add", "test_calc.py::test_subtract"])
+    changed = SUBTRACT.replace("assert add(2, 3) == 5", "assert add(2, 3) is not None")
+    removed = SUBTRACT.replace("def test_add():\n    assert add(2, 3) == 5\n\n\n", "")
+    done, fake = run_with(settings, ticket, changed, removed, SUBTRACT)
+    assert done.estado == "completed" and done.intentos == 3, (done.error_mensaje, done.tests_resultado)
+    first, second, _ = done.attempts.order_by("number")
+    assert first.outcome == second.outcome == "apply_failed"
+    assert "must stay exactly as they are (changed: test_add)" in first.feedback
+    assert "(removed: test_add)" in second.feedback
+    prompts = [request["messages"][1]["content"] for request in fake.requests]
+    required = prompts[0].split("## Required tests")[1].split("##")[0]
+    assert "already exist and are the contract" in required and "- test_calc.py::test_add" in required
+    assert "do not exist yet" in required and "- test_calc.py::test_subtract" in required
+    # The refused edit was undone, the rest of the answer kept: the retry shows both.
+    assert "assert add(2, 3) == 5" in prompts[1] and "def subtract(a, b)" in prompts[1]
+    assert "changed: test_add" in prompts[1]
+    assert done.tests_resultado["verdict"]["new"] == ["test_calc.py::test_subtract"]
+
+
+def test_a_file_whose_required_tests_all_exist_cannot_be_edited_at_all(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=["test_calc.py::test_add"],
+                             calc="def add(a, b):\n    return a - b\n")
+    weakened = "test_calc.py\n```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == -1\n```\n"
+    extended = CALC_BASE_TESTS + "\n\ndef test_add_more():\n    assert add(1, 1) == 2\n"
+    fixed = f"calc.py\n```python\n{CALC_BASE}```\n"
+    done, fake = run_with(settings, ticket, weakened, f"test_calc.py\n```python\n{extended}```\n", fixed)
+    assert done.estado == "completed" and done.intentos == 3, (done.error_mensaje, done.tests_resultado)
+    first, second, _ = done.attempts.order_by("number")
+    for refused in (first, second):
+        assert refused.outcome == "apply_failed"
+        assert "test_calc.py holds required tests (tests_requeridos) and must not be changed; fix the code " \
+               "instead" in refused.feedback
+    assert done.tests_resultado["verdict"]["fixed"] == ["test_calc.py::test_add"]
+    assert "already exist and are the contract" in fake.requests[0]["messages"][1]["content"]
