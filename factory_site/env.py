@@ -72,8 +72,13 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def env_or_default(name: str, default: str) -> str:
+    """The variable's value, or `default` when it is unset or empty (as for every setting with a default)."""
+    return (os.environ.get(name) or default).strip()
+
+
 def env_log_level(name: str, default: str) -> str:
-    value = (os.environ.get(name) or default).strip().upper()
+    value = env_or_default(name, default).upper()
     if value not in LOG_LEVELS:
         raise ImproperlyConfiguredEnv(f"{name}={value!r} must be one of: {', '.join(LOG_LEVELS)}")
     return value
@@ -81,7 +86,7 @@ def env_log_level(name: str, default: str) -> str:
 
 def env_identifier(name: str, default: str) -> str:
     """A name other components key on (a queue's cluster name): letters, digits, - and _ only."""
-    value = (os.environ.get(name) or default).strip()
+    value = env_or_default(name, default)
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", value):
         raise ImproperlyConfiguredEnv(f"{name}={value!r} must be 1 to 100 letters, digits, - or _")
     return value
@@ -93,7 +98,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 def env_model_name(name: str, default: str) -> str:
-    value = env_str(name, default).strip()
+    value = env_or_default(name, default)
     if not is_model_name(value):
         raise ImproperlyConfiguredEnv(f"{name}={value!r} is not {MODEL_NAME_HELP}")
     return value

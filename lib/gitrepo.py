@@ -25,11 +25,11 @@ from lib.repourl import git_environment, masked, redact
 # Never committed from a ticket worktree: test-run debris, whatever the project's .gitignore says.
 EXCLUDED = ("__pycache__/", "*.pyc", ".pytest_cache/", ".factory-home/", "node_modules/", ".coverage")
 
+GIT_NAME = os.environ.get("FACTORY_GIT_NAME") or "AI Software Factory"
+GIT_EMAIL = os.environ.get("FACTORY_GIT_EMAIL") or "factory@localhost"
 COMMITTER = {
-    "GIT_AUTHOR_NAME": os.environ.get("FACTORY_GIT_NAME") or "AI Software Factory",
-    "GIT_AUTHOR_EMAIL": os.environ.get("FACTORY_GIT_EMAIL") or "factory@localhost",
-    "GIT_COMMITTER_NAME": os.environ.get("FACTORY_GIT_NAME") or "AI Software Factory",
-    "GIT_COMMITTER_EMAIL": os.environ.get("FACTORY_GIT_EMAIL") or "factory@localhost",
+    "GIT_AUTHOR_NAME": GIT_NAME, "GIT_AUTHOR_EMAIL": GIT_EMAIL,
+    "GIT_COMMITTER_NAME": GIT_NAME, "GIT_COMMITTER_EMAIL": GIT_EMAIL,
     # Network transports and allowed local folders only; never a prompt for credentials.
     **git_environment(),
 }
