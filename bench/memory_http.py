@@ -1,7 +1,8 @@
 """HTTP part of bench/memory.py: the memory API through Django's full stack, each figure beside its floor.
 
 Creates and drops the database `factory_bench_memory` (never touches your data), starts a fake
-Ollama server (tests/fake_ollama.py, a real HTTP server), loads the items straight into
+Ollama server (tests/fake_ollama.py, a real HTTP server) in a process of its own, as Ollama runs
+(in this process its work would hold the interpreter lock the searches need), loads the items straight into
 PostgreSQL and the index with the vectors that server returns, and keeps the index under a
 temporary FACTORY_DATA_DIR. Requests go through Django's test client in this process: token
 auth, DRF, the view, the selector, the embedder's HTTP call and the index, as in a web worker.
@@ -9,19 +10,19 @@ auth, DRF, the view, the selector, the embedder's HTTP call and the index, as in
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from bench import _django
 from bench.data.memory_corpus import build_corpus
-from tests.fake_ollama import FakeOllama, _Handler, embedding_for
+from tests.fake_ollama import embedding_for
 
 BENCH_DB = "factory_bench_memory"
 SEARCH_TARGET_MS = 20.0
@@ -29,13 +30,20 @@ SEARCH_TARGET_RATIO = 1.5
 LOAD_BATCH = 1000
 
 
-class _NoDelayHandler(_Handler):
-    """The fake server with TCP_NODELAY, as Ollama's Go server has. Without it, each answer's body waits
-    behind its headers for the client's delayed ACK (40 ms) on a kept-alive connection."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+@contextmanager
+def fake_ollama_process():
+    """tests/fake_ollama.py serving on a free port in its own process; yields its URL."""
+    server = subprocess.Popen([sys.executable, str(_django.ROOT / "tests" / "fake_ollama.py"), "--port", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        announced = server.stdout.readline()  # "fake Ollama listening on http://127.0.0.1:PORT with ..."
+        url = next((word for word in announced.split() if word.startswith("http://")), None)
+        if url is None:
+            raise RuntimeError(f"the fake Ollama server did not start: {announced!r}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -123,6 +131,7 @@ def part_figures(fake_url: str, queries: list[str], requests: int) -> None:
 
     from memory import engine, selectors
     from memory.embeddings import OllamaEmbedder
+    from memory.models import MemoryItem
     from memory.serializers import MemoryItemSerializer, search_rows
 
     body = {"model": settings.FACTORY_EMBED_MODEL, "input": ["search_query: x"]}
@@ -137,10 +146,13 @@ def part_figures(fake_url: str, queries: list[str], requests: int) -> None:
     checks = timed(lambda n: engine.check_compatible(), requests)
     search_ms = timed(lambda n: engine.index().search(text=queries[n % len(queries)], dense=None, k=5), requests)
     line("compatibility check (cached)", checks, search_ms, "BM25 search in the shard")
-    found = selectors.search(query=queries[0], k=5).items
-    rows = timed(lambda n: search_rows(found), requests)
-    per_item = timed(lambda n: [{**MemoryItemSerializer(item).data, "score": s} for item, s in found], requests)
-    line("5 result rows, search_rows", rows, per_item, "a serializer per item (before)")
+    hits = selectors.search_index(query=queries[0], k=5).hits
+    rows = timed(lambda n: search_rows(selectors.found_rows(hits)), requests)
+    orm = timed(lambda n: [{**MemoryItemSerializer(item).data, "score": hit.score} for item, hit in zip(
+        MemoryItem.objects.select_related("project", "created_by").in_bulk([hit.id for hit in hits]).values(), hits)],
+        requests)
+    line("5 result rows read and shown: found_rows, search_rows", rows, orm,
+         "the ORM and a serializer per item (before)")
 
 
 def handover_figures(api, queries: list[str]) -> None:
@@ -240,19 +252,18 @@ def run(*, items: int, writes: int, clients: int, requests: int) -> None:
 
     from memory import engine
 
-    with tempfile.TemporaryDirectory(prefix="memory-bench-http-") as data_dir, FakeOllama() as fake, \
+    with tempfile.TemporaryDirectory(prefix="memory-bench-http-") as data_dir, fake_ollama_process() as fake_url, \
             _django.bench_database(BENCH_DB):
         settings.FACTORY_DATA_DIR = Path(data_dir)
-        fake._server.RequestHandlerClass = _NoDelayHandler
-        settings.OLLAMA_HOST = fake.url
+        settings.OLLAMA_HOST = fake_url
         started = time.perf_counter()
         queries = load_items(items)
         print(f"\nHTTP: {items} items loaded into PostgreSQL and the index in {time.perf_counter() - started:.0f} s; "
-              f"fake Ollama at {fake.url}; {requests} requests per figure, interleaved with the floor")
+              f"fake Ollama at {fake_url}; {requests} requests per figure, interleaved with the floor")
         api = _django.architect_client()
         try:
             search_figures(api, queries, requests)
-            part_figures(fake.url, queries, requests)
+            part_figures(fake_url, queries, requests)
             handover_figures(api, queries)
             write_figures(writes, clients)
         finally:

@@ -100,13 +100,13 @@ class MemorySearchApi(APIView):
         query = params.validated_data
         tags = [tag.strip() for tag in query.get("tags", "").split(",") if tag.strip()]
         try:
-            result = selectors.search(query=query["q"], k=query["k"], project=query.get("project"),
-                                      kind=query.get("kind"), tags=tags)
+            answer = selectors.search_index(query=query["q"], k=query["k"], project=query.get("project"),
+                                            kind=query.get("kind"), tags=tags)
         except IndexUnavailable as exc:
             raise MemoryUnavailable(f"The memory index is unavailable: {exc}") from None
-        body = {"results": search_rows(result.items), "mode": result.mode}
-        if result.warnings:
-            body["warnings"] = result.warnings
+        body = {"results": search_rows(selectors.found_rows(answer.hits)), "mode": answer.mode}
+        if answer.warnings:
+            body["warnings"] = answer.warnings
         return Response(body)
 
 

@@ -4,10 +4,12 @@ Everything here is kept for the life of the process and rebuilt only when the se
 built from change (tests change them; a real process does not): the index keeps its shard open
 (memory/lease.py), the embedder keeps its HTTP client (a new one costs a TLS context, ~45 ms),
 and a passed compatibility check stays passed until the index's record of its embedding model
-changes. After fork() the child builds its own embedder rather than share the parent's sockets.
+changes. After fork() the child builds its own embedder and thread pool rather than share the
+parent's sockets and threads (which the child does not have).
 """
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 
@@ -19,6 +21,9 @@ _embedders: dict[tuple, OllamaEmbedder] = {}
 _compatible: set[tuple] = set()
 _language_checked: set[tuple] = set()
 _building = threading.Lock()
+_embedding_pools: list[ThreadPoolExecutor] = []
+# One query embedding per web thread at most (gunicorn's default is 4 threads per process).
+EMBEDDING_POOL_THREADS = 4
 
 
 def _index_key() -> tuple:
@@ -49,6 +54,20 @@ def embedder() -> OllamaEmbedder:
                                                  dim=settings.FACTORY_EMBED_DIM,
                                                  timeout=settings.FACTORY_EMBED_TIMEOUT)
     return found
+
+
+def query_embedding(text: str) -> Future[list[float]]:
+    """The query's vector, asked of the embedder on a pool thread: the caller's own reads (a project's
+    language from PostgreSQL) overlap the HTTP round trip instead of waiting behind it. The future
+    raises what embed_query raises."""
+    return _embedding_pool().submit(embedder().embed_query, text)
+
+
+def _embedding_pool() -> ThreadPoolExecutor:
+    with _building:
+        if not _embedding_pools:
+            _embedding_pools.append(ThreadPoolExecutor(EMBEDDING_POOL_THREADS, thread_name_prefix="query-embedding"))
+        return _embedding_pools[0]
 
 
 def check_compatible() -> None:
@@ -87,6 +106,7 @@ def forget_compatibility() -> None:
 
 def _forget_clients_after_fork() -> None:
     _embedders.clear()  # the parent's HTTP connections stay the parent's
+    _embedding_pools.clear()  # its threads did not come along: a submit to that pool would wait forever
 
 
 os.register_at_fork(after_in_child=_forget_clients_after_fork)

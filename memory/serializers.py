@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from memory.models import Kind, MemoryItem
+from memory.selectors import FoundRow
 from tickets.models import Project, Ticket
 from tickets.serializers import RefusesUnknownFields, RelativePathField, StrictCharField, StrictSlugField
 
@@ -20,17 +21,11 @@ class MemoryItemSerializer(serializers.ModelSerializer):
 _CREATED_AT = serializers.DateTimeField()
 
 
-def search_rows(found: list[tuple[MemoryItem, float]]) -> list[dict]:
+def search_rows(found: list[FoundRow]) -> list[dict]:
     """Search results as MemoryItemSerializer shows items, plus the score, built without a serializer per item
-    (a DRF serializer costs more per item than the whole search; memory/tests/test_api_rows.py keeps them equal)."""
-    return [
-        {"id": str(item.id), "text": item.text, "kind": item.kind, "source": item.source,
-         "project": item.project.name if item.project_id else None, "ticket": item.ticket_id, "files": item.files,
-         "tags": item.tags, "created_at": _CREATED_AT.to_representation(item.created_at),
-         "needs_embedding": item.needs_embedding,
-         "created_by": item.created_by.username if item.created_by_id else None, "score": score}
-        for item, score in found
-    ]
+    (a DRF serializer costs more per item than the whole search; memory/tests/test_engine.py keeps them equal)."""
+    return [{**row._asdict(), "id": str(row.id), "created_at": _CREATED_AT.to_representation(row.created_at)}
+            for row in found]
 
 
 class MemoryStoredSerializer(MemoryItemSerializer):

@@ -93,7 +93,7 @@ class FakeOllama:
         self.requests: list[dict] = []
         self._port = port
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
 
@@ -106,7 +106,7 @@ class FakeOllama:
     def start(self) -> FakeOllama:
         if self._server is not None:
             raise RuntimeError("FakeOllama is already running")
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
+        server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
@@ -265,6 +265,13 @@ class FakeOllama:
         return Reply(200, stream=iter(chunks))
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client gave up (its timeout, a test's cancel): nothing to report
+        super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeOllama"
@@ -272,6 +279,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # As Ollama's Go server does: without it each answer's body waits behind its headers for the
+        # client's delayed ACK (40 ms) on a kept-alive connection.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.fake.track_connection(self.connection, open_=True)
 
     def finish(self) -> None:
