@@ -79,8 +79,7 @@ class GitWorkspace:
         return 0 if text is None else text.count("\n") + 1
 
     def tree(self) -> str:
-        files = tracked_files(self.root)
-        return compact_tree(files, max_lines=TREE_MAX_LINES)
+        return compact_tree(checkout_files(self.root, written=self.written), max_lines=TREE_MAX_LINES)
 
     def context_map(self, paths: list[str]) -> str:
         return build_context_map(root=self.root, paths=paths)
@@ -183,10 +182,21 @@ class GitWorkspace:
         return commit
 
 
-def tracked_files(root: Path) -> list[str]:
-    output = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=root,
-                            capture_output=True, text=True, check=False).stdout
-    return sorted(output.split("\n")[:-1] if output else [])
+def checkout_files(root: Path, *, written: set[str]) -> list[str]:
+    """The checkout's files for the prompt: git's, read from the index, with what the agent wrote or deleted.
+
+    Not `--others`: listing untracked files walks every folder (50 ms on a 20,000-file checkout, per attempt),
+    and the only untracked files worth showing are the agent's own new ones, which `written` holds.
+    """
+    output = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True, text=True,
+                            check=False).stdout
+    files = set(output.split("\0")[:-1]) if output else set()
+    for path in written:
+        if (root / path).is_file():
+            files.add(path)
+        else:
+            files.discard(path)
+    return sorted(files)
 
 
 def compact_tree(files: list[str], *, max_lines: int) -> str:

@@ -67,6 +67,19 @@ def test_commit_diff_and_changed_files_hold_what_the_agent_wrote_and_nothing_els
     assert work.commit("nothing new") is None
 
 
+def test_the_prompts_file_list_is_gits_with_what_the_agent_wrote_and_without_test_debris(tmp_path):
+    repo = project_repo(tmp_path)
+    root = repo.prepare_worktree(branch="factory/list", continue_existing=False)
+    work = workspace(root)
+    assert work.tree().splitlines() == ["README.md", "app.py"]
+    (root / "pkg").mkdir()
+    (root / "pkg" / "new ñ.py").write_text("VALUE = 1\n")  # no quoting of unusual names
+    (root / "README.md").unlink()
+    work.written.update({"pkg/new ñ.py", "README.md"})
+    (root / "coverage.xml").write_text("<coverage/>\n")  # what a test run leaves behind
+    assert work.tree().splitlines() == ["app.py", "pkg/new ñ.py"]
+
+
 def test_a_test_run_rewriting_a_written_file_is_seen(tmp_path):
     repo = project_repo(tmp_path)
     root = repo.prepare_worktree(branch="factory/rewrite", continue_existing=False)
