@@ -7,6 +7,7 @@ included, and the output goes to a file, so nothing it leaves behind can hold
 the run open.
 """
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -14,7 +15,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from agent.sandbox import SANDBOX_HOME, Mounts, SandboxPolicy, bwrap_argv, check_unsandboxed_allowed
@@ -112,17 +114,44 @@ def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str],
 
 
 def wait(process: subprocess.Popen, *, deadline: float, cancel: threading.Event | None) -> str:
-    while True:
-        remaining = deadline - time.monotonic()
-        step = min(CANCEL_POLL_S, remaining) if cancel is not None else remaining
-        try:
-            process.wait(timeout=max(0.0, step))
-            return ""
-        except subprocess.TimeoutExpired:
+    """"" once the process has exited, TIMED_OUT at the deadline, CANCELLED once `cancel` is set."""
+    with exit_notice(process) as exited_within:
+        while True:
+            remaining = deadline - time.monotonic()
+            step = min(CANCEL_POLL_S, remaining) if cancel is not None else remaining
+            if exited_within(max(0.0, step)):
+                return ""
             if cancel is not None and cancel.is_set():
                 return CANCELLED
             if time.monotonic() >= deadline:
                 return TIMED_OUT
+
+
+@contextmanager
+def exit_notice(process: subprocess.Popen) -> Iterator[Callable[[float], bool]]:
+    """A wait for the process's exit that returns the moment it exits: a pidfd woken by the kernel. Popen.wait
+    with a timeout sleeps in steps growing to 50 ms, so a run was noticed up to 50 ms after it ended (half of
+    a 100 ms test run). Without pidfds (before Linux 5.3), Popen.wait it is."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        pidfd = None
+
+    def exited_within(seconds: float) -> bool:
+        if pidfd is None:
+            try:
+                process.wait(timeout=seconds)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        readable, _, _ = select.select([pidfd], [], [], seconds)
+        return bool(readable)
+
+    try:
+        yield exited_within
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def kill_group(process: subprocess.Popen) -> None:

@@ -82,7 +82,7 @@ class GitWorkspace:
         return compact_tree(checkout_files(self.root, written=self.written), max_lines=TREE_MAX_LINES)
 
     def context_map(self, paths: list[str]) -> str:
-        return build_context_map(root=self.root, paths=paths)
+        return build_context_map(root=self.root, paths=paths, written=self.written)
 
     def apply(self, answer: str) -> ApplyResult:
         self._tree = None

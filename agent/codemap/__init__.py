@@ -9,7 +9,7 @@ list is sorted) and bounded (entries and characters are capped, and what is left
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -33,9 +33,10 @@ def language_of(path: str) -> ModuleType | None:
     return BY_SUFFIX.get(os.path.splitext(path)[1].lower())  # called for every grep hit: kept cheap
 
 
-def build_context_map(*, root: Path, paths: Sequence[str]) -> str:
-    """The map for the files to modify `paths` (relative to `root`), or "" when there is nothing to say."""
-    repo = RepoFiles(root=Path(root).resolve())
+def build_context_map(*, root: Path, paths: Sequence[str], written: Collection[str] = ()) -> str:
+    """The map for the files to modify `paths` (relative to `root`), or "" when there is nothing to say.
+    `written`: the files changed since the checkout's commit (the agent's), read from the worktree."""
+    repo = RepoFiles(root=Path(root).resolve(), written=frozenset(written))
     targets = [path for path in dict.fromkeys(paths) if language_of(path) and repo.is_file(path)]
     if not targets:
         return ""

