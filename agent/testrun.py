@@ -137,6 +137,10 @@ def exit_notice(process: subprocess.Popen) -> Iterator[Callable[[float], bool]]:
     except (AttributeError, OSError):
         pidfd = None
 
+    watch = select.poll()  # not select.select: it refuses descriptors past 1023, which a busy worker reaches
+    if pidfd is not None:
+        watch.register(pidfd, select.POLLIN)
+
     def exited_within(seconds: float) -> bool:
         if pidfd is None:
             try:
@@ -144,8 +148,7 @@ def exit_notice(process: subprocess.Popen) -> Iterator[Callable[[float], bool]]:
                 return True
             except subprocess.TimeoutExpired:
                 return False
-        readable, _, _ = select.select([pidfd], [], [], seconds)
-        return bool(readable)
+        return bool(watch.poll(seconds * 1000))
 
     try:
         yield exited_within

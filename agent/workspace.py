@@ -188,8 +188,8 @@ def checkout_files(root: Path, *, written: set[str]) -> list[str]:
     Not `--others`: listing untracked files walks every folder (50 ms on a 20,000-file checkout, per attempt),
     and the only untracked files worth showing are the agent's own new ones, which `written` holds.
     """
-    output = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True, text=True,
-                            check=False).stdout
+    output = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True,
+                            check=False).stdout.decode("utf-8", "replace")  # a name that is not UTF-8 stays shown
     files = set(output.split("\0")[:-1]) if output else set()
     for path in written:
         if (root / path).is_file():

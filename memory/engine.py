@@ -64,6 +64,8 @@ def query_embedding(text: str) -> Future[list[float]]:
 
 
 def _embedding_pool() -> ThreadPoolExecutor:
+    if _embedding_pools:
+        return _embedding_pools[0]
     with _building:
         if not _embedding_pools:
             _embedding_pools.append(ThreadPoolExecutor(EMBEDDING_POOL_THREADS, thread_name_prefix="query-embedding"))
@@ -105,8 +107,10 @@ def forget_compatibility() -> None:
 
 
 def _forget_clients_after_fork() -> None:
+    global _building
     _embedders.clear()  # the parent's HTTP connections stay the parent's
     _embedding_pools.clear()  # its threads did not come along: a submit to that pool would wait forever
+    _building = threading.Lock()  # a parent's thread may have held it at the fork, and never releases it here
 
 
 os.register_at_fork(after_in_child=_forget_clients_after_fork)

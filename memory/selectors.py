@@ -130,7 +130,8 @@ def found_rows_sql() -> str:
     items, projects, users = MemoryItem._meta, Project._meta, get_user_model()._meta
     item = {name: f"i.{quote(items.get_field(name).column)}" for name in (
         "id", "text", "kind", "source", "ticket", "files", "tags", "created_at", "needs_embedding")}
-    return (f"SELECT {item['id']}, {item['text']}, {item['kind']}, {item['source']}, p.{quote('name')}, "
+    project_name = f"p.{quote(projects.get_field('name').column)}"
+    return (f"SELECT {item['id']}, {item['text']}, {item['kind']}, {item['source']}, {project_name}, "
             f"{item['ticket']}, {item['files']}, {item['tags']}, {item['created_at']}, {item['needs_embedding']}, "
             f"u.{quote(users.get_field('username').column)} "  # what MemoryItemSerializer shows
             f"FROM {quote(items.db_table)} i "

@@ -1,4 +1,5 @@
 """Warm checkouts and the worktree's trees: real git, no database."""
+import os
 import subprocess
 from pathlib import Path
 
@@ -78,6 +79,9 @@ def test_the_prompts_file_list_is_gits_with_what_the_agent_wrote_and_without_tes
     work.written.update({"pkg/new ñ.py", "README.md"})
     (root / "coverage.xml").write_text("<coverage/>\n")  # what a test run leaves behind
     assert work.tree().splitlines() == ["app.py", "pkg/new ñ.py"]
+    (root / os.fsdecode(b"caf\xe9.py")).write_text("")  # a name that is not UTF-8, tracked
+    git(root, "add", os.fsdecode(b"caf\xe9.py"))
+    assert "caf\ufffd.py" in work.tree().splitlines()
 
 
 def test_a_test_run_rewriting_a_written_file_is_seen(tmp_path):
