@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from lib.paths import path_problem
+from lib.paths import path_problem, resolved_inside
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 MAX_REPORT_BYTES = 20_000_000
@@ -94,15 +94,9 @@ def project_report_path(*, worktree: Path, relative: str) -> Path | None:
     """
     if path_problem(relative):
         return None  # absolute, '..', .git: worktree / "/etc/x" would be /etc/x
-    root = worktree.resolve()
-    candidate = worktree / relative
-    try:
-        resolved = candidate.resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not resolved.is_relative_to(root) or ".git" in resolved.relative_to(root).parts:
+    if resolved_inside(worktree, relative) is None:
         return None  # a link out of the worktree or into .git: never follow it
-    return candidate
+    return worktree / relative
 
 
 def read_safely(path: Path) -> bytes:

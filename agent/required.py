@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.verdict import looks_like_test_path
+from lib.paths import resolved_inside
 
 Definitions = Mapping[str, str]  # pytest's name ("test_x", "TestX::test_y") -> ast.dump of its definition
 
@@ -137,7 +138,7 @@ def definitions(tree: ast.Module) -> dict[str, str]:
 
 def existing_file(root: Path, path: str) -> str:
     """The path as the edits spell it ("./a.py" is "a.py") when it names a file of the worktree, else ""."""
-    base, target = root.resolve(), (root / path).resolve()
-    if not target.is_relative_to(base) or ".git" in target.relative_to(base).parts or not target.is_file():
+    target = resolved_inside(root, path)
+    if target is None or not target.is_file():
         return ""
-    return target.relative_to(base).as_posix()
+    return target.relative_to(root.resolve()).as_posix()

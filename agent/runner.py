@@ -148,8 +148,7 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
             services.record_escalation(ticket=ticket, from_model=tried[-1].model, to_model=model.name,
                                        reason=tried[-1].result.error)
-            brief = replace(brief, earlier_runs=distilled(tried), tests_present=list(workspace.required.present),
-                            tests_to_write=list(workspace.required.to_write))
+            brief = replace(brief, earlier_runs=distilled(tried), **required_fields(workspace.required))
         recorder.model_name = model.name
         try:
             result = implementer_for(ticket=ticket, model=model, workspace=workspace, recorder=recorder).run(brief)
@@ -232,10 +231,14 @@ def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> Tick
         titulo=ticket.titulo, descripcion=ticket.descripcion, tipo=ticket.tipo,
         archivos_modificar=list(ticket.archivos_modificar), archivos_referencia=list(ticket.archivos_referencia),
         patrones_obligatorios=list(ticket.patrones_obligatorios), contexto_cipher=ticket.contexto_cipher or "",
-        tests_requeridos=list(ticket.tests_requeridos), tests_present=list(required.present),
-        tests_to_write=list(required.to_write), lessons=memory_hooks.lessons_for(ticket=ticket),
-        reviewer_feedback=feedback,
+        tests_requeridos=list(ticket.tests_requeridos), **required_fields(required),
+        lessons=memory_hooks.lessons_for(ticket=ticket), reviewer_feedback=feedback,
     )
+
+
+def required_fields(required: RequiredTests) -> dict[str, list[str]]:
+    """What the prompt says of the named required tests: which exist in the worktree now, which to write."""
+    return {"tests_present": list(required.present), "tests_to_write": list(required.to_write)}
 
 
 def commit_and_push(*, ticket: Ticket, workspace: GitWorkspace, branch: str) -> str:

@@ -14,6 +14,7 @@ from agent.syntax import check_syntax
 from agent.testing import TestSetup, run_for_verdict
 from agent.verdict import Judging
 from lib import gitrepo, gittrees
+from lib.paths import resolved_inside
 
 TREE_MAX_LINES = 150
 
@@ -67,10 +68,8 @@ class GitWorkspace:
     _stamp: tuple = field(default=(), repr=False)
 
     def read(self, path: str) -> str | None:
-        target = (self.root / path).resolve()
-        if not target.is_relative_to(self.root.resolve()) or ".git" in target.relative_to(self.root.resolve()).parts:
-            return None  # never show the model anything from outside the worktree
-        if not target.is_file():
+        target = resolved_inside(self.root, path)  # never show the model anything from outside the worktree
+        if target is None or not target.is_file():
             return None
         return target.read_text(encoding="utf-8", errors="replace")
 

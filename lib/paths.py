@@ -1,5 +1,5 @@
 """The one rule for file paths in tickets: relative to the repository root, never leaving it."""
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 
 def path_problem(value: str) -> str | None:
@@ -16,3 +16,16 @@ def path_problem(value: str) -> str | None:
     if ".git" in parts:
         return f"{value!r} is inside .git, git's own data: name files of the repository instead"
     return None
+
+
+def resolved_inside(root: Path, relative: str) -> Path | None:
+    """`relative` under `root` with links followed, or None when it leads out of `root` or into its .git
+    (a link the code under test made must never make the factory read or touch a file elsewhere)."""
+    base = root.resolve()
+    try:
+        target = (root / relative).resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return None
+    if not target.is_relative_to(base) or ".git" in target.relative_to(base).parts:
+        return None
+    return target
