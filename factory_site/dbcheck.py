@@ -12,7 +12,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 # first matters: through the connection pool a missing server costs FACTORY_DB_POOL_TIMEOUT of
 # retries, each logged, and the queue worker's children would print a traceback per poll.
 NO_DATABASE = frozenset({"", "help", "--help", "-h", "version", "--version", "check", "makemigrations",
-                         "collectstatic", "spectacular", "diffsettings", "findstatic", "startapp"})
+                         "collectstatic", "spectacular", "diffsettings", "findstatic", "startapp",
+                         "factory_apply"})
 CONNECT_TIMEOUT_S = 5
 
 

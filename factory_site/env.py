@@ -186,6 +186,15 @@ def _read_secret(path: Path) -> str:
     raise ImproperlyConfiguredEnv(f"{path} is empty; delete it or set DJANGO_SECRET_KEY")
 
 
+def saved_cluster_port(data_dir: Path, default: int) -> int:
+    """The port `make run` last started its private cluster on (kept in data_dir), so a second shell's
+    `make token` finds it without repeating FACTORY_PG_PORT."""
+    try:
+        return int((data_dir / "postgres-port").read_text().strip())
+    except (OSError, ValueError):
+        return default
+
+
 def private_cluster_url(*, data_dir: Path, port: int) -> str:
     """The database `make run` starts when DATABASE_URL is not set (its password is kept in data_dir)."""
     password_file = data_dir / "postgres-password"

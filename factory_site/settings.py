@@ -18,6 +18,7 @@ from factory_site.env import (
     env_url,
     persistent_secret,
     private_cluster_url,
+    saved_cluster_port,
 )
 from lib.languages import BM25_LANGUAGES, DEFAULT_LANGUAGE
 
@@ -73,7 +74,7 @@ FACTORY_AGENT_TASK_TIMEOUT = FACTORY_MAX_ATTEMPTS * (int(FACTORY_MODEL_TIMEOUT) 
 
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "factory_site.admin_site.FactoryAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -138,7 +139,8 @@ FACTORY_DB_POOL_MIN = env_int("FACTORY_DB_POOL_MIN", 1, minimum=0, maximum=100)
 FACTORY_DB_POOL_MAX = env_int("FACTORY_DB_POOL_MAX", max(4, FACTORY_DB_POOL_MIN), minimum=max(1, FACTORY_DB_POOL_MIN), maximum=100)
 FACTORY_DB_POOL_TIMEOUT = env_float("FACTORY_DB_POOL_TIMEOUT", 30.0, minimum=0.1)
 _database = database_from_url("DATABASE_URL", env_str("DATABASE_URL", "") or private_cluster_url(
-    data_dir=FACTORY_DATA_DIR, port=env_int("FACTORY_PG_PORT", 55432, minimum=1, maximum=65535)))
+    data_dir=FACTORY_DATA_DIR,
+    port=env_int("FACTORY_PG_PORT", saved_cluster_port(FACTORY_DATA_DIR, 55432), minimum=1, maximum=65535)))
 if FACTORY_DB_POOL:
     _database["OPTIONS"]["pool"] = {"min_size": FACTORY_DB_POOL_MIN, "max_size": FACTORY_DB_POOL_MAX,
                                     "timeout": FACTORY_DB_POOL_TIMEOUT}

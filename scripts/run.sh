@@ -120,6 +120,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
   step_waits=true
   step bash scripts/pg_cluster.sh start "$own_pg" "$port" "$pwfile"
   step_waits=false
+  # Kept beside the password, so `make token` in another shell finds this cluster on any port.
+  echo "$port" > "$FACTORY_DATA_DIR/postgres-port"
   DATABASE_URL="postgres://postgres:$(cat "$pwfile")@127.0.0.1:$port/factory"
   export DATABASE_URL
   echo "PostgreSQL: private cluster in $own_pg (127.0.0.1:$port, password in $pwfile)"

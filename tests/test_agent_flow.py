@@ -1,5 +1,6 @@
 """The implementer agent end to end: real git remote, real worktrees, real test runs, and a real HTTP server
 speaking Ollama's API from a script."""
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -212,8 +213,10 @@ def test_factory_apply_command(tmp_path):
     answer = tmp_path / "answer.md"
     answer.write_text(RIGHT)
     manage = Path(__file__).resolve().parent.parent / "manage.py"
+    # No database at all: applying an answer to a folder needs none.
+    no_database = {**os.environ, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
     done = subprocess.run([".venv/bin/python", str(manage), "factory_apply", "--repo", str(repo), "--response",
-                           str(answer)], capture_output=True, text=True, cwd=manage.parent)
+                           str(answer)], capture_output=True, text=True, cwd=manage.parent, env=no_database)
     assert done.returncode == 0, done.stderr
     assert '"applied"' in done.stdout and "calc.py" in done.stdout
     answer.write_text("calc.py\n```python\n<<<<<<< SEARCH\nnot there\n=======\nx\n>>>>>>> REPLACE\n```\n")

@@ -187,8 +187,11 @@ def test_sigterm_to_run_stops_every_server_and_postgres_within_10_s(site, tmp_pa
         token = created.stdout.strip().splitlines()[-1]
         assert re.fullmatch(r"[0-9a-f]{40}", token)
         assert api_get(site, "/api/factory/tickets", token) == 200
+        # A second shell that does not repeat FACTORY_PG_PORT: the port is kept beside the password.
+        forgetful = Site(env={k: v for k, v in site.env.items() if k != "FACTORY_PG_PORT"}, data_dir=site.data_dir,
+                         pg_dir=site.pg_dir, url=site.url)
         shortcut = other_shell(["make", "--no-print-directory", "-o", ".venv/.installed", "token",
-                                "NAME=reviewer-bot", "ROLE=reviewer"], site)
+                                "NAME=reviewer-bot", "ROLE=reviewer"], forgetful)
         assert shortcut.returncode == 0, shortcut.stderr
         assert re.fullmatch(r"[0-9a-f]{40}", shortcut.stdout.strip().splitlines()[-1])
 

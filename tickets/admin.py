@@ -21,10 +21,6 @@ from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate
 from tickets.serializers import check_repository
 from tickets.states import NotEditable, TransitionError
 
-admin.site.site_header = "AI Software Factory"
-admin.site.site_title = "AI Software Factory"
-admin.site.index_title = "Tickets, reviews, memory and metrics"
-
 
 class EscalationField(SimpleArrayField):
     """Model names separated by commas, where blank and empty differ as they do in the API: blank keeps the
