@@ -16,7 +16,7 @@ from agent.deps import Dependencies
 from agent.edits import format_label
 from agent.errors import ProjectProblem
 from agent.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
-from agent.llm import Model, ModelUnavailable
+from agent.llm import Model, ModelBroken, ModelUnavailable
 from agent.loop import Implementer, RunResult
 from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
@@ -65,7 +65,8 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         message = str(exc)
         recorder.abandon(message)
         services.record_health(key="model", ok=False, message=message)
-        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message))
+        broken = isinstance(exc, ModelBroken)
+        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, broken=broken))
     except (GitError, ProjectProblem) as exc:
         # Not the model's fault: no attempt is burned, and a person is told what to fix.
         message = f"Fix the project: {exc}"
@@ -138,11 +139,13 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
     """Each model of the ladder in turn until one succeeds; unreachable ones are skipped, never burned."""
     tried: list[Tried] = []
     skipped: list[tuple[str, str]] = []
+    broken = False
     for rung in rungs:
         try:
             model = rung.ready()
         except ModelUnavailable as exc:
             skipped.append((rung.name, str(exc)))
+            broken = broken or isinstance(exc, ModelBroken)
             continue
         if tried:
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
@@ -155,12 +158,14 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
         except ModelUnavailable as exc:
             recorder.abandon(str(exc))
             skipped.append((rung.name, str(exc)))
+            broken = broken or isinstance(exc, ModelBroken)
             continue
         if result.success:
             return result
         tried.append(Tried(model=model.name, result=result))
     if not tried:
-        raise ModelUnavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
+        unavailable = ModelBroken if broken else ModelUnavailable
+        raise unavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
     if len(rungs) == 1:
         return tried[0].result
     return hand_back(ticket=ticket, tried=tried, skipped=skipped)

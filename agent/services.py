@@ -9,6 +9,9 @@ from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
 
 AGENT = Actor.AGENT
+# Runs in a row the model server may break (answers cut or 5xx through every retry) before the ticket fails:
+# such a server answers its health check, so the ticket would otherwise be queued again for ever.
+BROKEN_MODEL_RUNS = 3
 
 
 def claim_ticket(*, ticket_id: str) -> Ticket | None:
@@ -95,10 +98,29 @@ def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: 
                                       fields=fields)
 
 
-def release_ticket(*, ticket: Ticket, error: str) -> Ticket:
-    """Back to pending without burning the ticket: the model server could not be used."""
+def release_ticket(*, ticket: Ticket, error: str, broken: bool = False) -> Ticket:
+    """Back to pending without burning the ticket: the model server could not be used.
+
+    `broken`: it answered but kept breaking its answers; after BROKEN_MODEL_RUNS such runs the ticket fails
+    (no attempt burned) for a person to fix the server and retry it.
+    """
+    if broken and releases_since_queued(ticket, flag="model_broken") + 1 >= BROKEN_MODEL_RUNS:
+        return fail_ticket(ticket=ticket, error=f"{error} The model server broke its answers in "
+                                                f"{BROKEN_MODEL_RUNS} runs in a row: fix it (see Ollama's log) "
+                                                "and retry the ticket.")
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
-                                      fields={"error_mensaje": error})
+                                      fields={"error_mensaje": error},
+                                      data={"model_broken": True} if broken else None)
+
+
+def releases_since_queued(ticket: Ticket, *, flag: str) -> int:
+    """Runs sent back to pending with `flag` in their event since a person (or the ticket's creation) last
+    put the ticket in the queue."""
+    by_person = (ticket.events.filter(kind=TicketEvent.Kind.STATE, to_state__in=RUNNABLE)
+                 .exclude(actor__in=[Actor.AGENT, Actor.SYSTEM]).order_by("-created_at").first())
+    since = by_person.created_at if by_person else ticket.creado_en
+    return ticket.events.filter(kind=TicketEvent.Kind.STATE, created_at__gte=since,
+                                **{f"data__{flag}": True}).count()
 
 
 def release_interrupted(*, ticket: Ticket, reason: str) -> Ticket:

@@ -43,6 +43,10 @@ FACTORY_MEMORY_LANGUAGE = env_choice("FACTORY_MEMORY_LANGUAGE", DEFAULT_LANGUAGE
 FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)
 FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
 FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)
+# A model answer that breaks (stream cut, 5xx, timeout) is asked again this many times, pausing
+# FACTORY_MODEL_RETRY_BACKOFF_S, then twice that...; then the ticket waits as for an unreachable model.
+FACTORY_MODEL_RETRIES = env_int("FACTORY_MODEL_RETRIES", 2, minimum=0, maximum=10)
+FACTORY_MODEL_RETRY_BACKOFF_S = env_float("FACTORY_MODEL_RETRY_BACKOFF_S", 5.0, minimum=0.0)
 FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 # Answers requested at once for each attempt (each checked in its own worktree; the first green wins).
 FACTORY_CANDIDATES = env_int("FACTORY_CANDIDATES", 1, minimum=1, maximum=8)
