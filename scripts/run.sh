@@ -128,6 +128,8 @@ fi
 step $py manage.py migrate --no-input -v 0
 step $py manage.py collectstatic --no-input -v 0
 step $py manage.py factory_admin
+# Merges an approve pushed but could not record (the server killed mid-approve) are recorded before serving.
+step $py manage.py reconcile_merges
 
 addr=${FACTORY_BIND:-127.0.0.1:8000}
 if $dev; then
