@@ -9,9 +9,10 @@ from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
 
 AGENT = Actor.AGENT
-# Runs in a row the model server may break (answers cut or 5xx through every retry) before the ticket fails:
-# such a server answers its health check, so the ticket would otherwise be queued again for ever.
-BROKEN_MODEL_RUNS = 3
+# Runs in a row that may end waiting for the same infrastructure problem (a model server that breaks its
+# answers, a full disk) before the ticket fails for a person: a cause the ticket itself brings back (a model
+# server that crashes on its prompt, tests that fill the disk) would otherwise requeue it for ever.
+WAITS_IN_A_ROW = 3
 
 
 def claim_ticket(*, ticket_id: str) -> Ticket | None:
@@ -98,19 +99,17 @@ def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: 
                                       fields=fields)
 
 
-def release_ticket(*, ticket: Ticket, error: str, broken: bool = False) -> Ticket:
-    """Back to pending without burning the ticket: the model server could not be used.
+def release_ticket(*, ticket: Ticket, error: str, flag: str = "") -> Ticket:
+    """Back to pending without burning the ticket: the model server or the machine could not be used.
 
-    `broken`: it answered but kept breaking its answers; after BROKEN_MODEL_RUNS such runs the ticket fails
-    (no attempt burned) for a person to fix the server and retry it.
+    `flag` names a wait the ticket may bring back itself ("model_broken", "disk_full"): after WAITS_IN_A_ROW
+    such runs the ticket fails (no attempt burned) for a person to fix the cause and retry it.
     """
-    if broken and releases_since_queued(ticket, flag="model_broken") + 1 >= BROKEN_MODEL_RUNS:
-        return fail_ticket(ticket=ticket, error=f"{error} The model server broke its answers in "
-                                                f"{BROKEN_MODEL_RUNS} runs in a row: fix it (see Ollama's log) "
-                                                "and retry the ticket.")
+    if flag and releases_since_queued(ticket, flag=flag) + 1 >= WAITS_IN_A_ROW:
+        return fail_ticket(ticket=ticket, error=f"{error} This stopped {WAITS_IN_A_ROW} runs in a row: fix the "
+                                                "cause and retry the ticket.")
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
-                                      fields={"error_mensaje": error},
-                                      data={"model_broken": True} if broken else None)
+                                      fields={"error_mensaje": error}, data={flag: True} if flag else None)
 
 
 def releases_since_queued(ticket: Ticket, *, flag: str) -> int:

@@ -188,6 +188,31 @@ class ProjectRepo:
         with self.locked():
             self._park(self.repo(), self.worktree_path(branch))
 
+    def drop_worktree(self, branch: str) -> None:
+        """Remove a ticket's worktree outright (a full disk: nothing is parked, every byte counts)."""
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            self._remove_worktree(self.repo(), self.worktree_path(branch))
+
+    def drop_spares(self) -> None:
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            for spare in self.spares():
+                self._remove_worktree(self.repo(), spare)
+
+    def drop_partial_objects(self) -> None:
+        """Objects and packs a git command was writing when it died (tmp_obj_*, tmp_pack_*, quarantines)."""
+        objects = self.path / "objects"
+        with self.locked():
+            for pattern in ("??/tmp_obj_*", "tmp_obj_*", "pack/tmp_*", "pack/.tmp-*", "incoming-*"):
+                for partial in objects.glob(pattern):
+                    if partial.is_dir() and not partial.is_symlink():
+                        shutil.rmtree(partial, ignore_errors=True)
+                    else:
+                        partial.unlink(missing_ok=True)
+
     def _park(self, repo: git.Repo, path: Path) -> None:
         if not path.exists() or len(self.spares()) >= self.max_spares:
             self._remove_worktree(repo, path)
