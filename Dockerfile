@@ -22,4 +22,4 @@ COPY . .
 ENV FACTORY_DATA_DIR=/data FACTORY_BIND=0.0.0.0:8000 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER factory
 EXPOSE 8000
-CMD ["gunicorn", "--config", "python:factory_site.gunicorn_conf", "factory_site.wsgi"]
+CMD ["python", "-m", "factory_site.serve"]

@@ -1,5 +1,5 @@
 # Two commands for a newcomer: `make run` and `make test` (see README).
-#   make run            the factory with gunicorn; Ctrl-C (or SIGTERM/SIGINT to make) stops it all
+#   make run            the factory with waitress; Ctrl-C (or SIGTERM/SIGINT to make) stops it all
 #   make run DEV=1      the same with Django's runserver, reloading on code changes
 #   make demo           a local demo repository, a project and a ticket on it (while `make run` runs)
 #   make token NAME=claude [ROLE=architect|reviewer]   an API token, from any shell, while `make run` runs

@@ -22,7 +22,8 @@ def default_model() -> OllamaModel:
 
 def ollama_model(name: str) -> OllamaModel:
     return OllamaModel(host=settings.OLLAMA_HOST, name=name, num_ctx=settings.FACTORY_NUM_CTX,
-                       temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
+                       temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT,
+                       retries=settings.FACTORY_MODEL_RETRIES, backoff_s=settings.FACTORY_MODEL_RETRY_BACKOFF_S)
 
 
 def candidates_for(project: Project) -> int:

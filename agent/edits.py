@@ -6,6 +6,7 @@ that was cut off is not applied, and a whole-file block must hold a file, not a 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Collection, Iterable, Iterator
@@ -306,6 +307,8 @@ def write_text_file(*, target: Path, relative: str, text: str, newline: str = "\
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data.encode("utf-8"))
     except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the machine's disk, not the answer: the runner makes the ticket wait (agent.diskspace)
         raise EditError(relative, f"Could not write {relative}: {error.strerror or error}.") from None
 
 

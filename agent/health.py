@@ -1,4 +1,5 @@
-"""What the ticket admin warns about on the agent's behalf: the model unreachable, the sandbox unusable."""
+"""What the ticket admin warns about on the agent's behalf: the model unreachable, the disk full, the sandbox
+unusable."""
 from django.conf import settings
 from django.contrib import messages
 from django.utils.timesince import timesince
@@ -15,6 +16,10 @@ def agent_notices() -> list[Notice]:
     if model is not None and not model.ok:
         notices.append((messages.ERROR, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
                                         f"{model.message} Tickets wait in 'pending' and run when it answers again."))
+    disk = AgentHealth.objects.filter(key="disk").first()
+    if disk is not None and not disk.ok:
+        notices.append((messages.ERROR, f"Disk space is short (checked {timesince(disk.checked_at)} ago): "
+                                        f"{disk.message}. Tickets wait in 'pending' and run when there is room."))
     for probe in too_small_windows():
         notices.append((messages.WARNING, f"FACTORY_NUM_CTX={settings.FACTORY_NUM_CTX} is larger than the "
                                           f"{probe.context_length}-token context of {probe.name} (probed "

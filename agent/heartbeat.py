@@ -26,8 +26,8 @@ from django_q.conf import Conf
 
 from agent import queueing, services
 from lib.outcomes import Outcome
-from tickets.models import Ticket, TicketAttempt, TicketEvent
-from tickets.states import RUNNABLE, Actor, State
+from tickets.models import Ticket, TicketAttempt
+from tickets.states import State
 
 log = logging.getLogger(__name__)
 WORKER_STOPPED = "The agent worker stopped during the run (no heartbeat for {seconds} s)."
@@ -119,7 +119,7 @@ def interrupt(*, ticket_id: UUID, run_started: datetime | None, reason: str,
         close_attempts(ticket_id=ticket.pk, reason=reason)
         if ticket.estado != State.IN_PROGRESS:
             return ticket  # cancelled meanwhile: closing its attempts was all there was to do
-        if interruptions_since_queued(ticket) == 0:
+        if services.releases_since_queued(ticket, flag="interrupted") == 0:
             return services.release_interrupted(ticket=ticket, reason=reason)
         return services.fail_ticket(ticket=ticket, error=f"{reason} It was interrupted before as well; fix the "
                                                          "cause (worker memory, database) and retry the ticket.")
@@ -133,14 +133,6 @@ def is_stale(ticket: Ticket, stale_before: datetime) -> bool:
 def close_attempts(*, ticket_id: UUID, reason: str) -> int:
     return TicketAttempt.objects.filter(ticket_id=ticket_id, outcome=Outcome.RUNNING).update(
         outcome=Outcome.INTERRUPTED, phase="finished", finished_at=timezone.now(), feedback=reason)
-
-
-def interruptions_since_queued(ticket: Ticket) -> int:
-    """Interrupted runs since a person (or the ticket's creation) last put the ticket in the queue."""
-    by_person = (ticket.events.filter(kind=TicketEvent.Kind.STATE, to_state__in=RUNNABLE)
-                 .exclude(actor__in=[Actor.AGENT, Actor.SYSTEM]).order_by("-created_at").first())
-    since = by_person.created_at if by_person else ticket.creado_en
-    return ticket.events.filter(kind=TicketEvent.Kind.STATE, data__interrupted=True, created_at__gte=since).count()
 
 
 def after_database_loss(*, ticket: Ticket, error: DatabaseError) -> Ticket:

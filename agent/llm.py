@@ -1,4 +1,5 @@
 """The Model interface the agent talks to, with the Ollama implementation and a scripted one for tests."""
+import json
 import threading
 import time
 from collections import deque
@@ -15,6 +16,17 @@ ProgressCallback = Callable[[str], None]
 
 class ModelUnavailable(RuntimeError):
     """The model server cannot be reached or lacks the model: the ticket must not be burned."""
+
+
+class ModelBroken(ModelUnavailable):
+    """The model server answered but kept breaking (stream cut, 5xx, timeout) through every retry.
+
+    Like ModelUnavailable it burns no attempt: the server, not the model's answer, is at fault.
+    """
+
+
+class StreamBroken(RuntimeError):
+    """One request's answer did not arrive whole: retried (agent.llm.OllamaModel.complete) before giving up."""
 
 
 class ModelFailed(RuntimeError):
@@ -67,19 +79,49 @@ def _seconds(value: int | None) -> float | None:
 
 
 class OllamaModel:
-    """Ollama's chat API, streamed, with num_ctx always sent (Ollama's 2k default silently truncates)."""
+    """Ollama's chat API, streamed, with num_ctx always sent (Ollama's 2k default silently truncates).
 
-    def __init__(self, *, host: str, name: str, num_ctx: int, temperature: float, timeout: float) -> None:
+    A request whose answer breaks (cut stream, 5xx, timeout) is sent again up to `retries` times with
+    doubling pauses from `backoff_s`, then ModelBroken: an infrastructure wait, never the model's attempt.
+    """
+
+    def __init__(self, *, host: str, name: str, num_ctx: int, temperature: float, timeout: float,
+                 retries: int = 2, backoff_s: float = 2.0) -> None:
         self.host, self.name = host, name
+        self.retries, self.backoff_s = retries, backoff_s
         self.options = {"num_ctx": num_ctx, "temperature": temperature}
         self.client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=5.0))
 
     def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
                  sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
-        started = time.monotonic()
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         options = self.options if sampling is None else {**self.options, "seed": sampling.seed,
                                                          "temperature": sampling.temperature}
+        problems: list[str] = []
+        for number in range(self.retries + 1):
+            if number:
+                self._pause(number, problem=problems[-1], on_progress=on_progress, cancel=cancel)
+            try:
+                return self._complete_once(messages=messages, options=options, on_progress=on_progress,
+                                           cancel=cancel)
+            except StreamBroken as exc:
+                problems.append(str(exc))
+        raise ModelBroken(f"Ollama at {self.host} kept failing to answer with {self.name} ({len(problems)} "
+                          f"tries): {problems[-1]}")
+
+    def _pause(self, number: int, *, problem: str, on_progress: ProgressCallback | None,
+               cancel: threading.Event | None) -> None:
+        seconds = self.backoff_s * 2 ** (number - 1)
+        if on_progress:
+            on_progress(f"model answer broke ({problem[:120]}); asking again in {seconds:.0f} s")
+        if cancel is not None and cancel.wait(seconds):
+            raise ModelCancelled("another candidate already won")
+        if cancel is None:
+            time.sleep(seconds)
+
+    def _complete_once(self, *, messages: list[dict], options: dict, on_progress: ProgressCallback | None,
+                       cancel: threading.Event | None) -> ModelReply:
+        started = time.monotonic()
         try:
             stream = self.client.chat(model=self.name, messages=messages, stream=True, options=options)
             return self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
@@ -90,11 +132,13 @@ class OllamaModel:
                 raise ModelUnavailable(
                     f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`"
                 ) from None
+            if exc.status_code >= 500 or exc.status_code < 0:  # -1: an error line inside the stream
+                raise StreamBroken(f"Ollama error ({exc.status_code}): {exc.error}") from None
             raise ModelFailed(f"Ollama error ({exc.status_code}): {exc.error}") from None
         except httpx.TimeoutException:
-            raise ModelFailed(f"Ollama did not answer within the timeout ({self.host}, {self.name})") from None
-        except httpx.TransportError as exc:
-            raise ModelUnavailable(f"Lost the connection to Ollama at {self.host}: {exc}") from None
+            raise StreamBroken(f"no answer within the timeout ({self.host}, {self.name})") from None
+        except (httpx.TransportError, json.JSONDecodeError) as exc:
+            raise StreamBroken(f"the connection broke during the answer: {exc}") from None
 
     @staticmethod
     def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None,
@@ -112,13 +156,14 @@ class OllamaModel:
             if on_progress and time.monotonic() - last_report > 1.0:
                 last_report = time.monotonic()
                 on_progress(f"model writing: {sum(map(len, parts))} characters so far")
-        reply = ModelReply(text="".join(parts), total_seconds=time.monotonic() - started)
-        if final is not None:
-            reply.prompt_tokens = final.prompt_eval_count
-            reply.eval_tokens = final.eval_count
-            reply.prompt_eval_seconds = _seconds(final.prompt_eval_duration)
-            reply.eval_seconds = _seconds(final.eval_duration)
-        return reply
+        if final is None:
+            # Ollama always ends with a done chunk: a stream ending without one was cut, and half an answer
+            # must not be judged as the model's.
+            raise StreamBroken(f"the answer stopped after {sum(map(len, parts))} characters without its end")
+        return ModelReply(text="".join(parts), total_seconds=time.monotonic() - started,
+                          prompt_tokens=final.prompt_eval_count, eval_tokens=final.eval_count,
+                          prompt_eval_seconds=_seconds(final.prompt_eval_duration),
+                          eval_seconds=_seconds(final.eval_duration))
 
     def check(self) -> str:
         """The model's digest; raises ModelUnavailable unless the server answers and has the model."""

@@ -1,7 +1,7 @@
 """Periodic recovery (a django-q2 schedule, every minute): nothing waits forever.
 
-- tickets sent back to pending because the model server was unreachable are
-  queued again once it answers;
+- tickets sent back to pending because the model server was unreachable, or the disk full, are
+  queued again once it answers and FACTORY_MIN_FREE_MB is free again;
 - pending tickets whose queue entry was lost (queue flushed, broker restored)
   are queued again after a grace period;
 - a ticket left in_progress by a worker that died is recovered (agent.heartbeat: back to pending once,
@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from agent import heartbeat, queueing, services
+from agent import diskspace, heartbeat, queueing, services
 from agent.defaults import default_model
 from agent.llm import ModelUnavailable
 from tickets import services as ticket_services
@@ -30,13 +30,19 @@ def requeue_waiting() -> int:
     in_queue = queueing.waiting_ticket_ids()
     # A ticket whose entry still waits (the only worker is busy) is not queued again.
     waiting = [ticket for ticket in waiting.distinct() if str(ticket.pk) not in in_queue]
-    if not waiting or not model_is_reachable():
+    if not waiting or not disk_has_room() or not model_is_reachable():
         return 0
     queued = 0
     for ticket in waiting:
         with transaction.atomic():
             queued += ticket_services.queue_if_ready(ticket=ticket)
     return queued
+
+
+def disk_has_room() -> bool:
+    problem = diskspace.shortage()
+    services.record_health(key="disk", ok=not problem, message=problem)
+    return not problem
 
 
 def model_is_reachable() -> bool:

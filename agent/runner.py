@@ -9,14 +9,15 @@ from django import db
 from django.conf import settings
 from django.db import DatabaseError
 
-from agent import baseline, deps, heartbeat, services, worktrees
+from agent import baseline, deps, diskspace, heartbeat, services, worktrees
 from agent.attempt import AttemptRecord
 from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
+from agent.diskspace import DiskFull
 from agent.edits import format_label
 from agent.errors import ProjectProblem
 from agent.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
-from agent.llm import Model, ModelUnavailable
+from agent.llm import Model, ModelBroken, ModelUnavailable
 from agent.loop import Implementer, RunResult
 from agent.models import TestBaseline
 from agent.prompting import Prompt, PromptTooLarge, TicketBrief
@@ -53,7 +54,9 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
 def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name if model else settings.FACTORY_MODEL)
     try:
-        return execute(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
+        return execute_with_room(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
+    except DiskFull as exc:
+        return wait_for_disk(ticket, recorder=recorder, error=exc)
     except RunSuperseded:
         recorder.abandon("The ticket was cancelled or restarted during the run.",
                          outcome=Outcome.ERROR)
@@ -65,7 +68,8 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         message = str(exc)
         recorder.abandon(message)
         services.record_health(key="model", ok=False, message=message)
-        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message))
+        flag = "model_broken" if isinstance(exc, ModelBroken) else ""
+        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag=flag))
     except (GitError, ProjectProblem) as exc:
         # Not the model's fault: no attempt is burned, and a person is told what to fix.
         message = f"Fix the project: {exc}"
@@ -82,6 +86,29 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         message = f"Internal error in the agent: {exc!r}"
         recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+
+
+def execute_with_room(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -> Ticket:
+    """execute, started only with FACTORY_MIN_FREE_MB free; a write refused for lack of space becomes DiskFull."""
+    diskspace.ensure_room()
+    try:
+        return execute(ticket=ticket, rungs=rungs, recorder=recorder)
+    except DatabaseError:
+        raise
+    except Exception as exc:
+        if diskspace.is_disk_full(exc):
+            raise DiskFull(f"the disk filled during the run ({' '.join(str(exc).split())[:300]})") from exc
+        raise
+
+
+def wait_for_disk(ticket: Ticket, *, recorder: "AttemptRecorder", error: DiskFull) -> Ticket:
+    """The machine's problem: the attempt is not counted, the run's files are removed, the ticket waits."""
+    message = f"Waiting for disk space: {error}"
+    recorder.abandon(message)
+    current = Ticket.objects.get(pk=ticket.pk)
+    diskspace.clean_after_full(repo=project_repo(ticket.project), branch=current.branch_name)
+    services.record_health(key="disk", ok=False, message=message)
+    return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag="disk_full"))
 
 
 class RunSuperseded(Exception):
@@ -138,11 +165,13 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
     """Each model of the ladder in turn until one succeeds; unreachable ones are skipped, never burned."""
     tried: list[Tried] = []
     skipped: list[tuple[str, str]] = []
+    broken = False
     for rung in rungs:
         try:
             model = rung.ready()
         except ModelUnavailable as exc:
             skipped.append((rung.name, str(exc)))
+            broken = broken or isinstance(exc, ModelBroken)
             continue
         if tried:
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
@@ -155,12 +184,14 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
         except ModelUnavailable as exc:
             recorder.abandon(str(exc))
             skipped.append((rung.name, str(exc)))
+            broken = broken or isinstance(exc, ModelBroken)
             continue
         if result.success:
             return result
         tried.append(Tried(model=model.name, result=result))
     if not tried:
-        raise ModelUnavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
+        unavailable = ModelBroken if broken else ModelUnavailable
+        raise unavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
     if len(rungs) == 1:
         return tried[0].result
     return hand_back(ticket=ticket, tried=tried, skipped=skipped)

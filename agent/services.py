@@ -9,6 +9,10 @@ from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
 
 AGENT = Actor.AGENT
+# Runs in a row that may end waiting for the same infrastructure problem (a model server that breaks its
+# answers, a full disk) before the ticket fails for a person: a cause the ticket itself brings back (a model
+# server that crashes on its prompt, tests that fill the disk) would otherwise requeue it for ever.
+WAITS_IN_A_ROW = 3
 
 
 def claim_ticket(*, ticket_id: str) -> Ticket | None:
@@ -95,10 +99,27 @@ def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: 
                                       fields=fields)
 
 
-def release_ticket(*, ticket: Ticket, error: str) -> Ticket:
-    """Back to pending without burning the ticket: the model server could not be used."""
+def release_ticket(*, ticket: Ticket, error: str, flag: str = "") -> Ticket:
+    """Back to pending without burning the ticket: the model server or the machine could not be used.
+
+    `flag` names a wait the ticket may bring back itself ("model_broken", "disk_full"): after WAITS_IN_A_ROW
+    such runs the ticket fails (no attempt burned) for a person to fix the cause and retry it.
+    """
+    if flag and releases_since_queued(ticket, flag=flag) + 1 >= WAITS_IN_A_ROW:
+        return fail_ticket(ticket=ticket, error=f"{error} This stopped {WAITS_IN_A_ROW} runs in a row: fix the "
+                                                "cause and retry the ticket.")
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
-                                      fields={"error_mensaje": error})
+                                      fields={"error_mensaje": error}, data={flag: True} if flag else None)
+
+
+def releases_since_queued(ticket: Ticket, *, flag: str) -> int:
+    """Runs sent back to pending with `flag` in their event since a person (or the ticket's creation) last
+    put the ticket in the queue."""
+    by_person = (ticket.events.filter(kind=TicketEvent.Kind.STATE, to_state__in=RUNNABLE)
+                 .exclude(actor__in=[Actor.AGENT, Actor.SYSTEM]).order_by("-created_at").first())
+    since = by_person.created_at if by_person else ticket.creado_en
+    return ticket.events.filter(kind=TicketEvent.Kind.STATE, created_at__gte=since,
+                                **{f"data__{flag}": True}).count()
 
 
 def release_interrupted(*, ticket: Ticket, reason: str) -> Ticket:

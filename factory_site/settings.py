@@ -44,6 +44,10 @@ FACTORY_MEMORY_LANGUAGE = env_choice("FACTORY_MEMORY_LANGUAGE", DEFAULT_LANGUAGE
 FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)
 FACTORY_TEMPERATURE = env_float("FACTORY_TEMPERATURE", 0.2)
 FACTORY_MODEL_TIMEOUT = env_float("FACTORY_MODEL_TIMEOUT", 900.0, minimum=1.0)
+# A model answer that breaks (stream cut, 5xx, timeout) is asked again this many times, pausing
+# FACTORY_MODEL_RETRY_BACKOFF_S, then twice that...; then the ticket waits as for an unreachable model.
+FACTORY_MODEL_RETRIES = env_int("FACTORY_MODEL_RETRIES", 2, minimum=0, maximum=10)
+FACTORY_MODEL_RETRY_BACKOFF_S = env_float("FACTORY_MODEL_RETRY_BACKOFF_S", 5.0, minimum=0.0)
 FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 # Answers requested at once for each attempt (each checked in its own worktree; the first green wins).
 FACTORY_CANDIDATES = env_int("FACTORY_CANDIDATES", 1, minimum=1, maximum=8)
@@ -54,6 +58,9 @@ FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))
 # Extra host folders shown read-only inside the sandbox (toolchains and their caches: JDK, Go, ~/.m2 ...).
 FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
+# A run starts only with this much free on the filesystems of FACTORY_DATA_DIR and the temporary folder;
+# a ticket stopped by a full disk waits (pending) until there is again.
+FACTORY_MIN_FREE_MB = env_int("FACTORY_MIN_FREE_MB", 1024, minimum=0)
 # Clean checkouts of each project kept ready for the next ticket (switching one writes only what differs).
 FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum=16)
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
@@ -105,6 +112,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "factory_site.middleware.RefuseNulInQuery",
+    "factory_site.middleware.DatabaseUnavailableIs503",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -131,7 +139,7 @@ TEMPLATES = [
 
 # A pool of connections per process (psycopg_pool through Django): a request or task borrows one and gives it
 # back, so a process never holds more than FACTORY_DB_POOL_MAX however many threads or requests come and go.
-# Web workers run 4 threads each (factory_site/gunicorn_conf.py), hence the default; a django-q2 worker runs
+# The web server runs FACTORY_WEB_THREADS (4) threads (factory_site/serve.py), hence the default; a django-q2 worker runs
 # one task at a time and grows its pool past FACTORY_DB_POOL_MIN only for an agent's parallel candidates.
 # Forked processes (django-q2's workers) start a pool of their own (factory_site/db/base.py).
 FACTORY_DB_POOL = env_bool("FACTORY_DB_POOL", True)

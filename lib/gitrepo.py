@@ -15,7 +15,6 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
@@ -45,14 +44,6 @@ def spare_name() -> str:
 
 class GitError(RuntimeError):
     """A git step failed; the message says which step and git's own words."""
-
-
-@dataclass
-class MergeOutcome:
-    merged: bool
-    commit: str = ""
-    conflicts: list[str] = field(default_factory=list)
-    message: str = ""
 
 
 def slugify(text: str, *, max_length: int = 40) -> str:
@@ -197,6 +188,31 @@ class ProjectRepo:
         with self.locked():
             self._park(self.repo(), self.worktree_path(branch))
 
+    def drop_worktree(self, branch: str) -> None:
+        """Remove a ticket's worktree outright (a full disk: nothing is parked, every byte counts)."""
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            self._remove_worktree(self.repo(), self.worktree_path(branch))
+
+    def drop_spares(self) -> None:
+        if not (self.path / "HEAD").exists():
+            return
+        with self.locked():
+            for spare in self.spares():
+                self._remove_worktree(self.repo(), spare)
+
+    def drop_partial_objects(self) -> None:
+        """Objects and packs a git command was writing when it died (tmp_obj_*, tmp_pack_*, quarantines)."""
+        objects = self.path / "objects"
+        with self.locked():
+            for pattern in ("??/tmp_obj_*", "tmp_obj_*", "pack/tmp_*", "pack/.tmp-*", "incoming-*"):
+                for partial in objects.glob(pattern):
+                    if partial.is_dir() and not partial.is_symlink():
+                        shutil.rmtree(partial, ignore_errors=True)
+                    else:
+                        partial.unlink(missing_ok=True)
+
     def _park(self, repo: git.Repo, path: Path) -> None:
         if not path.exists() or len(self.spares()) >= self.max_spares:
             self._remove_worktree(repo, path)
@@ -276,13 +292,12 @@ class ProjectRepo:
         """The remote default branch's commit, as last fetched."""
         return _run(self.repo(), "rev-parse", "rev-parse", f"origin/{self.default_branch}").strip()
 
-    def merge_and_push(self, *, branch: str, message: str) -> MergeOutcome:
-        """Merge the ticket branch into the remote's default branch with a merge commit, then push.
-
-        On a conflict nothing is pushed and the conflicting files are listed.
-        """
-        repo = self.sync()
-        path = self.worktrees_dir / f"merge-{slugify(branch, max_length=60)}"
+    @contextmanager
+    def merge_checkout(self, *, name: str) -> Iterator[git.Repo]:
+        """A detached checkout of the fetched default branch, the project locked until the block ends
+        (lib.gitmerge merges and pushes in it); parked as a spare afterwards."""
+        repo = self.repo()
+        path = self.worktrees_dir / f"merge-{slugify(name, max_length=60)}"
         with self.locked():
             self._remove_worktree(repo, path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -290,24 +305,9 @@ class ProjectRepo:
             if not self._reuse_spare(repo, path=path, branch=None, start=start):
                 _run(repo, "worktree add", "worktree", "add", "--force", "--detach", str(path), start)
             try:
-                return self._merge_in(git.Repo(path), branch=branch, message=message)
+                yield git.Repo(path)
             finally:
                 self._park(repo, path)
-
-    def _merge_in(self, work: git.Repo, *, branch: str, message: str) -> MergeOutcome:
-        source = f"origin/{branch}" if f"origin/{branch}" in self.remote_branches(work) else branch
-        try:
-            work.git.execute(["git", "merge", "--no-ff", "--no-edit", "-m", message, source], env=COMMITTER)
-        except git.GitCommandError as exc:
-            conflicts = work.git.execute(["git", "diff", "--name-only", "--diff-filter=U"]).split()
-            work.git.execute(["git", "merge", "--abort"], with_exceptions=False)
-            if conflicts:
-                return MergeOutcome(merged=False, conflicts=conflicts,
-                                    message=f"Merge conflict in: {', '.join(conflicts)}")
-            raise GitError(f"git merge failed: {(exc.stderr or str(exc)).strip()[-500:]}") from None
-        commit = work.head.commit.hexsha
-        _run(work, "push", "push", "origin", f"HEAD:refs/heads/{self.default_branch}")
-        return MergeOutcome(merged=True, commit=commit, message=f"Merged as {commit[:10]}")
 
 
 def commit_all(*, worktree: Path, message: str) -> str | None:

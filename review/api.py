@@ -49,6 +49,8 @@ class TicketApproveApi(APIView):
         409: OpenApiResponse(CONFLICT, description="Not completed, already merged, changed since, or the "
                                                    "merge conflicts (nothing pushed; files listed)."),
         502: OpenApiResponse(ERROR, description="A git step (fetch, merge, push) failed; nothing changed."),
+        503: OpenApiResponse(ERROR, description="The database is unavailable; a merge already pushed is recorded "
+                                                "by itself once it is back (never merged twice)."),
     })
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)

@@ -4,18 +4,29 @@ Every path (review page, API, PATCH estado, MCP server) goes through these
 functions, which check the reviewer's role and the ticket's state under a row
 lock, so a second click or a stale page can never merge twice. The worktree of a
 merged or cancelled ticket is recycled by the agent app, which owns worktrees.
+
+An approve whose merge was pushed but never recorded (the web process killed, or the database lost, between
+the push and the commit) is found again by its merge commit's `Ticket:` line: by the next approve, at start
+(`manage.py reconcile_merges`) and every minute (review.tasks.reconcile_merges), and recorded as merged with
+that commit, never merged a second time.
 """
+import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from lib import gitmerge
+from lib.gitmerge import TICKET_TRAILER
 from lib.gitrepo import GitError
 from tickets import roles, selectors, services
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Project, Ticket, TicketEvent
 from tickets.signals import review_comment
-from tickets.states import FINAL, State, TransitionError
+from tickets.states import FINAL, Actor, State, TransitionError
+
+log = logging.getLogger(__name__)
 
 # States a reviewer may send back to the agent with a comment.
 REVIEWABLE = frozenset({State.COMPLETED, State.FAILED})
@@ -72,6 +83,7 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
     with the merge, and only when the merge happened.
     """
     ensure_reviewer(user)
+    mark_approving(ticket=ticket, user=user)
     with transaction.atomic():
         locked = _lock(ticket)
         _check_expected(locked, target=State.MERGED, expected_state=expected_state, expected_head=expected_head)
@@ -80,10 +92,11 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
         if not locked.branch_name:
             raise TransitionError(locked.estado, State.MERGED, "the ticket has no branch to merge")
         repo = selectors.project_repo(locked.project)
-        message = (f"Merge {locked.branch_name}: {locked.titulo}\n\nTicket: {locked.pk}\n"
+        message = (f"Merge {locked.branch_name}: {locked.titulo}\n\n{TICKET_TRAILER}{locked.pk}\n"
                    f"Approved-by: {user.get_username()}")
         try:
-            outcome = repo.merge_and_push(branch=locked.branch_name, message=message)
+            outcome = gitmerge.merge_and_push(repo, branch=locked.branch_name, message=message,
+                                              ticket_id=str(locked.pk))
         except GitError as exc:
             services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.ERROR,
                                   message=f"Approve failed: {exc}")
@@ -95,11 +108,71 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
             return ApproveResult(ticket=locked, merged=False, conflicts=outcome.conflicts, message=outcome.message)
         if comment.strip():
             services.add_comment(ticket=locked, actor=user, text=comment.strip())
-        merged = services.transition(ticket=locked, to=State.MERGED, actor=user,
-                                     message=f"Approved and merged into {locked.project.default_branch} "
-                                             f"as {outcome.commit[:10]}.",
-                                     data={"merge_commit": outcome.commit})
+        if outcome.earlier:
+            merged = record_pushed_merge(locked=locked, commit=outcome.commit, actor=user)
+        else:
+            merged = services.transition(ticket=locked, to=State.MERGED, actor=user,
+                                         message=f"Approved and merged into {locked.project.default_branch} "
+                                                 f"as {outcome.commit[:10]}.",
+                                         data={"merge_commit": outcome.commit})
     return ApproveResult(ticket=merged, merged=True, commit=outcome.commit, message=outcome.message)
+
+
+@transaction.atomic
+def mark_approving(*, ticket: Ticket, user: AbstractBaseUser) -> None:
+    """Committed before the merge: the periodic reconcile looks only at tickets whose approve began."""
+    locked = _lock(ticket)
+    if locked.estado == State.COMPLETED and locked.branch_name:
+        services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.NOTE, message="Approve started.",
+                              data={"approving": True})
+
+
+def record_pushed_merge(*, locked: Ticket, commit: str, actor: AbstractBaseUser | str) -> Ticket:
+    """Record the merge an earlier approve pushed but could not record (`locked`: the row, locked)."""
+    return services.transition(ticket=locked, to=State.MERGED, actor=actor,
+                               message=f"Merged into {locked.project.default_branch} as {commit[:10]} by an "
+                                       "earlier approve whose recording was cut off; recorded now, nothing merged "
+                                       "again.",
+                               data={"merge_commit": commit, "recovered": True})
+
+
+def reconcile_merges() -> int:
+    """Record as merged every completed ticket whose approve began and whose merge is on the remote.
+
+    One fetch per project that has such tickets; a ticket an approve is working on (row locked) is skipped.
+    """
+    recorded = 0
+    for project, tickets in approving_by_project().items():
+        try:
+            pushed = gitmerge.merges_naming(selectors.project_repo(project), [str(ticket.pk) for ticket in tickets])
+        except GitError as exc:
+            log.warning("cannot check project %s's merges: %s", project.name, exc)
+            continue
+        for ticket in tickets:
+            if str(ticket.pk) in pushed:
+                recorded += record_if_still_completed(ticket=ticket, commit=pushed[str(ticket.pk)])
+    return recorded
+
+
+def approving_by_project() -> dict[Project, list[Ticket]]:
+    """Completed tickets with an approve begun since they were completed (the only ones a cut approve leaves)."""
+    candidates = (Ticket.objects.filter(estado=State.COMPLETED, events__data__approving=True)
+                  .filter(branch_name__gt="").select_related("project").distinct())
+    grouped: dict[Project, list[Ticket]] = defaultdict(list)
+    for ticket in candidates:
+        if ticket.events.filter(data__approving=True, created_at__gte=ticket.completado_en or ticket.creado_en).exists():
+            grouped[ticket.project].append(ticket)
+    return grouped
+
+
+def record_if_still_completed(*, ticket: Ticket, commit: str) -> bool:
+    with transaction.atomic():
+        locked = (Ticket.objects.select_for_update(skip_locked=True).select_related("project")
+                  .filter(pk=ticket.pk, estado=State.COMPLETED).first())
+        if locked is None:
+            return False  # recorded meanwhile, or an approve holds it and will find the merge itself
+        record_pushed_merge(locked=locked, commit=commit, actor=Actor.SYSTEM)
+        return True
 
 
 def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, rebase: bool = False,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the private PostgreSQL (unless DATABASE_URL is set), migrations, static files, the admin
-# login, then the web server (gunicorn; `--dev`: Django's runserver, reloading on code changes) and both
+# login, then the web server (waitress, factory_site/serve.py; `--dev`: Django's runserver, reloading on code changes) and both
 # django-q2 clusters (default queue + agent queue), supervised together.
 #
 # Ctrl-C, SIGTERM or SIGHUP, to this script or to the `make` that started it, stops everything within
@@ -130,13 +130,15 @@ fi
 step $py manage.py migrate --no-input -v 0
 step $py manage.py collectstatic --no-input -v 0
 step $py manage.py factory_admin
+# Merges an approve pushed but could not record (the server killed mid-approve) are recorded before serving.
+step $py manage.py reconcile_merges
 
 addr=${FACTORY_BIND:-127.0.0.1:8000}
 if $dev; then
   # The autoreloader runs the server in a child process: stop the whole group.
   serve "Web server (runserver, dev)" group $py manage.py runserver "$addr"
 else
-  serve "Web server" leader .venv/bin/gunicorn --config python:factory_site.gunicorn_conf factory_site.wsgi
+  serve "Web server" leader $py -m factory_site.serve
 fi
 serve "Default worker" leader $py manage.py qcluster
 serve "Agent worker" leader env Q_CLUSTER_NAME=agent $py manage.py qcluster

@@ -105,4 +105,5 @@ def calc_project(tmp_path, settings):
 def fake_model(settings):
     with FakeOllama() as fake:
         settings.OLLAMA_HOST = fake.url
+        settings.FACTORY_MODEL_RETRY_BACKOFF_S = 0.05  # a broken answer is asked again at once
         yield fake

@@ -54,6 +54,20 @@ class Reply:
     status: int = 200
     body: dict | str = ""
     stream: Iterator[dict] | None = None
+    cut: bool = False  # the connection is dropped after the stream's chunks, without the chunked body's end
+
+
+@dataclass(frozen=True)
+class Fault:
+    """How the next chat request breaks instead of answering (its scripted answer is left for the retry).
+
+    status: answer that HTTP error; cut_after: stream that many chunks of the answer, then drop the
+    connection; end_after: stream that many chunks and end the body cleanly, but without Ollama's done chunk.
+    """
+
+    status: int | None = None
+    cut_after: int | None = None
+    end_after: int | None = None
 
 
 def unreachable_url() -> str:
@@ -96,6 +110,7 @@ class FakeOllama:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self._faults: deque[Fault] = deque()
 
     @property
     def url(self) -> str:
@@ -135,6 +150,15 @@ class FakeOllama:
             raise TypeError("push() needs a scripted list of answers; this FakeOllama answers with a callable")
         with self._lock:
             self._queue.extend(answers)
+
+    def break_next(self, *faults: Fault) -> None:
+        """The next chat requests fail as `faults` say, one each, before answers are given again."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    def _next_fault(self) -> Fault | None:
+        with self._lock:
+            return self._faults.popleft() if self._faults else None
 
     def handle(self, *, method: str, path: str, body: bytes) -> Reply:
         route = _ROUTES.get(path)
@@ -199,6 +223,9 @@ class FakeOllama:
             raise ApiError(400, "messages must be a list of objects")
         if not messages:
             return Reply(200, _final_chunk(model, {"message": _assistant("")}, done_reason="load"))
+        fault = self._next_fault()
+        if fault is not None:
+            return _broken_reply(model, fault)
         prompt_tokens = sum(len(_tokens(str(message.get("content") or ""))) for message in messages)
         answer = self._next_answer(body)
         return self._answer_reply(body, answer, prompt_tokens=prompt_tokens, payload_key="message")
@@ -314,7 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.server.fake.handle(method=route_method, path=self._route_path(), body=body)
         try:
             if reply.stream is not None:
-                self._send_stream(reply.stream)
+                self._send_stream(reply.stream, cut=reply.cut)
             else:
                 self._send_whole(reply, include_body=method != "HEAD")
         except (BrokenPipeError, ConnectionResetError):
@@ -334,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         if include_body:
             self.wfile.write(data)
 
-    def _send_stream(self, chunks: Iterator[dict]) -> None:
+    def _send_stream(self, chunks: Iterator[dict], *, cut: bool = False) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -343,6 +370,10 @@ class _Handler(BaseHTTPRequestHandler):
             data = (json.dumps(chunk) + "\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
+        if cut:  # as a crashed or restarted server: the body never ends
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(b"0\r\n\r\n")
 
 
@@ -355,6 +386,14 @@ _ROUTES: dict[str, dict[str, str]] = {
     "/api/generate": {"POST": "_generate"},
     "/api/embed": {"POST": "_embed"},
 }
+
+
+def _broken_reply(model: str, fault: Fault) -> Reply:
+    if fault.status is not None:
+        raise ApiError(fault.status, "the fake server broke (scripted fault)")
+    count = fault.cut_after if fault.cut_after is not None else fault.end_after or 0
+    chunks = [_chunk(model, _payload("message", f"half an answer {number} ")) for number in range(count)]
+    return Reply(200, stream=iter(chunks), cut=fault.cut_after is not None)
 
 
 def embedding_for(text: str, *, dim: int) -> list[float]:

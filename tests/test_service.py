@@ -1,7 +1,7 @@
-"""`make run` as a service: gunicorn answers, commands in another shell find its database, and a
+"""`make run` as a service: the web server (waitress) answers, commands in another shell find its database, and a
 signal to the top process stops every server and the private PostgreSQL within 10 s.
 
-The run tests start the real thing (scripts/run.sh: private PostgreSQL, gunicorn, both django-q2
+The run tests start the real thing (scripts/run.sh: private PostgreSQL, waitress, both django-q2
 clusters) with their own data folder and free ports, and look at /proc for what is left.
 """
 import json
@@ -57,7 +57,7 @@ def site(tmp_path_factory):
     web_port = free_port()
     env = without_database_url() | {
         "FACTORY_DATA_DIR": str(data_dir), "FACTORY_PG_DIR": str(pg_dir), "FACTORY_PG_PORT": str(free_port()),
-        "FACTORY_BIND": f"127.0.0.1:{web_port}", "FACTORY_WEB_WORKERS": "1", "FACTORY_WORKERS": "1",
+        "FACTORY_BIND": f"127.0.0.1:{web_port}", "FACTORY_WEB_THREADS": "2", "FACTORY_WORKERS": "1",
         "OLLAMA_HOST": f"http://127.0.0.1:{free_port()}",
     }
     yield Site(env=env, data_dir=data_dir, pg_dir=pg_dir, url=f"http://127.0.0.1:{web_port}")
@@ -145,7 +145,7 @@ def stop_and_check(process: subprocess.Popen, sig: int, site: Site, log: Path) -
     """Send `sig` to the top process; every server and PostgreSQL must be gone within 10 s."""
     running = processes_of(site.data_dir) | {postmaster_pid(site.pg_dir)}
     servers = [command_line(pid) for pid in running]
-    assert any("gunicorn" in line for line in servers), servers
+    assert any("factory_site.serve" in line for line in servers), servers
     assert sum("qcluster" in line for line in servers) >= 4, servers  # two clusters, their sentinels and workers
     signalled = time.monotonic()
     process.send_signal(sig)
@@ -202,7 +202,7 @@ def test_sigterm_to_run_stops_every_server_and_postgres_within_10_s(site, tmp_pa
     output = log.read_text()
     assert status == 0, output
     assert output.rstrip().endswith("Stopped."), output
-    assert "Listening at" in output  # gunicorn, not Django's development server
+    assert "Serving on" in output  # waitress, not Django's development server
     for noise in ("development server", "No directory at", "Traceback", "did not stop"):
         assert noise not in output, output
 

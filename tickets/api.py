@@ -5,7 +5,7 @@ from typing import Protocol
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpResponse, QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from tickets import batch, batch_input, roles, selectors, services
-from tickets.errors import IdempotencyConflict, InvalidInput
+from tickets.errors import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, IdempotencyConflict, InvalidInput
 from tickets.models import Project, Ticket
 from tickets.pagination import TicketPagination
 from tickets.parsers import BodyTooLarge
@@ -44,6 +44,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE
+    default_code = "database_unavailable"
+
+
 class UnprocessableEntity(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "unprocessable"
@@ -66,7 +72,11 @@ def exception_handler(exc, context):
         exc = BodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     elif isinstance(exc, IntegrityError):
         exc = Conflict("The change conflicts with existing data; reload and try again.")
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     if response is not None and isinstance(response.data, list):
         response.data = {"non_field_errors": response.data}  # every error answer is an object
     return response

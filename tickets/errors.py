@@ -11,3 +11,10 @@ class InvalidInput(Exception):
     def __init__(self, errors: dict) -> None:
         self.errors = errors
         super().__init__(str(errors))
+
+
+# The answer of the API and of the pages while PostgreSQL is away (a restart, a failover): 503, not 500.
+DATABASE_UNAVAILABLE = ("The database is unavailable right now (restarting or unreachable), so this request was not "
+                        "completed; try again in a minute. An approve cut off this way after its merge was pushed is "
+                        "recorded as merged by itself once the database is back: nothing is merged twice.")
+DATABASE_RETRY_AFTER_S = 30
