@@ -21,6 +21,7 @@ from typing import Literal
 
 SEARCH_MARKER = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$", re.IGNORECASE)
 DIVIDER_MARKER = re.compile(r"^\s*={5,9}\s*$")
+CANONICAL_DIVIDER = "======="
 REPLACE_MARKER = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$", re.IGNORECASE)
 FENCE_LINE = re.compile(r"^\s*(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 
@@ -48,6 +49,10 @@ class EditBlock:
     search: str | None
     replace: str
     truncated: bool = False
+    # Every other way to split a SEARCH/REPLACE block whose text holds divider-like lines of `=` signs (an
+    # RST or Markdown heading underline): (search, replace) pairs, the divider further down each time. The
+    # applier takes the last split whose SEARCH is in the file (agent/edits.py).
+    other_splits: tuple[tuple[str, str], ...] = ()
 
 
 def parse_edits(answer: str, *, known_paths: Collection[str] = ()) -> list[EditBlock]:
@@ -235,15 +240,17 @@ class AnswerReader:
         return None
 
     def read_diff_block(self, *, start: int, path: str) -> tuple[EditBlock, int]:
-        search, index, complete = self.collect_until(start=start + 1, stop=DIVIDER_MARKER,
-                                                     abort=(SEARCH_MARKER, REPLACE_MARKER))
-        if not complete:
-            return EditBlock(path=path, kind="diff", search=join_lines(search), replace="",
-                             truncated=True), index
-        replace, index, complete = self.collect_until(start=index + 1, stop=REPLACE_MARKER,
-                                                      abort=(SEARCH_MARKER,))
-        block = EditBlock(path=path, kind="diff", search=join_lines(search),
-                          replace=join_lines(replace), truncated=not complete)
+        body, index, complete = self.collect_until(start=start + 1, stop=REPLACE_MARKER, abort=(SEARCH_MARKER,))
+        dividers = [number for number, line in enumerate(body) if DIVIDER_MARKER.match(line)]
+        if not dividers:  # no divider before the REPLACE marker (or the answer's end): not a whole block
+            return EditBlock(path=path, kind="diff", search=join_lines(body), replace="", truncated=True), index
+        # The divider the model was taught is exactly seven `=`; where one is there, other `=` lines (a
+        # heading's underline) are content. Several candidates stay possible splits for the applier.
+        taught = [number for number in dividers if body[number].strip() == CANONICAL_DIVIDER]
+        splits = [(join_lines(body[:divider]), join_lines(body[divider + 1:])) for divider in taught or dividers]
+        (search, replace), others = splits[0], tuple(splits[1:])
+        block = EditBlock(path=path, kind="diff", search=search, replace=replace, truncated=not complete,
+                          other_splits=others)
         return block, index + 1 if complete else index
 
     def collect_until(self, *, start: int, stop: re.Pattern,

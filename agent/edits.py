@@ -363,10 +363,23 @@ def create_from_diff(*, target: Path, relative: str, content: str) -> bool:
 def replace_in_file(*, target: Path, relative: str, block: EditBlock) -> bool:
     current = read_text_file(target, relative)
     file_lines = split_lines(current.text)
-    new_lines = replace_unique(file_lines=file_lines, search=split_lines(block.search or ""),
-                               replace=split_lines(block.replace), relative=relative)
+    new_lines = replaced_lines(file_lines=file_lines, relative=relative, block=block)
     if new_lines == file_lines:
         return False
     write_text_file(target=target, relative=relative, text=join_lines(new_lines),
                     newline=current.newline, bom=current.bom)
     return True
+
+
+def replaced_lines(*, file_lines: list[str], relative: str, block: EditBlock) -> list[str]:
+    """The file with the block applied. A block with lines of `=` signs in its text can be split in several
+    places: the last split whose SEARCH is in the file is the real one (an earlier split's SEARCH is only the
+    start of the real one, and applying it would garble the file); with none, the first split's error."""
+    for search, replace in reversed(block.other_splits):
+        try:
+            return replace_unique(file_lines=file_lines, search=split_lines(search),
+                                  replace=split_lines(replace), relative=relative)
+        except EditError:
+            continue
+    return replace_unique(file_lines=file_lines, search=split_lines(block.search or ""),
+                          replace=split_lines(block.replace), relative=relative)

@@ -349,3 +349,36 @@ def test_aider_two_files_named_before_their_blocks(tmp_path, answer):
     result = apply_edits(root=root, answer=answer)
     assert result.applied == ["a.txt", "b.txt"]
     assert (root / "a.txt").read_text() == "after a\n" and (root / "b.txt").read_text() == "after b\n"
+
+
+# --------------------------------------------------------------------------- `=` lines inside a block
+
+CHANGELOG = ("Changelog\n=========\n\nVersion 2.0\n-----------\n\n- Faster parsing.\n\n"
+             "Version 1.0\n-----------\n\n- First release.\n")
+
+
+@pytest.mark.parametrize("underline", ["=========", "=======", "=====", "========="])
+def test_a_heading_underline_of_equal_signs_inside_search_and_replace_is_content(tmp_path, underline):
+    changelog = CHANGELOG.replace("=========", underline)
+    root = git_repo(tmp_path, {"CHANGES.rst": changelog})
+    search = f"Changelog\n{underline}\n\nVersion 2.0\n"
+    replace = f"Changelog\n{underline}\n\nVersion 2.1\n-----------\n\n- Headings survive.\n\nVersion 2.0\n"
+    result = apply_edits(root=root, answer="CHANGES.rst\n" + sr(search, replace))
+    assert result.ok, result.failed
+    expected = changelog.replace("Version 2.0\n", "Version 2.1\n-----------\n\n- Headings survive.\n\nVersion 2.0\n")
+    assert (root / "CHANGES.rst").read_text() == expected
+
+
+def test_an_equal_signs_line_only_in_the_replacement_stays_in_the_replacement(tmp_path):
+    root = git_repo(tmp_path, {"README.rst": "Title\n\nBody.\n"})
+    result = apply_edits(root=root, answer="README.rst\n" + sr("Title\n", "Title\n=======\n"))
+    assert result.ok, result.failed
+    assert (root / "README.rst").read_text() == "Title\n=======\n\nBody.\n"
+
+
+def test_a_block_whose_no_split_matches_leaves_the_file_untouched(tmp_path):
+    root = git_repo(tmp_path, {"CHANGES.rst": CHANGELOG})
+    answer = "CHANGES.rst\n" + sr("Changelog\n=========\n\nVersion 9.9\n", "Changelog\n=========\n\nVersion 3\n")
+    result = apply_edits(root=root, answer=answer)
+    assert not result.ok
+    assert (root / "CHANGES.rst").read_text() == CHANGELOG
