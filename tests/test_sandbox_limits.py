@@ -186,8 +186,9 @@ def test_nul_and_invalid_utf8_in_output_become_safe_text(tmp_path):
     assert "\x00" not in json.dumps(result) and "a\\x00b\ufffd\ufffdc" in result["output_tail"]
 
 
-# The worker end to end: a memory hog, a fork storm, then an answer whose test prints NULs and invalid UTF-8.
-HOG_TEST = "def test_add():\n    data = b'x' * (1 << 30)\n    assert len(data)\n"
+# The worker end to end: a memory hog printing a NUL and invalid UTF-8, a fork storm, then an answer whose test prints NULs and invalid UTF-8.
+HOG_TEST = ("import sys\n\n\ndef test_add():\n    sys.stdout.buffer.write(b'hog\\x00here \\xff\\xfe\\n')\n"
+            "    sys.stdout.flush()\n    data = b'x' * (1 << 30)\n    assert len(data)\n")
 STORM_TEST = ("import os, time\n\n\ndef test_add():\n    for _ in range(1000):\n        if os.fork() == 0:\n"
               "            time.sleep(30)\n            os._exit(0)\n")
 BYTES_TEST = ("import sys\nfrom calc import add\n\n\ndef test_add():\n    sys.stdout.buffer.write(b'nul\\x00here \\xff\\xfe')"
@@ -216,7 +217,25 @@ def test_the_worker_feeds_caps_back_and_stores_any_bytes(tmp_path, settings):
     assert done.estado == "completed", (done.error_mensaje, [a.feedback for a in attempts])
     assert [a.outcome for a in attempts] == ["tests_failed", "tests_failed", "passed"]
     assert "more than 256 MB of memory (FACTORY_SANDBOX_MEMORY_MB)" in attempts[0].feedback
+    assert "hog\\x00here \ufffd\ufffd" in attempts[0].feedback  # NUL and invalid UTF-8: stored and fed back
     assert "more than 128 processes or threads at once (FACTORY_SANDBOX_PIDS)" in attempts[1].feedback
     assert "more than 256 MB of memory" in prompts[1] and "more than 128 processes" in prompts[2]
     stored = json.dumps(attempts[2].test_result)
     assert "nul\\\\x00here" in stored and "\\u0000" not in stored
+
+
+def test_without_cgroups_rlimits_hold_memory_per_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(confine, "hierarchy", lambda: None)  # a host that lets the worker make no cgroup
+    result = run_command(command="python3 -c \"x = b'x' * (512 << 20); print('allocated')\"", cwd=worktree(tmp_path),
+                         timeout=30, sandbox=SandboxPolicy("off", caps=Caps(memory_mb=128)))
+    assert "MemoryError" in result["output_tail"] and "allocated" not in result["output_tail"]
+    assert confine.describe(Caps(memory_mb=128)).startswith("rlimits: memory 128 MB per process (RLIMIT_DATA)")
+
+
+@pytest.mark.django_db
+def test_the_admin_says_which_mechanism_holds_the_caps(settings, admin_client):
+    settings.FACTORY_SANDBOX_MEMORY_MB, settings.FACTORY_SANDBOX_PIDS = 777, 99
+    page = admin_client.get("/admin/tickets/ticket/")
+    assert page.status_code == 200
+    assert f"Caps on each test run: {confine.mechanism()}: memory 777 MB" in page.content.decode()
+    assert "99 processes" in page.content.decode() or "processes NOT capped" in page.content.decode()
