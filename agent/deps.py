@@ -144,7 +144,7 @@ def build(*, clone: Path, commit: str, setup_command: str, folder: Path, sandbox
     started = time.monotonic()
     result = run_command(command=setup_command, cwd=folder / "tree", timeout=timeout, sandbox=sandbox,
                          network=True, home=folder / "home")
-    if result["exit_code"] != 0 or result.get("timed_out"):
+    if result["exit_code"] != 0 or result.get("timed_out") or result.get("limits"):
         shutil.rmtree(folder, ignore_errors=True)
         raise ProjectProblem(setup_failure(setup_command, commit, result, timeout))
     for cache in HOME_CACHES:
@@ -171,6 +171,9 @@ def remove_links_out(home: Path) -> list[str]:
 
 def setup_failure(command: str, commit: str, result: dict, timeout: float) -> str:
     tail = (result.get("output_tail") or "")[-600:].strip()
+    if result.get("limits"):
+        return (f"setup_command `{command}` went over the sandbox's caps on the base commit {commit[:10]}: "
+                f"{'; '.join(result['limits'])}. Make the setup lighter or raise the cap named: {tail}")
     if result.get("timed_out"):
         return (f"setup_command `{command}` did not finish within {timeout:.0f} s (FACTORY_TEST_TIMEOUT) on the "
                 f"base commit {commit[:10]}: {tail}")

@@ -20,6 +20,7 @@ import pytest
 
 from agent import confine, deps
 from agent.confine import Caps
+from agent.errors import ProjectProblem
 from agent.runner import run_ticket
 from agent.sandbox import Mounts, SandboxPolicy, SandboxUnavailable, bwrap_argv
 from agent.testrun import run_command
@@ -239,3 +240,14 @@ def test_the_admin_says_which_mechanism_holds_the_caps(settings, admin_client):
     assert page.status_code == 200
     assert f"Caps on each test run: {confine.mechanism()}: memory 777 MB" in page.content.decode()
     assert "99 processes" in page.content.decode() or "processes NOT capped" in page.content.decode()
+
+
+@requires_sandbox
+@requires_cgroups
+def test_a_setup_over_its_memory_cap_is_the_projects_problem_saying_which_cap(tmp_path):
+    clone, commit = clone_with(tmp_path, {"requirements.txt": ""})
+    with pytest.raises(ProjectProblem, match="went over the sandbox's caps.*more than 128 MB of memory"):
+        with deps.prepared(clone=clone, commit=commit, setup_command="python3 -c \"x = b'x' * (512 << 20)\"",
+                           cache_dir=tmp_path / "deps", sandbox=SandboxPolicy("on", caps=Caps(memory_mb=128)),
+                           timeout=60):
+            pass
