@@ -21,6 +21,7 @@ from agent.deps import Dependencies
 from agent.errors import ProjectProblem
 from agent.models import TestBaseline
 from agent.testing import Run, TestSetup, run_once
+from agent.testparse_base import safe_strings
 from lib.gitrepo import ProjectRepo
 from tickets.models import Project
 from tickets.selectors import project_repo
@@ -66,6 +67,10 @@ def check_runnable(*, project: Project, commit: str, run: Run) -> None:
         raise ProjectProblem(f"the test command `{project.test_command}` did not finish within {limit} s "
                              f"(FACTORY_TEST_TIMEOUT={limit}) on {where}: make the suite faster or raise the limit. "
                              f"Last output: {tail}")
+    if result.get("limits"):
+        raise ProjectProblem(f"the test command `{project.test_command}` went over the sandbox's caps on {where}: "
+                             f"{'; '.join(result['limits'])}. Make the suite lighter or raise the cap named. "
+                             f"Last output: {tail}")
     if result["exit_code"] in NOT_RUNNABLE_EXIT_CODES:
         raise ProjectProblem(f"the test command `{project.test_command}` cannot run on {where} (exit "
                              f"{result['exit_code']}: not found or not executable in the sandbox): {tail}")
@@ -81,7 +86,7 @@ def record(*, project: Project, commit: str, run: Run) -> TestBaseline:
             return TestBaseline.objects.create(
                 project=project, commit=commit, command=project.test_command,
                 report=run.report.kind if run.report else "console",
-                outcomes=run.report.outcomes() if run.report else None, summary=summary)
+                outcomes=safe_strings(run.report.outcomes()) if run.report else None, summary=summary)
     except IntegrityError:  # another host computed it meanwhile: theirs is as good
         return find(project=project, commit=commit)
 

@@ -4,6 +4,7 @@ from contextlib import AbstractContextManager
 from django.conf import settings
 
 from agent import deps
+from agent.confine import Caps
 from agent.deps import Dependencies
 from agent.llm import OllamaModel
 from agent.sandbox import SandboxPolicy
@@ -13,7 +14,13 @@ from tickets.models import Project
 
 def sandbox_policy() -> SandboxPolicy:
     return SandboxPolicy(settings.FACTORY_SANDBOX, readonly=tuple(settings.FACTORY_SANDBOX_READONLY),
-                         data_dir=settings.FACTORY_DATA_DIR)
+                         data_dir=settings.FACTORY_DATA_DIR, caps=run_caps())
+
+
+def run_caps() -> Caps:
+    return Caps(memory_mb=settings.FACTORY_SANDBOX_MEMORY_MB, pids=settings.FACTORY_SANDBOX_PIDS,
+                tmp_mb=settings.FACTORY_SANDBOX_TMP_MB, file_mb=settings.FACTORY_SANDBOX_FILE_MB,
+                output_mb=settings.FACTORY_TEST_OUTPUT_MB)
 
 
 def default_model() -> OllamaModel:

@@ -12,10 +12,17 @@ The result is cached per project and per hash of the setup command and of every
 dependency manifest at the base commit, so a new base that does not touch the
 manifests reuses it. A per-key file lock keeps two workers from building the same
 cache; the few most recently used caches are kept.
+
+What the setup leaves is the project's, so never trusted as a path on the host:
+an entry of its HOME that is a link leading out of HOME (`etc -> /etc`,
+`data -> $FACTORY_DATA_DIR`), a FIFO or a device is removed after the setup and
+named in the log, and every folder shown to a test run is bound by its real
+path only when that stays inside the setup's own tree (agent.sandbox.real_entry).
 """
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent.errors import ProjectProblem
-from agent.sandbox import SANDBOX_HOME, SandboxPolicy
+from agent.sandbox import SANDBOX_HOME, SandboxPolicy, real_entry
 from agent.testrun import run_command
 
 MANIFESTS = frozenset({
@@ -41,6 +48,8 @@ MANIFESTS = frozenset({
 HOME_CACHES = (".npm", ".cache", ".cargo/registry", ".yarn/berry/cache")
 KEEP_CACHES = 3
 READY = "ready.json"
+
+log = logging.getLogger(__name__)
 
 
 def is_manifest(path: str) -> bool:
@@ -72,9 +81,16 @@ class Dependencies:
     def mounts(self, *, worktree: Path) -> tuple[tuple[Path, Path], ...]:
         """Read-only mounts for a test run in `worktree` (host path, path inside the sandbox)."""
         # The tree at its own path too: tools keep absolute paths (a venv's shebangs).
-        binds = [(self.tree, self.tree)]
-        binds += [(self.tree / output, worktree / output) for output in self.outputs]
-        binds += [(entry, Path(SANDBOX_HOME) / entry.name) for entry in sorted(self.home.iterdir())]
+        tree, home = Path(os.path.realpath(self.tree)), Path(os.path.realpath(self.home))
+        binds = [(tree, self.tree)]
+        for output in self.outputs:
+            source = real_entry(tree / output, root=tree)
+            if source is not None and source.is_dir():
+                binds.append((source, worktree / output))
+        for entry in sorted(self.home.iterdir()):
+            source = real_entry(entry, root=home)
+            if source is not None:
+                binds.append((source, Path(SANDBOX_HOME) / entry.name))
         return tuple(binds)
 
 
@@ -128,20 +144,36 @@ def build(*, clone: Path, commit: str, setup_command: str, folder: Path, sandbox
     started = time.monotonic()
     result = run_command(command=setup_command, cwd=folder / "tree", timeout=timeout, sandbox=sandbox,
                          network=True, home=folder / "home")
-    if result["exit_code"] != 0 or result.get("timed_out"):
+    if result["exit_code"] != 0 or result.get("timed_out") or result.get("limits"):
         shutil.rmtree(folder, ignore_errors=True)
         raise ProjectProblem(setup_failure(setup_command, commit, result, timeout))
     for cache in HOME_CACHES:
         shutil.rmtree(folder / "home" / cache, ignore_errors=True)
+    refused = remove_links_out(folder / "home")
     outputs = untracked_folders(tree=folder / "tree", tracked=tracked_folders(clone=clone, commit=commit))
-    meta = {"commit": commit, "setup_command": setup_command, "outputs": outputs,
+    meta = {"commit": commit, "setup_command": setup_command, "outputs": outputs, "refused_home_entries": refused,
             "seconds": round(time.monotonic() - started, 1)}
     (folder / READY).write_text(json.dumps(meta, indent=1))
     return Dependencies(folder=folder, commit=commit, outputs=tuple(outputs))
 
 
+def remove_links_out(home: Path) -> list[str]:
+    """Remove what the setup left in HOME that is no folder or file of HOME itself; their names."""
+    real_home = Path(os.path.realpath(home))
+    refused = [entry for entry in sorted(home.iterdir()) if real_entry(entry, root=real_home) is None]
+    for entry in refused:
+        entry.unlink()  # links and special files: unlink never follows them
+    if refused:
+        log.warning("setup_command left entries in HOME that lead out of it or are not files or folders; removed "
+                    "(never shown to tests): %s", ", ".join(repr(entry.name) for entry in refused))
+    return [entry.name for entry in refused]
+
+
 def setup_failure(command: str, commit: str, result: dict, timeout: float) -> str:
     tail = (result.get("output_tail") or "")[-600:].strip()
+    if result.get("limits"):
+        return (f"setup_command `{command}` went over the sandbox's caps on the base commit {commit[:10]}: "
+                f"{'; '.join(result['limits'])}. Make the setup lighter or raise the cap named: {tail}")
     if result.get("timed_out"):
         return (f"setup_command `{command}` did not finish within {timeout:.0f} s (FACTORY_TEST_TIMEOUT) on the "
                 f"base commit {commit[:10]}: {tail}")

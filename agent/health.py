@@ -1,9 +1,10 @@
-"""What the ticket admin warns about on the agent's behalf: the model unreachable, the disk full, the sandbox
-unusable."""
+"""What the ticket admin says on the agent's behalf: the model unreachable, the disk short, the sandbox unusable,
+the run caps."""
 from django.conf import settings
 from django.contrib import messages
 from django.utils.timesince import timesince
 
+from agent.confine import Caps, describe
 from agent.defaults import sandbox_policy
 from agent.models import AgentHealth
 from agent.probing import too_small_windows
@@ -28,4 +29,12 @@ def agent_notices() -> list[Notice]:
     sandbox = sandbox_policy()
     if not sandbox.enabled or not sandbox.bwrap_available():
         notices.append((messages.WARNING, f"Test sandbox: {sandbox.describe()}."))
+    notices.append(caps_notice(sandbox.caps))
     return notices
+
+
+def caps_notice(caps: Caps) -> Notice:
+    """Which kernel mechanism holds each run's caps, with their values; a warning when one is not held."""
+    level = messages.WARNING if "NOT capped" in describe(caps) else messages.INFO
+    return level, (f"Caps on each test run: {describe(caps)} (FACTORY_SANDBOX_MEMORY_MB, FACTORY_SANDBOX_PIDS, "
+                   "FACTORY_SANDBOX_FILE_MB, FACTORY_SANDBOX_TMP_MB, FACTORY_TEST_OUTPUT_MB).")

@@ -12,7 +12,15 @@ only what a test run needs:
 - the worktree, writable, with its `.git` link read-only (so code under test
   cannot point the factory's later git commands at a repository it controls);
 - the dependencies installed for the base commit, read-only (agent.deps);
-- a private /tmp and HOME that vanish with the run.
+- a private /tmp and HOME that vanish with the run, of at most FACTORY_SANDBOX_TMP_MB.
+
+A folder is bound into the sandbox by its real path, and only when that path
+stays inside the tree it comes from and is a folder or a regular file: bwrap
+follows a link on the host, so a link a setup step or a test left where a bind
+source is looked for (`home/etc -> /etc`, a `.git` link swapped for a link to a
+secret) would otherwise show the host's file inside. Links *within* a bound
+folder are harmless: the kernel resolves them inside the sandbox's own view.
+The run's kernel caps (memory, processes, file size) are agent.confine's.
 
 Nothing else of the disk exists inside: no home folders, no /opt, no
 FACTORY_DATA_DIR (secrets, other worktrees, the cached clones and their
@@ -22,12 +30,14 @@ which is why they only ever run the base commit's manifests (agent.deps).
 """
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from agent.confine import MB, Caps
 from agent.errors import ProjectProblem
 
 # Where HOME points inside the sandbox (under the private /tmp).
@@ -67,12 +77,14 @@ class SandboxPolicy:
     """FACTORY_SANDBOX: `on` (also `auto`) requires a working sandbox; `off` runs unsandboxed, by choice.
 
     `readonly` are extra host folders shown read-only (FACTORY_SANDBOX_READONLY: toolchains, their caches);
-    `data_dir` is FACTORY_DATA_DIR, whose secrets must not be readable when the sandbox is off.
+    `data_dir` is FACTORY_DATA_DIR, whose secrets must not be readable when the sandbox is off;
+    `caps` what each run may use (agent.confine), held with the sandbox off too.
     """
 
     mode: str
     readonly: tuple[Path, ...] = ()
     data_dir: Path | None = None
+    caps: Caps = Caps()
 
     @property
     def enabled(self) -> bool:
@@ -121,7 +133,7 @@ def bwrap_status() -> tuple[str | None, str]:
     return found, ""
 
 
-def system_mounts(*, network: bool) -> list[str]:
+def system_mounts(*, network: bool, tmp_mb: int = Caps.tmp_mb) -> list[str]:
     args: list[str] = []
     for folder in SYSTEM_DIRS:
         args += mount_system_dir(Path(folder))
@@ -129,9 +141,10 @@ def system_mounts(*, network: bool) -> list[str]:
         path = Path("/etc") / entry
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
-             "--dir", SANDBOX_HOME]
-    return args
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for folder in ("/dev/shm", "/tmp", "/var/tmp"):
+        args += ["--size", str(tmp_mb * MB), "--tmpfs", folder]
+    return [*args, "--dir", SANDBOX_HOME]
 
 
 def mount_system_dir(path: Path) -> list[str]:
@@ -149,20 +162,47 @@ def toolchain_folders(extra: tuple[Path, ...]) -> list[Path]:
 
 
 def bwrap_argv(command: list[str], *, bwrap: str, policy: SandboxPolicy, mounts: Mounts, network: bool) -> list[str]:
-    args = [bwrap, *BASE_OPTIONS, *(("--share-net",) if network else ()), *system_mounts(network=network)]
+    args = [bwrap, *BASE_OPTIONS, *(("--share-net",) if network else ()),
+            *system_mounts(network=network, tmp_mb=policy.caps.tmp_mb)]
     for folder in toolchain_folders(policy.readonly):
         args += ["--ro-bind", str(folder), str(folder)]
-    args += ["--bind", str(mounts.worktree), str(mounts.worktree)]
-    git_link = mounts.worktree / ".git"
-    if git_link.exists():
-        args += ["--ro-bind", str(git_link), str(git_link)]
+    worktree = bind_source(mounts.worktree, root=mounts.worktree)
+    args += ["--bind", str(worktree), str(mounts.worktree)]
+    # Only git's own link file or folder: a link a test left in its place is shown as the link it is.
+    git_link = real_entry(worktree / ".git", root=worktree)
+    if git_link is not None:
+        args += ["--ro-bind", str(git_link), str(mounts.worktree / ".git")]
     for source, target in mounts.writable:
-        args += ["--bind", str(source), str(target)]
+        args += ["--bind", str(bind_source(source)), str(target)]
     for source, target in mounts.readonly:
-        args += ["--ro-bind", str(source), str(target)]
+        args += ["--ro-bind", str(bind_source(source)), str(target)]
     # The sandbox's own root (where bwrap made the mount points) read-only too:
     # only the worktree, /tmp, HOME and writable mounts take writes.
     return [*args, "--remount-ro", "/", "--chdir", str(mounts.worktree), "--", *command]
+
+
+def real_entry(path: Path, *, root: Path) -> Path | None:
+    """`path`'s real path when it is a folder or a regular file inside `root` itself; None otherwise
+    (a link leading out, a FIFO, a device, a missing file). `root` must already be a real path."""
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+        mode = os.lstat(real).st_mode
+    except (OSError, RuntimeError):
+        return None
+    if not real.is_relative_to(root) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+        return None
+    return real
+
+
+def bind_source(path: Path, *, root: Path | None = None) -> Path:
+    """The real path to bind for `path`, refusing any link out of `root` (by default `path`'s own folder) and
+    anything but a folder or a regular file; the callers filter what a project made, so this is the last wall."""
+    parent = Path(os.path.realpath(root if root is not None else path.parent))
+    found = real_entry(path, root=parent)
+    if found is None:
+        raise SandboxUnavailable(f"refusing to show {path} in the test sandbox: it is a link leading out of {parent}, "
+                                 "or not a folder or a regular file")
+    return found
 
 
 def readable_secrets(data_dir: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from agent.deps import Dependencies
 from agent.reports import INJECTED_ENV, Report, project_report_path, read_reports
 from agent.sandbox import SandboxPolicy
+from agent.testparse_base import safe_strings
 from agent.testrun import run_command
 from agent.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
 
@@ -81,7 +82,7 @@ class Outcome:
         result["duration_s"] = round(sum(run.result.get("duration_s") or 0 for run in (self.scoped, self.full)
                                          if run is not None), 3)
         result["notes"] = self.notes
-        return result
+        return safe_strings(result)  # a report's test names are the tests' own bytes too
 
 
 def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",
@@ -111,9 +112,9 @@ def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging,
         scoped_run = run_once(setup, cwd=cwd, command=command, cancel=cancel)
         if scoped_run.result.get("cancelled"):
             return cancelled_outcome(scoped_run, judging)
-        if scoped_run.result.get("timed_out"):
+        if scoped_run.result.get("timed_out") or scoped_run.result.get("limits"):
             verdict = judge(judging=scoped(judging), report=scoped_run.report, exit_code=scoped_run.result["exit_code"],
-                            timed_out=True)
+                            timed_out=bool(scoped_run.result.get("timed_out")), limits=scoped_run.result["limits"])
             return Outcome(final=scoped_run, verdict=verdict, scoped=scoped_run, notes=notes)
         if scoped_run.conclusive:
             verdict = settle_flaky(setup, cwd=cwd, judging=scoped(judging), run=scoped_run)
@@ -142,7 +143,7 @@ def scoped(judging: Judging) -> Judging:
 def settle_flaky(setup: TestSetup, *, cwd: Path, judging: Judging, run: Run) -> Verdict:
     """Judge the run; tests it broke are re-run once on their own, and those that pass then are flaky."""
     verdict = judge(judging=judging, report=run.report, exit_code=run.result["exit_code"],
-                    timed_out=bool(run.result.get("timed_out")))
+                    timed_out=bool(run.result.get("timed_out")), limits=run.result.get("limits") or ())
     if not verdict.broken:
         return verdict
     rerun = run_once(setup, cwd=cwd, **rerun_of(setup, verdict.broken))

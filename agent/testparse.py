@@ -202,6 +202,7 @@ def summary_header(result: dict) -> str:
     if result.get("timed_out"):
         lines.append(f"The test command timed out after {result.get('duration_s', 0):.0f}s; "
                      "its output may be incomplete.")
+    lines += [f"Over a limit: {limit}." for limit in result.get("limits") or ()]
     return "\n".join(lines)
 
 

@@ -69,3 +69,21 @@ def head_lines(lines: list[str], limit: int = DETAIL_MAX_LINES) -> str:
     indent = min((len(line) - len(line.lstrip()) for line in kept if line.strip()), default=0)
     text = "\n".join(line[indent:] for line in kept).rstrip()
     return text + ("\n..." if len(lines) > limit else "")
+
+
+def safe_text(data: bytes | str) -> str:
+    """Any bytes as text PostgreSQL and the pages take: invalid UTF-8 and lone surrogates replaced, NUL as \\x00."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace").replace("\x00", "\\x00")
+
+
+def safe_strings(value: object) -> object:
+    """`value` (a result: dicts, lists, strings) with every string, keys included, made safe_text."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_strings(key): safe_strings(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_strings(item) for item in value]
+    return value

@@ -54,9 +54,12 @@ class Judging:
     full_run: bool = True  # a scoped run does not see every test, so absent tests are not "removed"
 
 
-def judge(*, judging: Judging, report: Report | None, exit_code: int, timed_out: bool) -> Verdict:
-    if timed_out:
-        return Verdict(green=False, basis=EXIT_CODE if report is None else BASELINE, reason="the tests timed out",
+def judge(*, judging: Judging, report: Report | None, exit_code: int, timed_out: bool,
+          limits: list[str] | tuple[str, ...] = ()) -> Verdict:
+    """`limits`: the run's caps it went over (agent.confine), in plain words; like a timeout, they fail it."""
+    if timed_out or limits:
+        return Verdict(green=False, basis=EXIT_CODE if report is None else BASELINE,
+                       reason="the tests timed out" if timed_out else "; ".join(limits),
                        base_commit=judging.base_commit, base_branch=judging.base_branch)
     if report is None or judging.base_outcomes is None:
         missing = "this run" if report is None else f"the run on {judging.base_branch}"

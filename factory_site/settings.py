@@ -1,6 +1,7 @@
 """Django settings, all read from environment variables (see README: Configuration)."""
 from pathlib import Path
 
+from agent.confine import default_memory_mb
 from factory_site.env import (
     database_from_url,
     env_bool,
@@ -61,6 +62,12 @@ FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
 # A run starts only with this much free on the filesystems of FACTORY_DATA_DIR and the temporary folder;
 # a ticket stopped by a full disk waits (pending) until there is again.
 FACTORY_MIN_FREE_MB = env_int("FACTORY_MIN_FREE_MB", 1024, minimum=0)
+# Kernel caps on each run of model-written code (setup, baseline, every test run), see agent/confine.py.
+FACTORY_SANDBOX_MEMORY_MB = env_int("FACTORY_SANDBOX_MEMORY_MB", default_memory_mb(), minimum=64)
+FACTORY_SANDBOX_PIDS = env_int("FACTORY_SANDBOX_PIDS", 512, minimum=16)
+FACTORY_SANDBOX_TMP_MB = env_int("FACTORY_SANDBOX_TMP_MB", 1024, minimum=1)
+FACTORY_SANDBOX_FILE_MB = env_int("FACTORY_SANDBOX_FILE_MB", 1024, minimum=1)
+FACTORY_TEST_OUTPUT_MB = env_int("FACTORY_TEST_OUTPUT_MB", 8, minimum=1, maximum=1024)
 # Clean checkouts of each project kept ready for the next ticket (switching one writes only what differs).
 FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum=16)
 FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
