@@ -108,8 +108,9 @@ def start_worker(every: float) -> subprocess.Popen:
 
 def prepare(items: int) -> tuple[str, list[str]]:
     """Items, one ticket, an architect's token; the benchmark's own hold on the shard given up."""
-    from memory import engine
     from rest_framework.authtoken.models import Token
+
+    from memory import engine
     from tickets.models import Project, Ticket
 
     queries = load_items(items)
