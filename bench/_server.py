@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -44,14 +45,15 @@ def server_environment(*, database: str, port: int, ollama: str, data_dir: str) 
 def started(*, database: str, ollama: str, data_dir: str):
     """The server on a free port; yields (base URL, process). Stopped with SIGTERM, as run.sh stops it."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVE], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True,
+    log = tempfile.TemporaryFile(mode="w+")  # a pipe nobody reads would stop the server once full
+    server = subprocess.Popen([sys.executable, "-c", SERVE], cwd=ROOT, stdout=log, stderr=log, text=True,
                               env=server_environment(database=database, port=port, ollama=ollama, data_dir=data_dir))
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_answering(base, server)
+        wait_until_answering(base, server, log)
         yield base, server
     finally:
+        log.close()
         server.terminate()
         try:
             server.wait(timeout=30)
@@ -60,7 +62,7 @@ def started(*, database: str, ollama: str, data_dir: str):
             server.wait()
 
 
-def wait_until_answering(base: str, server: subprocess.Popen) -> None:
+def wait_until_answering(base: str, server: subprocess.Popen, log) -> None:
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -68,7 +70,8 @@ def wait_until_answering(base: str, server: subprocess.Popen) -> None:
             return
         except httpx.HTTPError:
             if server.poll() is not None:
-                raise RuntimeError(f"the server exited: {server.stderr.read()[-2000:]}") from None
+                log.seek(0)
+                raise RuntimeError(f"the server exited: {log.read()[-2000:]}") from None
             time.sleep(0.3)
     raise RuntimeError("the server did not answer within 60 s")
 
