@@ -1,5 +1,7 @@
 """A lease on a resource that only one process may have open at a time, handed over on request.
 
+Over 400 lines because the lock, the hand-over socket and what fork and exit do to both belong together.
+
 Why: the embedded Qdrant shard cannot be open in two processes at once (loading it rewrites
 files), and opening it costs 30 to 300 ms, ten to a hundred times a search. So the process that
 used it last keeps it open, and gives it up only when another process asks for it. A web server
