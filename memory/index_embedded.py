@@ -12,7 +12,7 @@ used the shard pays one open. Writes go to the engine's write-ahead log, which t
 replays, so a holder that dies loses no write and its lock dies with it.
 
 Layout of the folder: shard/ (engine files), index.json (dense dimension), meta.json (embedding
-model record), .lock and .want (the lease).
+model record), .lock, .want and the socket .handover (the lease).
 """
 
 from __future__ import annotations

@@ -1,47 +1,53 @@
 """A lease on a resource that only one process may have open at a time, handed over on request.
 
+Over 400 lines because the lock, the hand-over socket and what fork and exit do to both belong together.
+
 Why: the embedded Qdrant shard cannot be open in two processes at once (loading it rewrites
 files), and opening it costs 30 to 300 ms, ten to a hundred times a search. So the process that
 used it last keeps it open, and gives it up only when another process asks for it. A web server
 that is the only one searching pays the open once; a worker that writes now and then takes the
 lease over for its write and hands it back when the web server next asks.
 
-The protocol uses two files in the resource's folder and flock(2), so the kernel drops a dead
-process's locks with it (a crashed holder never blocks the others):
+The protocol uses three files in the resource's folder; flock(2) and a listening socket both die
+with their process, so a crashed holder never blocks the others:
 
 - `.lock`: the holder keeps an exclusive lock on it for as long as it keeps the resource open.
-- `.want`: a process waiting for the lease holds a shared lock on it while it waits.
+- `.handover`: a Unix socket the holder listens on. A process that wants the lease connects to it
+  and waits for the connection to end; the holder's answering thread, which sleeps in accept(),
+  closes the resource as soon as no operation of its own is running (never in the middle of one,
+  never inside a `hold()` block), removes the socket, unlocks `.lock` and only then closes the
+  callers' connections. An idle holder spends no CPU: nothing polls.
+- `.want`: a waiting process holds a shared lock on it while it waits. A holder that has just given
+  the lease up looks at it (for at most `TURN_S`) before it asks again, so two busy processes
+  alternate instead of one starving the other.
 
-A watcher thread (one per process) probes `.want` of every lease its process holds every
-`WATCH_S`. When a waiter shows up, the holder closes the resource and unlocks `.lock` as soon as
-no operation of its own is running: never in the middle of one, never inside a `hold()` block.
-The waiter, which polls `.lock`, takes it and opens the resource. A holder that has just given
-the lease up waits (at most `TURN_S`) until the waiters have had their turn before it asks
-again, so two busy processes alternate instead of one starving the other.
-
-Threads of one process share its lease: a re-entrant mutex lets one operation at a time use
-the resource. After fork() (django-q2 forks its workers, gunicorn may fork after loading the
-app) the child forgets its parent's lease without closing or unlocking anything of the parent's.
+Changes are flushed (`tidy_resource`) by a timer thread TIDY_AFTER_S after the first change, once
+no operation runs. Threads of one process share its lease: a re-entrant mutex lets one operation
+at a time use the resource. After fork() (django-q2 forks its workers) the child forgets its
+parent's lease without closing, unlocking or shutting down anything of the parent's.
 """
 from __future__ import annotations
 
 import atexit
 import fcntl
 import os
+import socket
+import struct
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Generic, TypeVar
 
 Resource = TypeVar("Resource")
 
-WATCH_S = 0.004  # how often a holder looks for a waiting process
 TIDY_AFTER_S = 2.0  # a resource changed this long ago, and idle, gets `tidy_resource` (a flush)
-WAIT_POLL_S = 0.001  # how often a waiter tries the lock
+WAIT_POLL_S = 0.001  # how often a waiter tries the lock while no holder answers on the socket
 TURN_S = 1.0  # longest a process that just gave the lease up lets the waiters go first
+SOCKET_NAME = ".handover"
+_UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 
 
 class LeaseUnavailable(Exception):
@@ -69,15 +75,20 @@ class Lease(Generic[Resource]):
 
     def _reset_process_state(self) -> None:
         self._mutex = threading.RLock()
-        self._want_guard = threading.Lock()  # the watcher and a waiting thread both use the `.want` descriptor
+        self._want_guard = threading.Lock()  # a waiting thread and `_someone_waiting` both use `.want`
+        self._callers_guard = threading.Lock()
         self._depth = 0
         self._resource: Resource | None = None
         self._lock_fd: int | None = None
         self._want_fd: int | None = None
+        self._dir_fd: int | None = None
+        self._listener: socket.socket | None = None
+        self._callers: list[socket.socket] = []
         self._held = False
         self._release_requested = False
         self._gave_up_at: float | None = None
         self._changed_at: float | None = None  # since when the open resource has changes `tidy` has not seen
+        self._tidy_timer: threading.Timer | None = None
 
     # -- public ------------------------------------------------------------------------------
 
@@ -103,9 +114,10 @@ class Lease(Generic[Resource]):
             yield self._resource
 
     def mark_changed(self) -> None:
-        """The open resource changed: the watcher tidies it once it has been idle for TIDY_AFTER_S."""
+        """The open resource changed: it is tidied once TIDY_AFTER_S have passed and no operation runs."""
         if self._changed_at is None:
             self._changed_at = time.monotonic()
+            self._schedule_tidy(TIDY_AFTER_S)
 
     def close_resource(self) -> None:
         """Close the resource but keep the lease (inside `hold()`, before replacing the resource's files)."""
@@ -151,26 +163,100 @@ class Lease(Generic[Resource]):
         with self._want_guard:
             fcntl.flock(self._want_fd, fcntl.LOCK_SH)
         try:
-            self._poll_lock()
+            self._wait_for_lock()
         finally:
             with self._want_guard:
                 fcntl.flock(self._want_fd, fcntl.LOCK_UN)
         self._held = True
         self._release_requested = False
         self.handovers += 1
-        _watcher.ensure_running()
+        try:
+            self._listen()
+        except BaseException:
+            self._release()
+            raise
 
-    def _poll_lock(self) -> None:
+    def _wait_for_lock(self) -> None:
+        """Take `.lock`, asking its holder through its socket and sleeping until that connection ends."""
         timeout = self._timeout()
         deadline = time.monotonic() + timeout
+        caller: socket.socket | None = None
+        try:
+            while True:
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    pass
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LeaseTimeout(f"held by another process for more than {timeout:.0f} s")
+                caller = caller or self._call_holder()
+                if caller is None:  # the holder is between taking the lock and listening, or letting go
+                    time.sleep(WAIT_POLL_S)
+                    continue
+                if _wait_for_end(caller, remaining):
+                    caller.close()
+                    caller = None  # let go (or died): try the lock, and call whoever holds it next
+        finally:
+            if caller is not None:
+                caller.close()
+
+    def _call_holder(self) -> socket.socket | None:
+        caller = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            caller.connect(self._socket_path())
+        except OSError:  # no socket, or a dead holder's: nobody to ask
+            caller.close()
+            return None
+        return caller
+
+    def _listen(self) -> None:
+        path = self._socket_path()
+        with suppress(FileNotFoundError):
+            os.unlink(path)  # a dead holder's: we hold the lock, so no live process listens there
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            listener.listen(64)
+        except OSError as exc:
+            listener.close()
+            raise LeaseUnavailable(f"cannot listen on {self.folder / SOCKET_NAME}: {exc}") from exc
+        self._listener = listener
+        threading.Thread(target=self._answer_callers, args=(listener,), name="memory-lease-handover",
+                         daemon=True).start()
+
+    def _answer_callers(self, listener: socket.socket) -> None:
+        """The holder's answering thread: asleep in accept() until a process asks, then hands over."""
         while True:
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                caller, _ = listener.accept()
+            except OSError:  # shut down: the lease was given up
                 return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LeaseTimeout(f"held by another process for more than {timeout:.0f} s") from None
-                time.sleep(WAIT_POLL_S)
+            if not _trusted(caller):
+                caller.close()
+                continue
+            with self._callers_guard:
+                if self._listener is not listener:
+                    caller.close()  # given up meanwhile: the caller finds the lock free
+                    return
+                self._callers.append(caller)
+            self._release_requested = True  # an operation running now releases when it ends
+            with self._mutex:  # waits for the running operation, which may have handed over already
+                if self._depth == 0 and self._held and self._listener is listener:
+                    self._hand_over()
+
+    def _stop_listening(self) -> list[socket.socket]:
+        with self._callers_guard:
+            listener, self._listener = self._listener, None
+            callers, self._callers = self._callers, []
+        if listener is not None:
+            with suppress(OSError):
+                os.unlink(self._socket_path())  # before the unlock: the next holder's socket is its own
+            with suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the answering thread's accept()
+            listener.close()
+        return callers
 
     def _let_waiters_go_first(self) -> None:
         if self._gave_up_at is None:
@@ -184,10 +270,13 @@ class Lease(Generic[Resource]):
         try:
             self.close_resource()
         finally:
+            callers = self._stop_listening()
             if self._held:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                 self._held = False
             self._release_requested = False
+            for caller in callers:
+                caller.close()  # the waiters wake to a free lock
 
     def _hand_over(self) -> None:
         self._release()
@@ -198,11 +287,17 @@ class Lease(Generic[Resource]):
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            dir_fd = os.open(self.folder, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             lock_fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             self._want_fd = os.open(self.folder / ".want", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
             raise LeaseUnavailable(str(exc)) from exc
+        self._dir_fd = dir_fd
         self._lock_fd = lock_fd
+
+    def _socket_path(self) -> str:
+        # Through the folder's descriptor: a socket's path may not exceed 107 bytes, a data folder's may.
+        return f"/proc/self/fd/{self._dir_fd}/{SOCKET_NAME}"
 
     def _someone_waiting(self) -> bool:
         with self._want_guard:
@@ -215,29 +310,28 @@ class Lease(Generic[Resource]):
             fcntl.flock(self._want_fd, fcntl.LOCK_UN)
             return False
 
-    # -- called by the watcher thread, at exit and after fork ---------------------------------
+    # -- tidying, exit and fork -----------------------------------------------------------------
 
-    def _tidy_if_idle(self) -> None:
-        if self._changed_at is None or time.monotonic() - self._changed_at < TIDY_AFTER_S:
-            return
+    def _schedule_tidy(self, after_s: float) -> None:
+        timer = threading.Timer(after_s, self._tidy_when_idle)
+        timer.daemon = True
+        timer.name = "memory-lease-tidy"
+        self._tidy_timer = timer
+        timer.start()
+
+    def _tidy_when_idle(self) -> None:
+        changed_at = self._changed_at
+        if changed_at is None:
+            return  # closed (and so flushed) meanwhile
         if self._mutex.acquire(blocking=False):
             try:
-                if self._depth == 0 and self._resource is not None:
+                if self._depth == 0 and self._resource is not None and self._changed_at is not None:
                     self._changed_at = None
                     self._tidy_resource(self._resource)
+                    return
             finally:
                 self._mutex.release()
-
-    def _give_up_if_asked(self) -> None:
-        if not self._held or not self._someone_waiting():
-            return
-        self._release_requested = True  # an operation running now releases when it ends
-        if self._mutex.acquire(blocking=False):
-            try:
-                if self._depth == 0 and self._held:
-                    self._hand_over()
-            finally:
-                self._mutex.release()
+        self._schedule_tidy(TIDY_AFTER_S)  # busy now: try again later
 
     def _close_at_exit(self) -> None:
         if self._mutex.acquire(timeout=1.0):
@@ -253,46 +347,45 @@ class Lease(Generic[Resource]):
             _abandoned.append(self._resource)  # never closed here: closing would write the parent's files
         # Our copies of every descriptor into the folder go, the resource's own included (the engine
         # flocks its WAL): an inherited descriptor would keep the parent's locks alive after the parent
-        # let go. Closing is safe, LOCK_UN is not: it would drop the parent's lock.
+        # let go. Closing is safe, LOCK_UN and shutdown() are not: they act on the parent's lock and socket.
         for fd in _descriptors_under(self.folder):
             os.close(fd)
+        for sock in (self._listener, *self._callers):
+            if sock is not None:
+                os.close(sock.detach())  # the parent's socket stays open and listening in the parent
+        if self._dir_fd is not None:
+            with suppress(OSError):
+                os.close(self._dir_fd)
         self._reset_process_state()
 
     def __del__(self) -> None:
         try:
             self._close_at_exit()
-            for fd in (self._lock_fd, self._want_fd):
+            for fd in (self._lock_fd, self._want_fd, self._dir_fd):
                 if fd is not None:
                     os.close(fd)
         except Exception:  # interpreter shutdown: the kernel drops the locks anyway
             pass
 
 
-class _Watcher:
-    """The thread that hands this process's leases over when another process waits for one, and
-    tidies (flushes) a resource left changed and idle."""
+def _wait_for_end(caller: socket.socket, timeout: float) -> bool:
+    """True once the holder ended the connection (it let go, or died); False when `timeout` passed first."""
+    caller.settimeout(timeout)
+    try:
+        return caller.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
 
-    def __init__(self) -> None:
-        self._started_in: int | None = None
-        self._start_guard = threading.Lock()
 
-    def ensure_running(self) -> None:
-        if self._started_in == os.getpid():
-            return
-        with self._start_guard:
-            if self._started_in != os.getpid():
-                threading.Thread(target=self._run, name="memory-lease-watcher", daemon=True).start()
-                self._started_in = os.getpid()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(WATCH_S)
-            for lease in list(_live_leases):
-                try:
-                    lease._give_up_if_asked()
-                    lease._tidy_if_idle()
-                except Exception:  # a broken lease must not stop the others' handover
-                    pass
+def _trusted(caller: socket.socket) -> bool:
+    """Only this user's processes and root's may make the holder give the lease up."""
+    try:
+        _, uid, _ = _UCRED.unpack(caller.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size))
+    except OSError:
+        return False
+    return uid in (os.getuid(), 0)
 
 
 def _descriptors_under(folder: Path) -> list[int]:
@@ -310,12 +403,9 @@ def _descriptors_under(folder: Path) -> list[int]:
 
 _live_leases: weakref.WeakSet[Lease] = weakref.WeakSet()
 _abandoned: list[object] = []
-_watcher = _Watcher()
 
 
 def _forget_all_after_fork() -> None:
-    global _watcher
-    _watcher = _Watcher()
     for lease in list(_live_leases):
         lease._forget_after_fork()
 

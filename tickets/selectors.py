@@ -104,9 +104,14 @@ def ticket_list() -> QuerySet:
 
     The project's name is a subquery, not a join, so that counting the rows reads only the tickets' index.
     """
-    project_name = Subquery(Project.objects.filter(pk=OuterRef("project_id")).values("name"))
-    return (with_dependency_ids(Ticket.objects.all()).annotate(**{PROJECT_NAME: project_name})
-            .values(*LIST_COLUMNS, PROJECT_NAME, DEPENDENCY_IDS))
+    if not _list_queryset:  # built once: its subqueries' construction cost more than the page's query
+        project_name = Subquery(Project.objects.filter(pk=OuterRef("project_id")).values("name"))
+        _list_queryset.append(with_dependency_ids(Ticket.objects.all()).annotate(**{PROJECT_NAME: project_name})
+                              .values(*LIST_COLUMNS, PROJECT_NAME, DEPENDENCY_IDS))
+    return _list_queryset[0].all()
+
+
+_list_queryset: list[QuerySet] = []
 
 
 def ticket_detail(*, ticket_id) -> Ticket:

@@ -1,10 +1,11 @@
-"""The embedded index shared by real processes through the lease: hand-over on request, crashes, fork."""
+"""The embedded index shared by real processes through the lease: hand-over on request, crashes, fork, idle CPU."""
 
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -77,6 +78,28 @@ for round_number in range(rounds):
     if not hits or hits[0].id != written.id:
         problems.append(f"round {round_number}: own write not found first")
 say(stored=stored, problems=problems, handovers=index.handovers)
+"""
+
+
+# Writes (so the flush timer runs once), waits past the flush, then reports its CPU time over idle seconds.
+IDLE_CPU_HOLDER = PRELUDE + """
+index.upsert([point("written before going idle")])
+time.sleep(2.5)
+start = time.process_time()
+time.sleep(2.0)
+say(cpu_s=time.process_time() - start, held=index._lease.held)
+"""
+
+# Keeps the shard for a one-second block of operations; asked meanwhile, it hands over only after the block.
+SESSION_HOLDER = PRELUDE + """
+with index.session():
+    index.upsert([point("written inside the block")])
+    say(started=time.time())
+    time.sleep(1.0)
+    index.count()
+    ended = time.time()
+sys.stdin.readline()
+say(ended=ended)
 """
 
 
@@ -182,3 +205,55 @@ def test_four_busy_processes_and_this_one_share_the_shard_without_losing_a_write
                 assert index.search(text=f"w{worker}r{round_number}", dense=None, k=1)[0].id == point_id
         for n, point_id in enumerate(mine):
             assert index.search(text=f"t{n}", dense=None, k=1)[0].id == point_id
+
+
+def test_a_holder_spends_no_cpu_while_idle(tmp_path):
+    holder = start(IDLE_CPU_HOLDER, str(tmp_path / "memory"))
+    try:
+        result = read_line(holder)
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result["held"]
+    # Nothing polls: the hand-over thread sleeps in accept() (the watcher it replaced, probing every 4 ms,
+    # spent about 40 ms here).
+    assert result["cpu_s"] < 0.005
+
+
+def test_a_holder_inside_a_block_hands_over_only_after_it(index):
+    holder = start(SESSION_HOLDER, str(index.path))
+    try:
+        read_line(holder)
+        assert index.search(text="inside the block", dense=None, k=1)
+        got_it_at = time.time()
+        holder.stdin.write("go on\n")
+        holder.stdin.flush()
+        ended = read_line(holder)["ended"]
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert got_it_at >= ended
+
+
+def test_the_hand_over_works_in_a_folder_too_long_for_a_socket_path(tmp_path):
+    folder = tmp_path / ("a-long-data-folder-name-" * 6) / "memory"
+    assert len(str(folder / ".handover")) > 108  # what a Unix socket's address can hold
+    shared = EmbeddedIndex(folder, dim=DIM)
+    shared.LOCK_TIMEOUT_SECONDS = 30
+    holder = start(IDLE_HOLDER, str(folder))
+    try:
+        read_line(holder)
+        started = time.monotonic()
+        mine = point("written by the test process")
+        shared.upsert([mine])
+        assert time.monotonic() - started < 20  # asked and answered, not a timeout
+        holder.stdin.write("go on\n")
+        holder.stdin.flush()
+        assert read_line(holder) == {"found": [mine.id], "handovers": 2}
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        shared.close()
