@@ -1,9 +1,13 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db import models
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from lib import repourl
+from tickets import changes
 from tickets.links import links_for_id, ticket_links
 from tickets.models import (
     EditFormat,
@@ -235,6 +239,7 @@ class TicketPatchSerializer(TicketWriteSerializer):
 class TicketSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="name", read_only=True)
     depende_de = serializers.SerializerMethodField()
+    codigo_generado = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -252,6 +257,12 @@ class TicketSerializer(serializers.ModelSerializer):
         if known is not None:
             return [str(dependency_id) for dependency_id in known]
         return [str(dependency.pk) for dependency in ticket.depende_de.all()]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_codigo_generado(self, ticket: Ticket) -> dict | None:
+        """The change without its diff text: every file (the first 500) with its size and its diff's link."""
+        diff_link = ticket_links(ticket, self.context.get("request"))["diff"]
+        return changes.summary(ticket.codigo_generado, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
 
     def get_links(self, ticket: Ticket) -> dict:
         return ticket_links(ticket, self.context.get("request"))
