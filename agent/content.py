@@ -29,8 +29,10 @@ class SizeLimits:
     max_change: int = 4096 * KB
 
 
-def refuse_unfit(*, root: Path, paths: Iterable[str], limits: SizeLimits) -> list[EditFailure]:
-    """Undo every path that breaks a rule, then the largest files while the change is over its size; says why."""
+def refuse_unfit(*, root: Path, paths: Iterable[str], limits: SizeLimits,
+                 answer: Iterable[str] = ()) -> list[EditFailure]:
+    """Undo every path that breaks a rule; when the change is over its total size, undo the `answer`'s files
+    (those it just wrote) or, after the tests, the largest files until it fits. Says why for each."""
     failures, sizes = [], {}
     for path in sorted(set(paths)):
         reason, size = problem(root, path, limits)
@@ -39,15 +41,25 @@ def refuse_unfit(*, root: Path, paths: Iterable[str], limits: SizeLimits) -> lis
         elif size:
             sizes[path] = size
     total = sum(sizes.values())
-    for path in sorted(sizes, key=lambda name: -sizes[name]):
-        if total <= limits.max_change:
-            break
-        failures.append(EditFailure(path=path, reason=(
-            f"the change is {shown(total)} in all, over the {shown(limits.max_change)} limit (FACTORY_MAX_CHANGE_KB); "
-            f"this {shown(sizes[path])} file was undone: write smaller files, and never commit generated data")))
-        total -= sizes[path]
+    if total > limits.max_change:
+        failures += over_total(sizes, total=total, limit=limits.max_change, answer=set(answer))
     for failure in failures:
         undo(root, failure.path)
+    return failures
+
+
+def over_total(sizes: dict[str, int], *, total: int, limit: int, answer: set[str]) -> list[EditFailure]:
+    head = f"the change would be {shown(total)} in all, over the {shown(limit)} limit (FACTORY_MAX_CHANGE_KB)"
+    if answer & set(sizes):
+        return [EditFailure(path=path, reason=f"{head}, so none of this answer's files were kept: write less, and "
+                                               "never write generated data into the project")
+                for path in sorted(answer & set(sizes))]
+    failures = []
+    for path in sorted(sizes, key=lambda name: -sizes[name]):
+        if total <= limit:
+            break
+        failures.append(EditFailure(path=path, reason=f"{head}; this {shown(sizes[path])} file was undone"))
+        total -= sizes[path]
     return failures
 
 

@@ -40,14 +40,15 @@ def start_attempt(*, ticket: Ticket, model_name: str, edit_format: str, system: 
                   notes: list[str]) -> TicketAttempt:
     Ticket.objects.select_for_update().filter(pk=ticket.pk).update(intentos=F("intentos") + 1)
     last = ticket.attempts.aggregate(last=Max("number"))["last"] or 0
+    # The prompt quotes files and test output, which may hold NUL or bytes that are not UTF-8.
     return TicketAttempt.objects.create(ticket=ticket, number=last + 1, model_name=model_name,
-                                        edit_format=edit_format, system_prompt=system, prompt=prompt,
-                                        prompt_notes=notes, phase="starting")
+                                        edit_format=edit_format, system_prompt=cleaned(system),
+                                        prompt=cleaned(prompt), prompt_notes=cleaned(notes), phase="starting")
 
 
 def set_phase(*, attempt: TicketAttempt, phase: str) -> None:
     # A plain UPDATE outside any long transaction, so the review page sees it live.
-    TicketAttempt.objects.filter(pk=attempt.pk).update(phase=phase[:200])
+    TicketAttempt.objects.filter(pk=attempt.pk).update(phase=cleaned(phase[:200]))
 
 
 @transaction.atomic

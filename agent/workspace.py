@@ -94,7 +94,8 @@ class GitWorkspace:
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         self.written.update(result.applied)
         result = self._undo_on_required_tests(result, before=before)
-        for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits):
+        for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits,
+                                    answer=list(result.applied)):
             if failure.path in result.applied:
                 result.applied.remove(failure.path)
             result.failed.append(failure)

@@ -25,8 +25,9 @@ def change_page(*, preview: str, truncated: bool, entries: list[dict], file_url:
                 page_lines: int = PAGE_LINES, page_files: int = PAGE_FILES) -> ChangePage:
     """The files to draw: those of the stored preview while they fit the page, the rest folded stubs whose diff
     `file_url(path)` gives; `entries` is the stored file list (lib.diffsource.files), empty for old tickets."""
+    preview, cut = page_part(preview, page_lines=page_lines, page_files=page_files)
     parsed = parse_diff(preview)
-    if truncated and parsed:
+    if truncated and not cut and parsed:
         parsed.pop()  # cut in the middle: fetched whole when opened
     by_path = {diff_file.path: diff_file for diff_file in parsed}
     entries = entries or [{"path": diff_file.path, "added": diff_file.added, "removed": diff_file.removed}
@@ -42,6 +43,22 @@ def change_page(*, preview: str, truncated: bool, entries: list[dict], file_url:
     stats = {"files": len(entries), "added": sum(int(entry.get("added") or 0) for entry in entries),
              "removed": sum(int(entry.get("removed") or 0) for entry in entries)}
     return ChangePage(files=files, hidden=max(0, len(entries) - page_files), stats=stats)
+
+
+def page_part(preview: str, *, page_lines: int, page_files: int) -> tuple[str, bool]:
+    """The preview's first files while they fit the page, cut at a file's start (parsing and highlighting
+    thousands of small files cost seconds); True when something was left out."""
+    start, files, lines = 0, 0, 0
+    while True:
+        following = preview.find("\ndiff --git ", start + 1)
+        end = len(preview) if following < 0 else following + 1
+        lines += preview.count("\n", start, end)
+        files += 1
+        if files > page_files or (lines > page_lines and files > 1):
+            return preview[:start], True
+        if following < 0:
+            return preview, False
+        start = end
 
 
 def stub(entry: dict, *, url: str) -> DiffFile:

@@ -154,7 +154,18 @@ class TicketEventSerializer(PlannedRepresentation, serializers.ModelSerializer):
         fields = ["created_at", "actor", "kind", "from_state", "to_state", "message", "data"]
 
 
+def capped_edits(results: dict) -> dict:
+    """An attempt's edit results with at most API_FILES paths per list (an answer may write 10,000 files)."""
+    capped = {key: value[:changes.API_FILES] if isinstance(value, list) else value for key, value in results.items()}
+    for key, value in results.items():
+        if isinstance(value, list) and len(value) > changes.API_FILES:
+            capped[f"{key}_total"] = len(value)
+    return capped
+
+
 class TicketAttemptSerializer(PlannedRepresentation, serializers.ModelSerializer):
+    plan_overrides = {"edit_results": ("edit_results", capped_edits)}
+
     class Meta:
         model = TicketAttempt
         fields = [
