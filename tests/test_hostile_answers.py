@@ -63,8 +63,7 @@ def test_an_answer_over_the_change_limit_is_refused_before_the_tests(calc_projec
     settings.FACTORY_MAX_CHANGE_KB = 8
     big = {f"gen/part{number}.txt": "x" * 99 + "\n" for number in range(100)}  # 10 KB in all
     done = run(project, fake_model, answer("", big), RIGHT)
-    assert done.estado == "completed", ([(a.outcome, a.feedback[-3000:]) for a in done.attempts.all()],
-                                        [len(r["messages"][-1]["content"]) for r in fake_model.requests])
+    assert done.estado == "completed", done.error_mensaje
     first = done.attempts.order_by("number").first()
     assert first.outcome == "apply_failed" and "FACTORY_MAX_CHANGE_KB" in first.feedback
     assert "none of this answer's files were kept" in first.feedback
@@ -97,9 +96,9 @@ def test_bytes_that_are_not_text_are_stored_escaped_and_downloaded_exact(calc_pr
     hostile = ("(ROOT / 'latin.txt').write_bytes(b'caf\\xe9 \\xff\\n')\n(ROOT / 'nul.txt').write_bytes(b'a\\x00b')\n"
                "import sys; sys.stdout.buffer.write(b'out \\x00 \\xff\\n')")
     failing = answer(hostile + "\nassert False, 'NUL \\x00 here'", {"latin.txt": "x\n", "nul.txt": "y\n"})
-    done = run(project, fake_model, failing, answer(hostile, {"latin.txt": "x\n", "nul.txt": "y\n"}))
-    assert done.estado == "completed", ([(a.number, a.outcome, a.feedback[:400]) for a in done.attempts.all()],
-                                        [r["messages"][-1]["content"][-300:] for r in fake_model.requests])
+    # The retry leaves latin.txt and nul.txt to the tests: a file that is not UTF-8 cannot be edited by an answer.
+    done = run(project, fake_model, failing, answer(hostile))
+    assert done.estado == "completed", done.error_mensaje
     first = done.attempts.order_by("number").first()
     assert first.outcome == "tests_failed"  # a NUL in the output is not a lost database
     assert "caf\\xe9 \\xff" in done.codigo_generado["diff"]
