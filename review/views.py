@@ -71,7 +71,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 @require_safe
 def review_ticket(request: HttpRequest, ticket_id) -> HttpResponse:
     ticket = load_ticket(ticket_id)
-    page = change_page(ticket)
+    page = changes.page(ticket)
     events = list(ticket.events.all())
     context = {
         "ticket": ticket,
@@ -265,14 +265,6 @@ def progress_data(ticket: Ticket) -> dict:
         "run_elapsed_s": (round((now - ticket.iniciado_en).total_seconds(), 1)
                           if ticket.estado == State.IN_PROGRESS and ticket.iniciado_en else None),
     }
-
-
-def change_page(ticket: Ticket) -> diffpage.ChangePage:
-    code = ticket.codigo_generado or {}
-    base = reverse("review-file", args=[ticket.pk])
-    return diffpage.change_page(preview=code.get("diff", ""), truncated=bool(code.get("diff_truncated")),
-                                entries=code.get("files") or [],
-                                file_url=lambda path: f"{base}?{urlencode({'path': path})}")
 
 
 def change_size(ticket: Ticket) -> dict[str, int]:

@@ -6,11 +6,13 @@ answer (the clone is gone, another machine), the stored preview is served and sa
 """
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import reverse
 
-from lib import diffsource
+from lib import diffpage, diffsource
 from lib.diffsource import DiffUnavailable
 from tickets.models import Ticket
 from tickets.selectors import project_repo
@@ -76,3 +78,19 @@ def summary(code: dict | None, *, file_link) -> dict | None:
     shown["files_total"] = len(entries)
     shown["diff_truncated"] = bool(code.get("diff_truncated"))
     return shown
+
+
+def page(ticket: Ticket) -> diffpage.ChangePage:
+    """The change as the review page and the admin draw it: the preview's files while they fit, folded stubs that
+    load from the review-file view after."""
+    code = ticket.codigo_generado or {}
+    base = reverse("review-file", args=[ticket.pk])
+    return diffpage.change_page(preview=code.get("diff", ""), truncated=bool(code.get("diff_truncated")),
+                                entries=code.get("files") or [],
+                                file_url=lambda path: f"{base}?{urlencode({'path': path})}")
+
+
+def shown_summary(ticket: Ticket) -> dict | None:
+    """summary() with links relative to this site: what the admin shows of the stored JSON."""
+    diff = reverse("api-ticket-diff", kwargs={"ticket_id": ticket.pk})
+    return summary(ticket.codigo_generado, file_link=lambda path: f"{diff}?{urlencode({'path': path})}")

@@ -2,7 +2,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import models
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -269,7 +268,7 @@ class TicketSerializer(serializers.ModelSerializer):
             return [str(dependency_id) for dependency_id in known]
         return [str(dependency.pk) for dependency in ticket.depende_de.all()]
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
     def get_codigo_generado(self, ticket: Ticket) -> dict | None:
         """The change without its diff text: every file (the first 500) with its size and its diff's link."""
         diff_link = ticket_links(ticket, self.context.get("request"))["diff"]
