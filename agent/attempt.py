@@ -82,6 +82,8 @@ def syntax_feedback(failures: list[EditFailure]) -> str:
 
 
 def test_feedback(tests: dict) -> str:
+    if tests.get("refused"):
+        return refused_feedback(tests["refused"])
     if tests.get("timed_out"):
         return timeout_feedback(tests)
     verdict = tests.get("verdict") or {}
@@ -97,6 +99,12 @@ def test_feedback(tests: dict) -> str:
     return summarize_failures(tests, header=head)
 
 
+def refused_feedback(refused: list[dict]) -> str:
+    lines = ["After the tests ran, the project's files were not fit to commit, so this attempt fails whatever the "
+             "tests said; what broke the rules was undone:"]
+    return "\n".join(lines + [f"- {entry['path']}: {entry['reason']}" for entry in refused])
+
+
 def timeout_feedback(tests: dict) -> str:
     limit = tests.get("timeout_s") or 0
     tail = (tests.get("output_tail") or "").strip()[-1500:]
@@ -110,6 +118,9 @@ def one_line_error(record: AttemptRecord) -> str:
     summary = first[0] if first else "failed"
     if record.edits and record.edits.failed and record.outcome == APPLY_FAILED:
         summary = f"Edits did not apply: {record.edits.failed[0].path}: {record.edits.failed[0].reason.splitlines()[0]}"
+    elif record.tests and record.tests.get("refused"):
+        entry = record.tests["refused"][0]
+        summary = f"Not fit to commit after the tests: {entry['path']} {entry['reason']}"
     elif record.tests and record.outcome == TIMEOUT:
         limit = record.tests.get("timeout_s") or 0
         summary = (f"The tests timed out: killed after {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}); "

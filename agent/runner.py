@@ -11,6 +11,7 @@ from django.db import DatabaseError
 
 from agent import baseline, deps, diskspace, heartbeat, services, worktrees
 from agent.attempt import AttemptRecord
+from agent.content import SizeLimits
 from agent.defaults import candidates_for, dependencies_for
 from agent.deps import Dependencies
 from agent.diskspace import DiskFull
@@ -224,13 +225,15 @@ def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: D
                         files_to_modify=tuple(ticket.archivos_modificar),
                         required_tests=tuple(ticket.tests_requeridos),
                         required=read_required(root=worktree, entries=ticket.tests_requeridos),
-                        scratch=lambda commit: repo.scratch_worktree(commit=commit))
+                        scratch=lambda commit: repo.scratch_worktree(commit=commit),
+                        limits=SizeLimits(max_file=settings.FACTORY_MAX_FILE_KB * 1024,
+                                          max_change=settings.FACTORY_MAX_CHANGE_KB * 1024),
+                        diff_limit=settings.FACTORY_STORED_DIFF_KB * 1024)
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
-    files = workspace.stats()
-    summary = {"diff": workspace.diff(), "files": files, "base": workspace.base, "head": head}
-    manifests = deps.changed_manifests([entry["path"] for entry in files])
+    summary = {**workspace.summary(), "base": workspace.base, "head": head}
+    manifests = deps.changed_manifests([entry["path"] for entry in summary["files"]])
     if manifests:
         # Tests ran with the base commit's dependencies: the reviewer must know these changed.
         summary["dependency_manifests_changed"] = manifests

@@ -4,6 +4,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from agent.models import AgentHealth
+from lib.safetext import cleaned
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
@@ -43,19 +44,21 @@ def start_attempt(*, ticket: Ticket, model_name: str, edit_format: str, system: 
                   notes: list[str]) -> TicketAttempt:
     Ticket.objects.select_for_update().filter(pk=ticket.pk).update(intentos=F("intentos") + 1)
     last = ticket.attempts.aggregate(last=Max("number"))["last"] or 0
+    # The prompt quotes files and test output, which may hold NUL or bytes that are not UTF-8.
     return TicketAttempt.objects.create(ticket=ticket, number=last + 1, model_name=model_name,
-                                        edit_format=edit_format, system_prompt=system, prompt=prompt,
-                                        prompt_notes=notes, phase="starting")
+                                        edit_format=edit_format, system_prompt=cleaned(system),
+                                        prompt=cleaned(prompt), prompt_notes=cleaned(notes), phase="starting")
 
 
 def set_phase(*, attempt: TicketAttempt, phase: str) -> None:
     # A plain UPDATE outside any long transaction, so the review page sees it live.
-    TicketAttempt.objects.filter(pk=attempt.pk).update(phase=phase[:200])
+    TicketAttempt.objects.filter(pk=attempt.pk).update(phase=cleaned(phase[:200]))
 
 
 @transaction.atomic
 def finish_attempt(*, attempt: TicketAttempt, fields: dict) -> TicketAttempt:
-    for name, value in fields.items():
+    # Answers, diffs and test output may hold NUL or bytes that are not UTF-8: stored escaped, never a crash.
+    for name, value in cleaned(fields).items():
         setattr(attempt, name, value)
     attempt.finished_at = timezone.now()
     attempt.phase = "finished"
@@ -84,17 +87,17 @@ def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
 def complete_ticket(*, ticket: Ticket, tests: dict, code: dict) -> Ticket:
     return ticket_services.transition(ticket=ticket, to=State.COMPLETED, actor=AGENT,
                                       message="Tests passed; branch pushed for review.",
-                                      fields={"tests_resultado": tests, "codigo_generado": code,
+                                      fields={"tests_resultado": cleaned(tests), "codigo_generado": cleaned(code),
                                               "error_mensaje": None})
 
 
 def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: dict | None = None) -> Ticket:
-    error = " ".join(error.split())  # one line, whatever git or a test runner printed
+    error = " ".join(cleaned(error).split())  # one line, whatever git or a test runner printed
     fields = {"error_mensaje": error[:2000]}
     if tests is not None:
-        fields["tests_resultado"] = tests
+        fields["tests_resultado"] = cleaned(tests)
     if code is not None:
-        fields["codigo_generado"] = code
+        fields["codigo_generado"] = cleaned(code)
     return ticket_services.transition(ticket=ticket, to=State.FAILED, actor=AGENT, message=error[:500],
                                       fields=fields)
 

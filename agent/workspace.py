@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Protocol
 
 from agent.codemap import build_context_map
+from agent.content import SizeLimits, refuse_unfit
 from agent.edits import ApplyResult, EditFailure, apply_edits
 from agent.required import RequiredTests, read_required
 from agent.syntax import check_syntax
 from agent.testing import TestSetup, run_for_verdict
 from agent.verdict import Judging
-from lib import gitrepo, gittrees
+from lib import diffsource, gitrepo, gittrees
 from lib.paths import resolved_inside
 
 TREE_MAX_LINES = 150
@@ -59,6 +60,9 @@ class GitWorkspace:
     required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
     scratch: Callable[[str], AbstractContextManager[Path]] | None = None
+    # FACTORY_MAX_FILE_KB / FACTORY_MAX_CHANGE_KB, and FACTORY_STORED_DIFF_KB for the diff this returns.
+    limits: SizeLimits = field(default_factory=SizeLimits)
+    diff_limit: int = 256 * 1024
     # Paths the agent wrote since HEAD: the worktree's tree is HEAD's with these (lib.gittrees), so no diff,
     # verdict or commit scans the whole checkout. Files written by test runs are not the agent's work.
     written: set[str] = field(default_factory=set)
@@ -89,7 +93,13 @@ class GitWorkspace:
                   if (self.root / path).is_file()}
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         self.written.update(result.applied)
-        return self._undo_on_required_tests(result, before=before)
+        result = self._undo_on_required_tests(result, before=before)
+        for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits,
+                                    answer=list(result.applied)):
+            if failure.path in result.applied:
+                result.applied.remove(failure.path)
+            result.failed.append(failure)
+        return result
 
     def _undo_on_required_tests(self, result: ApplyResult, *, before: dict[str, bytes]) -> ApplyResult:
         """Required tests that already exist are the contract: edits that change them are undone and refused."""
@@ -114,7 +124,8 @@ class GitWorkspace:
                           base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
                           required=self.required_tests)
         try:
-            return run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+            result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+            return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
         finally:
             self.notice_rewrites()
 
@@ -167,10 +178,20 @@ class GitWorkspace:
         return gittrees.changed_between(worktree=self.root, base=self.base, tree=self.current_tree())
 
     def diff(self) -> str:
-        return gittrees.diff_trees(worktree=self.root, base=self.base, tree=self.current_tree())
+        """The change as safe text, bounded (FACTORY_STORED_DIFF_KB): what an attempt stores."""
+        return self.bounded_diff().text
+
+    def bounded_diff(self) -> diffsource.Bounded:
+        return diffsource.bounded(self.root, self.base, self.current_tree(), limit=self.diff_limit)
 
     def stats(self) -> list[dict]:
-        return gittrees.stats_between(worktree=self.root, base=self.base, tree=self.current_tree())
+        """Every changed file with its line counts, size, and whether it is binary or a link."""
+        return diffsource.files(self.root, self.base, self.current_tree())
+
+    def summary(self) -> dict:
+        """What the ticket keeps of the change: a bounded diff and every file; git has the rest."""
+        preview = self.bounded_diff()
+        return {"diff": preview.text, "diff_truncated": preview.truncated, "files": self.stats()}
 
     def commit(self, message: str) -> str | None:
         """Commit what the agent wrote on the worktree's branch; None when that is nothing."""
@@ -179,6 +200,14 @@ class GitWorkspace:
         self.written.clear()
         self._tree = None
         return commit
+
+
+def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:
+    """A test run that left files the change may not keep fails, whatever the tests said."""
+    if not failures or result.get("cancelled"):
+        return result
+    return {**result, "success": False,
+            "refused": [{"path": failure.path, "reason": failure.reason} for failure in failures]}
 
 
 def checkout_files(root: Path, *, written: set[str]) -> list[str]:

@@ -52,6 +52,11 @@ FACTORY_MODEL_RETRY_BACKOFF_S = env_float("FACTORY_MODEL_RETRY_BACKOFF_S", 5.0, 
 FACTORY_MAX_ATTEMPTS = env_int("FACTORY_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
 # Answers requested at once for each attempt (each checked in its own worktree; the first green wins).
 FACTORY_CANDIDATES = env_int("FACTORY_CANDIDATES", 1, minimum=1, maximum=8)
+# Sizes an attempt may leave (its answer's files and what the tests made of them); past them it is the model's failure.
+FACTORY_MAX_FILE_KB = env_int("FACTORY_MAX_FILE_KB", 1024, minimum=1)
+FACTORY_MAX_CHANGE_KB = env_int("FACTORY_MAX_CHANGE_KB", 4096, minimum=1)
+# The diff kept with a ticket and each attempt is a preview this big; pages read the rest from git on demand.
+FACTORY_STORED_DIFF_KB = env_int("FACTORY_STORED_DIFF_KB", 256, minimum=16)
 # Models tried, in order, after FACTORY_MODEL's run ends without success (comma-separated; empty: none).
 FACTORY_ESCALATION = tuple(env_model_names("FACTORY_ESCALATION", ""))
 FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)

@@ -57,6 +57,9 @@ class DiffFile:
     lines: list[DiffLine] = field(default_factory=list)
     rows: list[SideBySideRow] = field(default_factory=list)
     language: str = TextLexer.name
+    lazy_url: str = ""  # not drawn on the page: its diff is fetched from here when opened (lib.diffpage)
+    size: int | None = None  # the new content's size in bytes, when the file list says it
+    symlink_target: str = ""
 
 
 @dataclass
@@ -369,3 +372,4 @@ def _unquote(token: str) -> str:
             decoded += bytes([_C_ESCAPES[escaped]]) if escaped in _C_ESCAPES else escaped.encode()
             index += 2
     return decoded.decode("utf-8", "replace")
+

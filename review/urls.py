@@ -8,6 +8,8 @@ urlpatterns = [
     path("review/", views.review_queue, name="review-queue"),
     path("review/pygments.css", views.pygments_stylesheet, name="review-pygments-css"),
     path("review/<uuid:ticket_id>/", views.review_ticket, name="review-ticket"),
+    path("review/<uuid:ticket_id>/file", views.review_file, name="review-file"),
+    path("review/<uuid:ticket_id>/diff.raw", views.review_diff_raw, name="review-diff-raw"),
     path("review/<uuid:ticket_id>/progress.json", views.review_progress, name="review-progress"),
     path("review/<uuid:ticket_id>/<slug:action>", views.review_action, name="review-action"),
 ]

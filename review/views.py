@@ -1,6 +1,7 @@
 """The review queue and the review page, for staff; every decision goes through review.services."""
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,19 +10,22 @@ from django.core.exceptions import PermissionDenied
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from lib import diffview
+from lib import diffpage, diffview
 from lib.outcomes import Outcome
 from lib.testresults import format_seconds, test_view
 from review import services as review
-from tickets import roles, selectors
+from tickets import changes, roles, selectors
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 
 # How the agent starts error_mensaje when the project, not the model, must be fixed (agent.runner).
 PROJECT_PROBLEM = "Fix the project:"
+# Applied files listed per attempt; an answer may write 10,000 (the diff lists them all).
+EDITS_SHOWN = 100
 # States in which the agent will change the ticket by itself: the page watches for that.
 LIVE_STATES = frozenset({*RUNNABLE, State.IN_PROGRESS})
 
@@ -67,13 +71,15 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 @require_safe
 def review_ticket(request: HttpRequest, ticket_id) -> HttpResponse:
     ticket = load_ticket(ticket_id)
-    files = diffview.parse_diff((ticket.codigo_generado or {}).get("diff", ""))
+    page = changes.page(ticket)
     events = list(ticket.events.all())
     context = {
         "ticket": ticket,
-        "files": files,
+        "files": page.files,
+        "hidden_files": page.hidden,
+        "raw_diff_url": reverse("review-diff-raw", args=[ticket.pk]),
         "fold_lines": diffview.FOLD_LINES,
-        "stats": diffview.diff_stats(files),
+        "stats": page.stats,
         "tests": test_view(ticket.tests_resultado),
         "attempts": [attempt_view(attempt) for attempt in ticket.attempts.all()],
         "events": events,
@@ -89,6 +95,38 @@ def review_ticket(request: HttpRequest, ticket_id) -> HttpResponse:
         "progress": progress_data(ticket),
     }
     return render(request, "review/review_ticket.html", context)
+
+
+@with_content_security_policy
+@staff_member_required
+@require_safe
+def review_file(request: HttpRequest, ticket_id) -> HttpResponse:
+    """One file's diff, drawn like the page's: what a folded file loads when opened."""
+    ticket = load_ticket(ticket_id)
+    path = request.GET.get("path", "")
+    if not path or "\x00" in path:
+        return HttpResponse("Say which file: ?path=", status=400, content_type="text/plain; charset=utf-8")
+    found = changes.file_diff(ticket, path=path)
+    entry = next((entry for entry in (ticket.codigo_generado or {}).get("files") or []
+                  if entry.get("path") == path), {"path": path})
+    parsed = diffview.parse_diff(found.text)
+    diff_file = diffpage.with_entry(parsed[0] if parsed else diffpage.stub(entry, url=""), entry)
+    diff_file.lazy_url = ""
+    raw_url = f"{reverse('review-diff-raw', args=[ticket.pk])}?{urlencode({'path': path})}"
+    return render(request, "diff/_file.html", {"file": diff_file, "index": request.GET.get("index", "x"),
+                                               "fold_lines": diffview.FOLD_LINES, "open": True,
+                                               "truncated": found.truncated, "raw_url": raw_url})
+
+
+@staff_member_required
+@require_safe
+def review_diff_raw(request: HttpRequest, ticket_id) -> HttpResponse:
+    """The branch's whole diff (or one file's, ?path=) as git's exact bytes, downloaded."""
+    ticket = load_ticket(ticket_id)
+    path = request.GET.get("path", "")
+    if "\x00" in path:
+        return HttpResponse("The path contains a NUL byte.", status=400, content_type="text/plain; charset=utf-8")
+    return changes.raw_diff(ticket, path=path, filename=f"ticket-{ticket.short_id}.diff")
 
 
 @require_safe
@@ -243,7 +281,8 @@ def attempt_view(attempt: TicketAttempt) -> dict:
     return {
         "attempt": attempt,
         "tests": test_view(attempt.test_result),
-        "applied": edits.get("applied") or [],
+        "applied": (edits.get("applied") or [])[:EDITS_SHOWN],
+        "applied_more": max(0, len(edits.get("applied") or []) - EDITS_SHOWN),
         "failed": edits.get("failed") or [],
         "syntax_errors": edits.get("syntax_errors") or [],
         "tokens": f"{attempt.prompt_tokens or 0:,} in · {attempt.eval_tokens or 0:,} out",

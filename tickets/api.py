@@ -9,7 +9,7 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.db.models import QuerySet
 from django.http import Http404, HttpResponse, QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tickets import batch, batch_input, roles, selectors, services
+from tickets import batch, batch_input, changes, roles, selectors, services
 from tickets.errors import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, IdempotencyConflict, InvalidInput
 from tickets.models import Project, Ticket
 from tickets.pagination import TicketPagination
@@ -304,11 +304,19 @@ class TicketDiffApi(APIView):
 
     permission_classes = [IsArchitect]
 
-    @extend_schema(responses={(200, "text/x-diff"): str})
+    @extend_schema(
+        parameters=[OpenApiParameter("path", str, description="only this file's diff")],
+        responses={(200, "text/x-diff"): str},
+        description=("`git diff base head` of the ticket's branch, streamed as its exact bytes (not UTF-8 when "
+                     "the files are not); `?path=` for one file, as each file of codigo_generado.files links. "
+                     "`X-Factory-Diff: stored-preview` when the repository could not be read and the stored, "
+                     "bounded preview is sent instead."))
     def get(self, request: Request, ticket_id: str) -> HttpResponse:
         ticket = get_ticket_or_404(ticket_id)
-        diff = (ticket.codigo_generado or {}).get("diff", "")
-        return HttpResponse(diff, content_type="text/x-diff; charset=utf-8")
+        path = request.query_params.get("path", "")
+        if "\x00" in path:
+            raise exceptions.ValidationError({"path": ["The path contains a NUL byte."]})
+        return changes.raw_diff(ticket, path=path)
 
 
 class TicketBatchApi(APIView):

@@ -1,9 +1,12 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db import models
-from drf_spectacular.utils import extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from lib import repourl
+from tickets import changes
 from tickets.links import links_for_id, ticket_links
 from tickets.models import (
     EditFormat,
@@ -150,7 +153,18 @@ class TicketEventSerializer(PlannedRepresentation, serializers.ModelSerializer):
         fields = ["created_at", "actor", "kind", "from_state", "to_state", "message", "data"]
 
 
+def capped_edits(results: dict) -> dict:
+    """An attempt's edit results with at most API_FILES paths per list (an answer may write 10,000 files)."""
+    capped = {key: value[:changes.API_FILES] if isinstance(value, list) else value for key, value in results.items()}
+    for key, value in results.items():
+        if isinstance(value, list) and len(value) > changes.API_FILES:
+            capped[f"{key}_total"] = len(value)
+    return capped
+
+
 class TicketAttemptSerializer(PlannedRepresentation, serializers.ModelSerializer):
+    plan_overrides = {"edit_results": ("edit_results", capped_edits)}
+
     class Meta:
         model = TicketAttempt
         fields = [
@@ -235,6 +249,7 @@ class TicketPatchSerializer(TicketWriteSerializer):
 class TicketSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="name", read_only=True)
     depende_de = serializers.SerializerMethodField()
+    codigo_generado = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -252,6 +267,12 @@ class TicketSerializer(serializers.ModelSerializer):
         if known is not None:
             return [str(dependency_id) for dependency_id in known]
         return [str(dependency.pk) for dependency in ticket.depende_de.all()]
+
+    @extend_schema_field({"type": "object", "nullable": True, "additionalProperties": {}})
+    def get_codigo_generado(self, ticket: Ticket) -> dict | None:
+        """The change without its diff text: every file (the first 500) with its size and its diff's link."""
+        diff_link = ticket_links(ticket, self.context.get("request"))["diff"]
+        return changes.summary(ticket.codigo_generado, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
 
     def get_links(self, ticket: Ticket) -> dict:
         return ticket_links(ticket, self.context.get("request"))

@@ -94,8 +94,39 @@
     window.setTimeout(poll, POLL_MS);
   }
 
+  // A folded file of a big change has no diff in the page: it is fetched when opened (review-file view).
+  function loadFile(file) {
+    if (!file.open || file.dataset.loading) { return; }
+    file.dataset.loading = "1";
+    var note = file.querySelector(".lazy");
+    if (note) { note.textContent = "Loading…"; }
+    fetch(file.getAttribute("data-src") + "&index=" + encodeURIComponent(file.id.replace("file-", "")),
+          { credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var holder = document.createElement("div");
+        holder.innerHTML = html;  // this site's own template, escaped by Django
+        var loaded = holder.querySelector("details.diff-file");
+        if (loaded) { loaded.open = true; file.replaceWith(loaded); }
+      })
+      .catch(function (error) {
+        delete file.dataset.loading;
+        if (note) { note.textContent = "Could not load this file's diff (" + error.message + "); close and open it again."; }
+      });
+  }
+
+  function initLazyFiles() {
+    document.querySelectorAll("details.diff-file[data-src]").forEach(function (file) {
+      file.addEventListener("toggle", function () { loadFile(file); });
+    });
+  }
+
   function init() {
     initDiffToolbar();
+    initLazyFiles();
     initForms();
     initProgress();
   }

@@ -1,0 +1,120 @@
+"""A change read from git, never whole in memory: bounded text, one file's diff, the raw bytes streamed, the file list.
+
+The stored diff of a ticket is a bounded preview (FACTORY_STORED_DIFF_KB); the branch's commits are in the
+project's repository, so the review page, the admin and the API read any file's diff, or the whole raw diff,
+from git when asked. Every reader works on a repository folder (a worktree or the bare clone) and two
+tree-ish names (commits or trees).
+"""
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lib.safetext import from_bytes
+
+CHUNK = 64 * 1024
+DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "--find-renames")
+SYMLINK_MODE = "120000"
+
+
+class DiffUnavailable(RuntimeError):
+    """git cannot compare the two names here (objects missing, repository gone)."""
+
+
+@dataclass(frozen=True)
+class Bounded:
+    text: str
+    truncated: bool
+
+
+def _git(repo: Path, *args: str) -> list[str]:
+    return ["git", "--literal-pathspecs", "-C", str(repo), "-c", "core.quotePath=false", *args]
+
+
+def stream(repo: Path, base: str, head: str, *, paths: tuple[str, ...] = ()) -> Iterator[bytes]:
+    """`git diff base head` as its exact bytes, chunk by chunk; DiffUnavailable before the first chunk on error."""
+    process = subprocess.Popen(_git(repo, "diff", *DIFF_OPTIONS, base, head, "--", *paths),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = process.stdout.read(CHUNK)
+    if not first and process.wait() != 0:
+        raise DiffUnavailable(from_bytes(process.stderr.read()).strip()[-300:] or "git diff failed")
+    return _rest(process, first)
+
+
+def _rest(process: subprocess.Popen, first: bytes) -> Iterator[bytes]:
+    try:
+        chunk = first
+        while chunk:
+            yield chunk
+            chunk = process.stdout.read(CHUNK)
+    finally:  # a client that stops reading must not leave git running
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def bounded(repo: Path, base: str, head: str, *, limit: int, paths: tuple[str, ...] = ()) -> Bounded:
+    """The diff as safe text, at most `limit` bytes of it, cut at a line's end."""
+    data = bytearray()
+    for chunk in stream(repo, base, head, paths=paths):
+        data += chunk
+        if len(data) > limit:
+            cut = data.rfind(b"\n", 0, limit)
+            return Bounded(text=from_bytes(bytes(data[:cut + 1] if cut >= 0 else b"")), truncated=True)
+    return Bounded(text=from_bytes(bytes(data)), truncated=False)
+
+
+def files(repo: Path, base: str, head: str) -> list[dict]:
+    """Every changed file: path (and old_path when renamed), status, lines added and removed, binary, its new
+    size in bytes, and the symlink's target when the new entry is a link."""
+    raw = _output(repo, "diff", "--raw", "--no-abbrev", "--numstat", "-z", "--find-renames", base, head)
+    entries, fields, index = [], raw.split(b"\0"), 0
+    records: list[dict] = []
+    while index < len(fields) and fields[index].startswith(b":"):
+        meta = fields[index][1:].split(b" ")
+        renamed = meta[4][:1] in (b"R", b"C")
+        old, new = fields[index + 1], fields[index + (2 if renamed else 1)]
+        index += 3 if renamed else 2
+        records.append({"old_mode": meta[0].decode(), "new_mode": meta[1].decode(), "blob": meta[3].decode(),
+                        "status": meta[4][:1].decode(), "old": old, "new": new})
+    for record in records:
+        counts = fields[index].split(b"\t")
+        index += 3 if counts[2] == b"" else 1
+        entries.append(_entry(record, added=counts[0], removed=counts[1]))
+    _add_sizes(repo, entries, [record["blob"] for record in records])
+    return entries
+
+
+def _entry(record: dict, *, added: bytes, removed: bytes) -> dict:
+    status = {"A": "added", "D": "deleted", "R": "renamed", "C": "copied"}.get(record["status"], "modified")
+    entry = {"path": from_bytes(record["new"]), "status": status, "binary": added == b"-",
+             "added": 0 if added == b"-" else int(added), "removed": 0 if removed == b"-" else int(removed)}
+    if status in ("renamed", "copied"):
+        entry["old_path"] = from_bytes(record["old"])
+    if record["new_mode"] == SYMLINK_MODE:
+        entry["symlink"] = True
+    return entry
+
+
+def _add_sizes(repo: Path, entries: list[dict], blobs: list[str]) -> None:
+    wanted = "".join(f"{blob}\n" for blob in blobs if blob.strip("0"))
+    sizes: dict[str, int] = {}
+    if wanted:
+        out = subprocess.run(_git(repo, "cat-file", "--batch-check=%(objectname) %(objectsize)"),
+                             input=wanted.encode(), capture_output=True, check=False).stdout
+        sizes = {name.decode(): int(size) for name, _, size in (line.partition(b" ") for line in out.splitlines())
+                 if size.isdigit()}
+    for entry, blob in zip(entries, blobs):
+        entry["size"] = sizes.get(blob, 0)
+    for entry, blob in zip(entries, blobs):
+        if entry.get("symlink") and blob in sizes:
+            target = subprocess.run(_git(repo, "cat-file", "blob", blob), capture_output=True, check=False).stdout
+            entry["target"] = from_bytes(target[:1000])
+
+
+def _output(repo: Path, *args: str) -> bytes:
+    process = subprocess.run(_git(repo, *args), capture_output=True, check=False)
+    if process.returncode != 0:
+        raise DiffUnavailable(from_bytes(process.stderr).strip()[-300:] or f"git {args[0]} failed")
+    return process.stdout

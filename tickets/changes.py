@@ -1,0 +1,96 @@
+"""A ticket's change read from the project's repository: the raw diff streamed, one file's diff, the API's summary.
+
+The agent stores a bounded preview of the diff and the file list (codigo_generado); the commits are in the
+project's clone under FACTORY_DATA_DIR, so anything bigger is read from git when asked. When git cannot
+answer (the clone is gone, another machine), the stored preview is served and says it is one.
+"""
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+
+from lib import diffpage, diffsource
+from lib.diffsource import DiffUnavailable
+from tickets.models import Ticket
+from tickets.selectors import project_repo
+
+API_FILES = 500  # files listed in GET /tickets/<id>; the raw diff has them all
+PREVIEW_HEADER = "X-Factory-Diff"
+
+
+def source(ticket: Ticket) -> tuple[Path, str, str] | None:
+    code = ticket.codigo_generado or {}
+    base, head = code.get("base"), code.get("head")
+    if not base or not head:
+        return None
+    return project_repo(ticket.project).path, base, head
+
+
+def raw_diff(ticket: Ticket, *, path: str = "", filename: str = "") -> HttpResponse:
+    """`git diff base head` (for one path when given) as its exact bytes, streamed."""
+    found = source(ticket)
+    try:
+        if found is None:
+            raise DiffUnavailable("the ticket names no base and head commits")
+        chunks: Iterator[bytes] = diffsource.stream(*found, paths=(path,) if path else ())
+    except DiffUnavailable:
+        response = HttpResponse(stored_preview(ticket, path=path), content_type="text/x-diff; charset=utf-8")
+        response[PREVIEW_HEADER] = "stored-preview"
+        return response
+    response = StreamingHttpResponse(chunks, content_type="text/x-diff")
+    if filename:
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def file_diff(ticket: Ticket, *, path: str) -> diffsource.Bounded:
+    """One file's diff as safe text, bounded like the stored preview (past it, the raw download)."""
+    found = source(ticket)
+    limit = settings.FACTORY_STORED_DIFF_KB * 1024
+    if found is None:
+        return diffsource.Bounded(text=stored_preview(ticket, path=path), truncated=False)
+    try:
+        return diffsource.bounded(*found, limit=limit, paths=(path,))
+    except DiffUnavailable:
+        return diffsource.Bounded(text=stored_preview(ticket, path=path), truncated=False)
+
+
+def stored_preview(ticket: Ticket, *, path: str = "") -> str:
+    text = (ticket.codigo_generado or {}).get("diff", "")
+    if not path:
+        return text
+    # The preview's part for one path: from its header to the next file's.
+    parts = text.split("\ndiff --git ")
+    parts = [parts[0]] + ["diff --git " + part for part in parts[1:]]
+    return "".join(part + "\n" for part in parts if f" b/{path}" in part.split("\n", 1)[0])
+
+
+def summary(code: dict | None, *, file_link) -> dict | None:
+    """codigo_generado as the API shows it: no diff text, the first API_FILES files each with its diff's link."""
+    if not code:
+        return code
+    entries = code.get("files") or []
+    shown = {key: value for key, value in code.items() if key != "diff"}
+    shown["files"] = [{**entry, "diff": file_link(entry.get("path", ""))} for entry in entries[:API_FILES]]
+    shown["files_total"] = len(entries)
+    shown["diff_truncated"] = bool(code.get("diff_truncated"))
+    return shown
+
+
+def page(ticket: Ticket) -> diffpage.ChangePage:
+    """The change as the review page and the admin draw it: the preview's files while they fit, folded stubs that
+    load from the review-file view after."""
+    code = ticket.codigo_generado or {}
+    base = reverse("review-file", args=[ticket.pk])
+    return diffpage.change_page(preview=code.get("diff", ""), truncated=bool(code.get("diff_truncated")),
+                                entries=code.get("files") or [],
+                                file_url=lambda path: f"{base}?{urlencode({'path': path})}")
+
+
+def shown_summary(ticket: Ticket) -> dict | None:
+    """summary() with links relative to this site: what the admin shows of the stored JSON."""
+    diff = reverse("api-ticket-diff", kwargs={"ticket_id": ticket.pk})
+    return summary(ticket.codigo_generado, file_link=lambda path: f"{diff}?{urlencode({'path': path})}")
