@@ -3,11 +3,11 @@ from contextlib import AbstractContextManager
 
 from django.conf import settings
 
-from agent import deps
-from agent.confine import Caps
-from agent.deps import Dependencies
-from agent.llm import OllamaModel
-from agent.sandbox import SandboxPolicy
+from agent.core.model import OllamaModel
+from agent.testruns import deps
+from agent.testruns.confine import Caps
+from agent.testruns.deps import Dependencies
+from agent.testruns.sandbox import SandboxPolicy
 from lib.gitrepo import ProjectRepo
 from tickets.models import Project
 

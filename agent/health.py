@@ -4,10 +4,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.utils.timesince import timesince
 
-from agent.confine import Caps, describe
 from agent.defaults import sandbox_policy
 from agent.models import AgentHealth
-from agent.probing import too_small_windows
+from agent.strategies.probing import too_small_windows
+from agent.testruns.confine import Caps, describe
 from tickets.health import Notice
 
 

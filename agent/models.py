@@ -18,7 +18,7 @@ class AgentHealth(models.Model):
 
 
 class TestBaseline(models.Model):
-    """Every test's outcome on a base commit: what an attempt is judged against (agent.verdict).
+    """Every test's outcome on a base commit: what an attempt is judged against (agent.testruns.verdict).
 
     Computed once per project, commit and test command, in the same sandbox as the
     attempts; refreshed after each merge.

@@ -1,5 +1,5 @@
-"""Thin django-q2 entry points for the agent (queued by agent.queueing)."""
-from agent import baseline, requeue, runner, worktrees
+"""Thin django-q2 entry points for the agent (queued by agent.worker.queueing)."""
+from agent.worker import baseline, requeue, runner, worktrees
 
 
 def run_ticket(ticket_id: str) -> str:

@@ -84,8 +84,8 @@ def ticket_fields(index: int) -> dict:
 def run_one(project, index: int, *, scripted: bool = True) -> tuple[float, object]:
     """One ticket through the real agent, with a model answering at once (scripted) or the configured one
     (FACTORY_MODEL at OLLAMA_HOST): (overhead in seconds, the finished ticket)."""
-    from agent.llm import ScriptedModel
-    from agent.runner import run_ticket
+    from agent.core.model import ScriptedModel
+    from agent.worker.runner import run_ticket
     from tickets import services
 
     ticket, _ = services.create_ticket(actor=None, project=project, fields=ticket_fields(index))
@@ -130,7 +130,7 @@ class MapClock:
     """Seconds spent in the code map (GitWorkspace.context_map) while the block runs."""
 
     def __enter__(self):
-        from agent.workspace import GitWorkspace
+        from agent.core.workspace import GitWorkspace
 
         self.seconds, self.original = 0.0, GitWorkspace.context_map
 
@@ -145,7 +145,7 @@ class MapClock:
         return self
 
     def __exit__(self, *exc) -> None:
-        from agent.workspace import GitWorkspace
+        from agent.core.workspace import GitWorkspace
 
         GitWorkspace.context_map = self.original
 
@@ -155,7 +155,7 @@ def measure_warm(project, work: Path, tickets: int, *, first_index: int) -> tupl
     switch between the same two commits. Returns overheads, floors and the code map's seconds per ticket."""
     from django.conf import settings
 
-    from agent import baseline
+    from agent.worker import baseline
     from tickets.selectors import project_repo
 
     settings.FACTORY_WARM_WORKTREES = 2

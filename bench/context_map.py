@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.codemap import build_context_map, javascript, python  # noqa: E402
+from agent.core.codemap import build_context_map, javascript, python  # noqa: E402
 
 # Per attempt, both languages, beyond the unavoidable grep (which moves with the machine's load);
 # the model itself takes tens of seconds per answer.

@@ -2,7 +2,7 @@
 
 Builds a throw-away git repository whose suite has --tests tests in files of 10, each test doing a
 little work (--work-ms), then changes one test file (5 of its tests related to the change, one of
-them now failing) and times, through the factory's own runner (agent.testing, in the sandbox when
+them now failing) and times, through the factory's own runner (agent.testruns.suite, in the sandbox when
 bubblewrap works here):
 
 - scoped first: the related tests only, which already give the (red) verdict;
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.sandbox import SandboxPolicy  # noqa: E402
-from agent.testing import TestSetup, run_for_verdict, run_once  # noqa: E402
-from agent.verdict import Judging  # noqa: E402
+from agent.testruns.sandbox import SandboxPolicy  # noqa: E402
+from agent.testruns.suite import TestSetup, run_for_verdict, run_once  # noqa: E402
+from agent.testruns.verdict import Judging  # noqa: E402
 
 TARGET_RATIO = 0.2
 # The generated project needs pytest alone: without the autoloaded plugins of the factory's own virtualenv

@@ -25,11 +25,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from agent.core.edits import apply_edits
 from agent.defaults import dependencies_for, sandbox_policy
-from agent.edits import apply_edits
-from agent.queueing import agent_queue_paused
-from agent.runner import run_ticket
-from agent.testrun import run_command
+from agent.testruns.command import run_command
+from agent.worker.queueing import agent_queue_paused
+from agent.worker.runner import run_ticket
 from factory_bench.report import metrics_lines, per_ticket_summary, summarize, table_header, table_row, ticket_result
 from factory_bench.suite import (
     SCRIPTED,

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from agent.llm import Model, OllamaModel, ScriptedModel
+from agent.core.model import Model, OllamaModel, ScriptedModel
 from tickets import services
 
 SUITES_DIR = settings.BASE_DIR / "bench" / "suites"

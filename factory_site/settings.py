@@ -1,7 +1,7 @@
 """Django settings, all read from environment variables (see README: Configuration)."""
 from pathlib import Path
 
-from agent.confine import default_memory_mb
+from agent.testruns.confine import default_memory_mb
 from factory_site.env import (
     database_from_url,
     env_bool,
@@ -67,7 +67,7 @@ FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
 # A run starts only with this much free on the filesystems of FACTORY_DATA_DIR and the temporary folder;
 # a ticket stopped by a full disk waits (pending) until there is again.
 FACTORY_MIN_FREE_MB = env_int("FACTORY_MIN_FREE_MB", 1024, minimum=0)
-# Kernel caps on each run of model-written code (setup, baseline, every test run), see agent/confine.py.
+# Kernel caps on each run of model-written code (setup, baseline, every test run), see agent/testruns/confine.py.
 FACTORY_SANDBOX_MEMORY_MB = env_int("FACTORY_SANDBOX_MEMORY_MB", default_memory_mb(), minimum=64)
 FACTORY_SANDBOX_PIDS = env_int("FACTORY_SANDBOX_PIDS", 512, minimum=16)
 FACTORY_SANDBOX_TMP_MB = env_int("FACTORY_SANDBOX_TMP_MB", 1024, minimum=1)

@@ -1,4 +1,4 @@
-"""A test run's result (agent.testrun's dict, kept in tests_resultado and test_result) shaped for the pages
+"""A test run's result (agent.testruns.command's dict, kept in tests_resultado and test_result) shaped for the pages
 that show it: the review page and the admin."""
 
 # How each verdict list is shown: (key, label, tone, open by default). "already failing on <branch>" is added.

@@ -198,7 +198,7 @@ def ticket_numbers(filters: MetricsFilter, now: datetime) -> dict:
     return {"cells": row["cells"] or [], "overall": row["overall"], "groups": row["groups"] or []}
 
 
-# Tickets whose final test run had flaky tests (failed once, passed when re-run: agent.verdict).
+# Tickets whose final test run had flaky tests (failed once, passed when re-run: agent.testruns.verdict).
 FLAKY_SQL = """
 SELECT count(*) FILTER (WHERE jsonb_array_length(f.flaky) > 0) AS tickets,
        coalesce(sum(jsonb_array_length(f.flaky)), 0) AS tests

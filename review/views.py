@@ -22,7 +22,7 @@ from tickets import changes, roles, selectors
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 
-# How the agent starts error_mensaje when the project, not the model, must be fixed (agent.runner).
+# How the agent starts error_mensaje when the project, not the model, must be fixed (agent.worker.runner).
 PROJECT_PROBLEM = "Fix the project:"
 # Applied files listed per attempt; an answer may write 10,000 (the diff lists them all).
 EDITS_SHOWN = 100

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from review import services as review
 from tests.conftest import CALC
 from tests.fake_ollama import FakeOllama, unreachable_url

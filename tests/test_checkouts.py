@@ -3,7 +3,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from agent.workspace import Baseline, GitWorkspace
+from agent.core.workspace import Baseline, GitWorkspace
 from lib.gitrepo import CLEAN, ProjectRepo
 from tests.conftest import git, make_remote_repo
 

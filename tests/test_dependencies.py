@@ -3,8 +3,8 @@ import subprocess
 
 import pytest
 
-from agent.runner import run_ticket
-from agent.sandbox import SandboxPolicy
+from agent.testruns.sandbox import SandboxPolicy
+from agent.worker.runner import run_ticket
 from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tickets import services

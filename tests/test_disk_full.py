@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent import diskspace, requeue
-from agent.runner import run_ticket
+from agent.worker import diskspace, requeue
+from agent.worker.runner import run_ticket
 from lib.gitrepo import GitError, commit_all
 from tests.fake_ollama import FakeOllama
 from tests.test_agent_flow import RIGHT, make_ticket

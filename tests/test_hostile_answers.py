@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from tests.conftest import client_for, make_user
 from tests.test_agent_flow import RIGHT, make_ticket
 from tickets.models import Ticket

@@ -6,7 +6,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from memory.models import MemoryItem
 from review import services as review
 from tests.conftest import client_for, make_remote_repo, make_user

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.template.loader import render_to_string
 from rest_framework.test import APIClient
 
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from lib import charts
 from metrics import definitions
 from metrics import selectors as metrics

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from agent.models import ModelProbe
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from memory.models import MemoryItem
 from tests.conftest import client_for, make_user
 from tests.fake_ollama import FakeOllama

@@ -3,7 +3,7 @@ done chunk) is the infrastructure's failure: asked again with backoff, and when 
 ticket waits as for an unreachable model. No attempt is burned. Real worker code, real git, real HTTP."""
 import pytest
 
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from tests.fake_ollama import Fault
 from tests.test_agent_flow import RIGHT, make_ticket
 from tickets.models import TicketEvent
@@ -34,7 +34,7 @@ def test_a_server_that_stays_broken_leaves_the_ticket_waiting_then_failed(calc_p
         assert ticket.intentos == 0 and not ticket.attempts.exists()
         assert "kept failing" in ticket.error_mensaje and "3 tries" in ticket.error_mensaje
         if run < 3:
-            assert ticket.estado == "pending"  # waits like an unreachable model: agent.requeue queues it again
+            assert ticket.estado == "pending"  # waits like an unreachable model: agent.worker.requeue queues it again
     assert ticket.estado == "failed"
     assert "retry the ticket" in ticket.error_mensaje
     assert len(fake_model.requests) == 9

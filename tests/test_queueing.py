@@ -3,7 +3,7 @@ import pytest
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
-from agent import requeue
+from agent.worker import requeue
 from tests.conftest import SEED_TICKET
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import services

@@ -1,4 +1,4 @@
-"""Recovery of agent runs whose worker died or lost the database (agent.heartbeat).
+"""Recovery of agent runs whose worker died or lost the database (agent.worker.heartbeat).
 
 The sweep itself is checked in-process; the two worst cases run for real: an agent cluster killed with
 SIGKILL mid-run, and a PostgreSQL restart under a running agent.
@@ -19,8 +19,8 @@ import psycopg
 import pytest
 from django.utils import timezone
 
-from agent import heartbeat, requeue
 from agent import services as agent_services
+from agent.worker import heartbeat, requeue
 from review import services as review
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from agent.runner import run_ticket
-from agent.sandbox import SandboxPolicy
+from agent.testruns.sandbox import SandboxPolicy
+from agent.worker.runner import run_ticket
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tickets import services

@@ -4,7 +4,7 @@ A setup step that leaves links to the host in its HOME or its tree, a test that
 swaps the worktree's `.git` for a link to a secret, a test that allocates 3 GB,
 forks 1,000 processes, writes 1 GB of output or prints NUL and invalid UTF-8:
 each is stopped by the kernel or made harmless, and the model is told in plain
-words. The caps are enforced by the cgroups of agent.confine where the host
+words. The caps are enforced by the cgroups of agent.testruns.confine where the host
 allows them (this machine: cgroup v1 as root), else rlimits.
 """
 import json
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from agent import confine, deps
-from agent.confine import Caps
 from agent.errors import ProjectProblem
-from agent.runner import run_ticket
-from agent.sandbox import Mounts, SandboxPolicy, SandboxUnavailable, bwrap_argv
-from agent.testrun import run_command
+from agent.testruns import confine, deps
+from agent.testruns.command import run_command
+from agent.testruns.confine import Caps
+from agent.testruns.sandbox import Mounts, SandboxPolicy, SandboxUnavailable, bwrap_argv
+from agent.worker.runner import run_ticket
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tickets import services

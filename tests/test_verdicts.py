@@ -6,7 +6,7 @@ what was already red on the base branch.
 import pytest
 
 from agent.models import TestBaseline
-from agent.runner import run_ticket
+from agent.worker.runner import run_ticket
 from metrics.selectors import factory_metrics
 from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama

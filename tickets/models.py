@@ -198,7 +198,7 @@ class TicketAttempt(models.Model):
     phase = models.CharField(max_length=200, blank=True, default="", help_text="Live progress of the attempt.")
     model_name = models.CharField(max_length=200, blank=True, default="")
     # The format the answer used ("diff", "whole+diff"; until it is in, the one asked for), with " (auto)" when
-    # the project's setting let the agent choose (agent.edits.format_label).
+    # the project's setting let the agent choose (agent.core.edits.format_label).
     edit_format = models.CharField(max_length=20, blank=True, default="")
     system_prompt = models.TextField(blank=True, default="")
     prompt = models.TextField(blank=True, default="")

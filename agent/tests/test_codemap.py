@@ -3,8 +3,8 @@ files in temporary git repositories."""
 import subprocess
 from pathlib import Path
 
-from agent.codemap import MAX_CALLER_FILES, MAX_MAP_CHARS, build_context_map, find_callers
-from agent.codemap.repo import RepoFiles
+from agent.core.codemap import MAX_CALLER_FILES, MAX_MAP_CHARS, build_context_map, find_callers
+from agent.core.codemap.repo import RepoFiles
 
 CALC = '''\
 RATE: float = 0.2

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.edits import (
+from agent.core.edits import (
     ApplyResult,
     EditBlock,
     EditFailure,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.edits import apply_edits, parse_edits
+from agent.core.edits import apply_edits, parse_edits
 
 FENCE = "```"
 def sr(search: str, replace: str) -> str:

@@ -3,7 +3,7 @@ edit introduced (file:line:col, rule, message), never the ones the file already 
 import subprocess
 from pathlib import Path
 
-from agent.syntax import check_syntax
+from agent.core.syntax import check_syntax
 
 CALC = "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
 

@@ -3,12 +3,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from agent.edit_parsing import parse_edits
-from agent.edits import ApplyResult, EditFailure
-from agent.llm import ModelReply, ScriptedModel
-from agent.loop import AttemptRecord, Implementer
-from agent.prompting import Prompt, TicketBrief
-from agent.workspace import Workspace
+from agent.core.edit_parsing import parse_edits
+from agent.core.edits import ApplyResult, EditFailure
+from agent.core.loop import AttemptRecord, Implementer
+from agent.core.model import ModelReply, ScriptedModel
+from agent.core.prompting import Prompt, TicketBrief
+from agent.core.workspace import Workspace
 from lib.outcomes import Outcome
 
 

@@ -1,7 +1,7 @@
 """The prompt fits the context window: reference material is cut first, with a note; files to modify never."""
 import pytest
 
-from agent.prompting import PromptInputs, PromptTooLarge, TicketBrief, build_prompt, count_tokens
+from agent.core.prompting import PromptInputs, PromptTooLarge, TicketBrief, build_prompt, count_tokens
 
 SYSTEM = "You are the implementer."
 

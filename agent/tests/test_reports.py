@@ -4,10 +4,10 @@ import os
 
 import pytest
 
-from agent.reports import Report, TestCase, read_reports
-from agent.sandbox import SandboxPolicy
-from agent.testing import TestSetup, run_once
-from agent.verdict import Judging, judge
+from agent.testruns.reports import Report, TestCase, read_reports
+from agent.testruns.sandbox import SandboxPolicy
+from agent.testruns.suite import TestSetup, run_once
+from agent.testruns.verdict import Judging, judge
 
 JUNIT = b"""<?xml version="1.0"?><testsuites><testsuite name="pytest">
 <testcase classname="tests.test_text" name="test_slugify" file="tests/test_text.py" line="3"/>

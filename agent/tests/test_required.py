@@ -1,5 +1,5 @@
 """Which required tests exist, and which edits of their files keep them: on real files in a temporary folder."""
-from agent.required import read_required
+from agent.testruns.required import read_required
 
 TESTS = '''import pytest
 

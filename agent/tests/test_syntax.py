@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.edits import EditFailure
-from agent.syntax import check_syntax
+from agent.core.edits import EditFailure
+from agent.core.syntax import check_syntax
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.testparse import parse_test_output, summarize_failures
+from agent.testruns.parsing import parse_test_output, summarize_failures
 
 needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 

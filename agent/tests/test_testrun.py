@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent import sandbox
-from agent.sandbox import SandboxPolicy, SandboxUnavailable
-from agent.testrun import run_command
+from agent.testruns import sandbox
+from agent.testruns.command import run_command
+from agent.testruns.sandbox import SandboxPolicy, SandboxUnavailable
 
 requires_sandbox = pytest.mark.skipif(
     not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agent.edits import apply_edits
+from agent.core.edits import apply_edits
 
 
 class Command(BaseCommand):

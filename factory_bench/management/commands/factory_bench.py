@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from agent.llm import ModelUnavailable
+from agent.core.model import ModelUnavailable
 from factory_bench.harness import (
     SCRIPTED,
     Benchmark,

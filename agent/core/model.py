@@ -1,0 +1,225 @@
+"""The Model interface the agent talks to, with the Ollama implementation and a scripted one for tests."""
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+import ollama
+
+NS = 1_000_000_000
+ProgressCallback = Callable[[str], None]
+
+
+class ModelUnavailable(RuntimeError):
+    """The model server cannot be reached or lacks the model: the ticket must not be burned."""
+
+
+class ModelBroken(ModelUnavailable):
+    """The model server answered but kept breaking (stream cut, 5xx, timeout) through every retry.
+
+    Like ModelUnavailable it burns no attempt: the server, not the model's answer, is at fault.
+    """
+
+
+class StreamBroken(RuntimeError):
+    """One request's answer did not arrive whole: retried (agent.core.model.OllamaModel.complete) before giving up."""
+
+
+class ModelFailed(RuntimeError):
+    """The model server answered with an error for this request: the attempt counts as failed."""
+
+
+class ModelCancelled(RuntimeError):
+    """The answer was no longer wanted (another candidate already won) and its request was closed."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """One sample's randomness: several candidates of one attempt differ by seed and temperature."""
+
+    seed: int
+    temperature: float
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What Ollama says about a model (/api/tags and /api/show)."""
+
+    name: str
+    digest: str
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+    context_length: int | None = None
+
+
+@dataclass
+class ModelReply:
+    text: str
+    prompt_tokens: int | None = None
+    eval_tokens: int | None = None
+    total_seconds: float = 0.0
+    prompt_eval_seconds: float | None = None
+    eval_seconds: float | None = None
+
+
+class Model(Protocol):
+    name: str
+
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply: ...
+
+
+def _seconds(value: int | None) -> float | None:
+    return None if value is None else value / NS
+
+
+class OllamaModel:
+    """Ollama's chat API, streamed, with num_ctx always sent (Ollama's 2k default silently truncates).
+
+    A request whose answer breaks (cut stream, 5xx, timeout) is sent again up to `retries` times with
+    doubling pauses from `backoff_s`, then ModelBroken: an infrastructure wait, never the model's attempt.
+    """
+
+    def __init__(self, *, host: str, name: str, num_ctx: int, temperature: float, timeout: float,
+                 retries: int = 2, backoff_s: float = 2.0) -> None:
+        self.host, self.name = host, name
+        self.retries, self.backoff_s = retries, backoff_s
+        self.options = {"num_ctx": num_ctx, "temperature": temperature}
+        self.client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=5.0))
+
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        options = self.options if sampling is None else {**self.options, "seed": sampling.seed,
+                                                         "temperature": sampling.temperature}
+        problems: list[str] = []
+        for number in range(self.retries + 1):
+            if number:
+                self._pause(number, problem=problems[-1], on_progress=on_progress, cancel=cancel)
+            try:
+                return self._complete_once(messages=messages, options=options, on_progress=on_progress,
+                                           cancel=cancel)
+            except StreamBroken as exc:
+                problems.append(str(exc))
+        raise ModelBroken(f"Ollama at {self.host} kept failing to answer with {self.name} ({len(problems)} "
+                          f"tries): {problems[-1]}")
+
+    def _pause(self, number: int, *, problem: str, on_progress: ProgressCallback | None,
+               cancel: threading.Event | None) -> None:
+        seconds = self.backoff_s * 2 ** (number - 1)
+        if on_progress:
+            on_progress(f"model answer broke ({problem[:120]}); asking again in {seconds:.0f} s")
+        if cancel is not None and cancel.wait(seconds):
+            raise ModelCancelled("another candidate already won")
+        if cancel is None:
+            time.sleep(seconds)
+
+    def _complete_once(self, *, messages: list[dict], options: dict, on_progress: ProgressCallback | None,
+                       cancel: threading.Event | None) -> ModelReply:
+        started = time.monotonic()
+        try:
+            stream = self.client.chat(model=self.name, messages=messages, stream=True, options=options)
+            return self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
+        except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+        except ollama.ResponseError as exc:
+            if exc.status_code == 404 or "not found" in str(exc.error).lower():
+                raise ModelUnavailable(
+                    f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`"
+                ) from None
+            if exc.status_code >= 500 or exc.status_code < 0:  # -1: an error line inside the stream
+                raise StreamBroken(f"Ollama error ({exc.status_code}): {exc.error}") from None
+            raise ModelFailed(f"Ollama error ({exc.status_code}): {exc.error}") from None
+        except httpx.TimeoutException:
+            raise StreamBroken(f"no answer within the timeout ({self.host}, {self.name})") from None
+        except (httpx.TransportError, json.JSONDecodeError) as exc:
+            raise StreamBroken(f"the connection broke during the answer: {exc}") from None
+
+    @staticmethod
+    def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None,
+                 cancel: threading.Event | None = None) -> ModelReply:
+        parts: list[str] = []
+        final = None
+        last_report = 0.0
+        for chunk in stream:
+            if cancel is not None and cancel.is_set():
+                stream.close()  # closes the HTTP response: Ollama stops generating for it
+                raise ModelCancelled("another candidate already won")
+            parts.append(chunk.message.content or "")
+            if chunk.done:
+                final = chunk
+            if on_progress and time.monotonic() - last_report > 1.0:
+                last_report = time.monotonic()
+                on_progress(f"model writing: {sum(map(len, parts))} characters so far")
+        if final is None:
+            # Ollama always ends with a done chunk: a stream ending without one was cut, and half an answer
+            # must not be judged as the model's.
+            raise StreamBroken(f"the answer stopped after {sum(map(len, parts))} characters without its end")
+        return ModelReply(text="".join(parts), total_seconds=time.monotonic() - started,
+                          prompt_tokens=final.prompt_eval_count, eval_tokens=final.eval_count,
+                          prompt_eval_seconds=_seconds(final.prompt_eval_duration),
+                          eval_seconds=_seconds(final.eval_duration))
+
+    def check(self) -> str:
+        """The model's digest; raises ModelUnavailable unless the server answers and has the model."""
+        try:
+            digests = {model.model: model.digest or "" for model in self.client.list().models}
+        except (ConnectionError, httpx.TransportError) as exc:
+            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+        for candidate in (self.name, f"{self.name}:latest"):
+            if candidate in digests:
+                return digests[candidate]
+        raise ModelUnavailable(f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`")
+
+    def describe(self, *, digest: str) -> ModelFacts:
+        """Family, size and the real context length, from /api/show (once per digest: agent.strategies.probing)."""
+        try:
+            shown = self.client.show(self.name)
+        except (ConnectionError, httpx.TransportError) as exc:
+            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+        except ollama.ResponseError as exc:
+            raise ModelUnavailable(f"Ollama cannot describe '{self.name}' ({exc.status_code}): {exc.error}") from None
+        info = dict(shown.modelinfo or {})
+        lengths = [value for key, value in info.items() if key.endswith(".context_length") and isinstance(value, int)]
+        details = shown.details
+        return ModelFacts(name=self.name, digest=digest, family=(details.family if details else "") or "",
+                          parameter_size=(details.parameter_size if details else "") or "",
+                          quantization=(details.quantization_level if details else "") or "",
+                          context_length=lengths[0] if lengths else None)
+
+    def with_context(self, num_ctx: int) -> "OllamaModel":
+        """The same model with another num_ctx (capped at what the model really has)."""
+        model = OllamaModel.__new__(OllamaModel)
+        model.host, model.name, model.client = self.host, self.name, self.client
+        model.options = {**self.options, "num_ctx": num_ctx}
+        return model
+
+    @property
+    def num_ctx(self) -> int:
+        return self.options["num_ctx"]
+
+
+class ScriptedModel:
+    """Answers from a list (or a function of the prompt), for tests and the benchmark harness."""
+
+    def __init__(self, answers: Iterable[str] | Callable[[str, str], str], *, name: str = "scripted") -> None:
+        self.name = name
+        self.prompts: list[tuple[str, str]] = []
+        self._respond = answers if callable(answers) else None
+        self._queue = deque([] if callable(answers) else answers)
+
+    def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
+                 sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
+        self.prompts.append((system, user))
+        if self._respond is not None:
+            text = self._respond(system, user)
+        elif self._queue:
+            text = self._queue.popleft()
+        else:
+            raise ModelFailed("the scripted model has no answer left")
+        return ModelReply(text=text, prompt_tokens=len(system + user) // 4, eval_tokens=len(text) // 4)

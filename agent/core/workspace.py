@@ -1,0 +1,242 @@
+"""The agent's view of a ticket's git worktree: read, edit, check, test, diff, commit."""
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from agent.core.codemap import build_context_map
+from agent.core.content import SizeLimits, refuse_unfit
+from agent.core.edits import ApplyResult, EditFailure, apply_edits
+from agent.core.syntax import check_syntax
+from agent.testruns.required import RequiredTests, read_required
+from agent.testruns.suite import TestSetup, run_for_verdict
+from agent.testruns.verdict import Judging
+from lib import diffsource, gitrepo, gittrees
+from lib.paths import resolved_inside
+
+TREE_MAX_LINES = 150
+
+
+class Workspace(Protocol):
+    """What the implementer loop needs from a place to work: exactly the calls it makes."""
+
+    def read(self, path: str) -> str | None: ...
+    def line_count(self, path: str) -> int: ...
+    def tree(self) -> str: ...
+    def context_map(self, paths: list[str]) -> str: ...
+    def apply(self, answer: str) -> ApplyResult: ...
+    def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict: ...
+    def diff(self) -> str: ...
+    def fork(self, count: int) -> AbstractContextManager[list["Workspace"]]: ...
+    def adopt(self, other: "Workspace") -> None: ...
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What the tests did on the base commit: test id -> outcome (None without a per-test report)."""
+
+    commit: str
+    branch: str
+    outcomes: dict[str, str] | None
+
+
+@dataclass
+class GitWorkspace:
+    """A real worktree on the ticket's branch; `base` is the commit the diff is taken against."""
+
+    root: Path
+    base: str
+    tests: TestSetup
+    baseline: Baseline
+    # The ticket's archivos_modificar: a path with a wrong folder but a matching file name edits one of these.
+    files_to_modify: tuple[str, ...] = ()
+    # The ticket's tests_requeridos: judged by the verdict (agent.testruns.verdict).
+    required_tests: tuple[str, ...] = ()
+    # Those of them that exist now, and what edits may do to their files (read again on reset).
+    required: RequiredTests = field(default_factory=RequiredTests)
+    # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
+    scratch: Callable[[str], AbstractContextManager[Path]] | None = None
+    # FACTORY_MAX_FILE_KB / FACTORY_MAX_CHANGE_KB, and FACTORY_STORED_DIFF_KB for the diff this returns.
+    limits: SizeLimits = field(default_factory=SizeLimits)
+    diff_limit: int = 256 * 1024
+    # Paths the agent wrote since HEAD: the worktree's tree is HEAD's with these (lib.gittrees), so no diff,
+    # verdict or commit scans the whole checkout. Files written by test runs are not the agent's work.
+    written: set[str] = field(default_factory=set)
+    # current_tree() until the worktree may have changed (an edit, a reset, a candidate adopted, a test run that
+    # touched a written file), and the written files' (mtime, size) when it was made.
+    _tree: str | None = field(default=None, repr=False)
+    _stamp: tuple = field(default=(), repr=False)
+
+    def read(self, path: str) -> str | None:
+        target = resolved_inside(self.root, path)  # never show the model anything from outside the worktree
+        if target is None or not target.is_file():
+            return None
+        return target.read_text(encoding="utf-8", errors="replace")
+
+    def line_count(self, path: str) -> int:
+        text = self.read(path)
+        return 0 if text is None else text.count("\n") + 1
+
+    def tree(self) -> str:
+        return compact_tree(checkout_files(self.root, written=self.written), max_lines=TREE_MAX_LINES)
+
+    def context_map(self, paths: list[str]) -> str:
+        return build_context_map(root=self.root, paths=paths, written=self.written)
+
+    def apply(self, answer: str) -> ApplyResult:
+        self._tree = None
+        before = {path: (self.root / path).read_bytes() for path in self.required.guarded
+                  if (self.root / path).is_file()}
+        result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
+        self.written.update(result.applied)
+        result = self._undo_on_required_tests(result, before=before)
+        for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits,
+                                    answer=list(result.applied)):
+            if failure.path in result.applied:
+                result.applied.remove(failure.path)
+            result.failed.append(failure)
+        return result
+
+    def _undo_on_required_tests(self, result: ApplyResult, *, before: dict[str, bytes]) -> ApplyResult:
+        """Required tests that already exist are the contract: edits that change them are undone and refused."""
+        for path in list(result.applied):
+            if path in self.required.locked:
+                subprocess.run(["git", "checkout", "HEAD", "--", path], cwd=self.root, check=False,
+                               capture_output=True)
+                reason = f"{path} holds required tests (tests_requeridos) and must not be changed; fix the code instead"
+            elif reason := self.required.refusal(path, self.read(path) or ""):
+                (self.root / path).write_bytes(before[path])  # this answer's edit only: earlier attempts' stay
+            else:
+                continue
+            result.applied.remove(path)
+            result.failed.append(EditFailure(path=path, reason=reason))
+        return result
+
+    def check_syntax(self, paths: list[str]) -> list[EditFailure]:
+        return check_syntax(root=self.root, paths=paths)
+
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict:
+        judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
+                          base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
+                          required=self.required_tests)
+        try:
+            result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+            return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
+        finally:
+            self.notice_rewrites()
+
+    @contextmanager
+    def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
+        """`count` copies of this worktree as it is now (uncommitted work included), each in a scratch checkout."""
+        if self.scratch is None:
+            raise RuntimeError("this workspace cannot make copies (no scratch checkouts configured)")
+        start = gittrees.commit_of(worktree=self.root, tree=self.current_tree(), message="factory snapshot")
+        with ExitStack() as stack:
+            roots = [stack.enter_context(self.scratch(start)) for _ in range(count)]
+            yield [replace(self, root=root, written=set(), _tree=None, _stamp=()) for root in roots]
+
+    def reset(self) -> None:
+        """Back to the base commit, nothing else in the worktree (an escalated run starts clean)."""
+        gitrepo.reset_to(worktree=self.root, commit=self.base)
+        self.written.clear()
+        self._tree = None
+        self.required = read_required(root=self.root, entries=self.required_tests)
+
+    def adopt(self, other: "GitWorkspace") -> None:
+        """Make this worktree hold what `other` (a copy made by fork) holds now."""
+        changed = gittrees.apply_difference(worktree=self.root, start=self.current_tree(), end=other.current_tree())
+        self.written.update(changed)
+        self._tree = None
+
+    def current_tree(self) -> str:
+        """The worktree's content as a tree: HEAD's, with the paths the agent wrote as they are now."""
+        if self._tree is None:
+            self._stamp = self.stamp()
+            self._tree = gittrees.tree_with(worktree=self.root, paths=self.written)
+        return self._tree
+
+    def notice_rewrites(self) -> None:
+        """After something else ran in the worktree (the tests): forget the tree if a written file changed."""
+        if self.stamp() != self._stamp:
+            self._tree = None
+
+    def stamp(self) -> tuple:
+        stamps = []
+        for path in sorted(self.written):
+            try:
+                info = (self.root / path).stat()
+                stamps.append((path, info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append((path, None, None))
+        return tuple(stamps)
+
+    def changed_files(self) -> list[str]:
+        return gittrees.changed_between(worktree=self.root, base=self.base, tree=self.current_tree())
+
+    def diff(self) -> str:
+        """The change as safe text, bounded (FACTORY_STORED_DIFF_KB): what an attempt stores."""
+        return self.bounded_diff().text
+
+    def bounded_diff(self) -> diffsource.Bounded:
+        return diffsource.bounded(self.root, self.base, self.current_tree(), limit=self.diff_limit)
+
+    def stats(self) -> list[dict]:
+        """Every changed file with its line counts, size, and whether it is binary or a link."""
+        return diffsource.files(self.root, self.base, self.current_tree())
+
+    def summary(self) -> dict:
+        """What the ticket keeps of the change: a bounded diff and every file; git has the rest."""
+        preview = self.bounded_diff()
+        return {"diff": preview.text, "diff_truncated": preview.truncated, "files": self.stats()}
+
+    def commit(self, message: str) -> str | None:
+        """Commit what the agent wrote on the worktree's branch; None when that is nothing."""
+        commit = gittrees.commit_tree(worktree=self.root, tree=self.current_tree(), paths=self.written,
+                                      message=message)
+        self.written.clear()
+        self._tree = None
+        return commit
+
+
+def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:
+    """A test run that left files the change may not keep fails, whatever the tests said."""
+    if not failures or result.get("cancelled"):
+        return result
+    return {**result, "success": False,
+            "refused": [{"path": failure.path, "reason": failure.reason} for failure in failures]}
+
+
+def checkout_files(root: Path, *, written: set[str]) -> list[str]:
+    """The checkout's files for the prompt: git's, read from the index, with what the agent wrote or deleted.
+
+    Not `--others`: listing untracked files walks every folder (50 ms on a 20,000-file checkout, per attempt),
+    and the only untracked files worth showing are the agent's own new ones, which `written` holds.
+    """
+    output = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True,
+                            check=False).stdout.decode("utf-8", "replace")  # a name that is not UTF-8 stays shown
+    files = set(output.split("\0")[:-1]) if output else set()
+    for path in written:
+        if (root / path).is_file():
+            files.add(path)
+        else:
+            files.discard(path)
+    return sorted(files)
+
+
+def compact_tree(files: list[str], *, max_lines: int) -> str:
+    """Every file when few; otherwise folders with their file counts, to stay small on big repos."""
+    if len(files) <= max_lines:
+        return "\n".join(files)
+    folders: dict[str, int] = {}
+    for path in files:
+        parts = path.split("/")
+        key = "/".join(parts[:2]) + "/" if len(parts) > 2 else (parts[0] + "/" if len(parts) == 2 else path)
+        folders[key] = folders.get(key, 0) + 1
+    lines = [f"{name} ({count} files)" if name.endswith("/") else name for name, count in sorted(folders.items())]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... and {len(lines) - max_lines} more entries"]
+    return "\n".join(lines)

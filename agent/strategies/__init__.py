@@ -1,0 +1,1 @@
+"""How models are used: the Ollama client, probing, escalation."""

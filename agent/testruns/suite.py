@@ -1,0 +1,211 @@
+"""Running a project's tests for a verdict: scoped first, the full suite when that is green, flaky tests re-run.
+
+Each run asks for a per-test report (agent.testruns.reports) next to the console output
+(agent.testruns.parsing); agent.testruns.verdict compares it with the base commit's results.
+The tests related to the change run first, for fast feedback: pytest on the test
+files the attempt touched and the ones the ticket names, Jest's
+--findRelatedTests on the changed files, or the project's own
+quick_test_command with {files}. Only when those are green does the whole
+suite run. Both timings are recorded.
+"""
+import re
+import shlex
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from agent.testruns.command import run_command
+from agent.testruns.deps import Dependencies
+from agent.testruns.parsing_base import safe_strings
+from agent.testruns.reports import INJECTED_ENV, Report, project_report_path, read_reports
+from agent.testruns.sandbox import SandboxPolicy
+from agent.testruns.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
+
+PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
+JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?(jest|vitest)(\s|$)")
+NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
+PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
+# A scoped run is trusted only when the runner really ran: 0 (green) or 1 (tests failed).
+CONCLUSIVE_EXIT_CODES = (0, 1)
+
+
+@dataclass(frozen=True)
+class TestSetup:
+    """How the project's tests run here."""
+
+    __test__ = False  # not a test class for pytest to collect
+
+    command: str
+    timeout: float
+    sandbox: SandboxPolicy
+    quick_command: str = ""  # the project's, with {files}
+    project_report: str = ""  # the project's own report file (test_report), relative to the worktree
+    dependencies: Dependencies | None = None  # the base commit's installed dependencies, mounted read-only
+
+
+@dataclass
+class Run:
+    result: dict
+    report: Report | None
+
+    @property
+    def conclusive(self) -> bool:
+        return (self.result["exit_code"] in CONCLUSIVE_EXIT_CODES and not self.result.get("timed_out")
+                and self.report is not None and bool(self.report.cases))
+
+
+@dataclass
+class JudgedRuns:
+    """The runs of one attempt and their verdict, as tests_resultado shows them."""
+
+    final: Run
+    verdict: Verdict
+    scoped: Run | None = None
+    full: Run | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_result(self) -> dict:
+        result = dict(self.final.result)
+        result["success"] = self.verdict.green
+        result["verdict"] = self.verdict.as_dict()
+        result["report"] = self.final.report.kind if self.final.report else "console"
+        if self.verdict.basis == "baseline":
+            result["failures"] = merge_details(blocking_failures(self.verdict, self.final.report),
+                                               console=self.final.result.get("failures") or [])
+        if self.scoped is not None:
+            result["scoped"] = {"command": self.scoped.result.get("command"),
+                                "seconds": self.scoped.result.get("duration_s"),
+                                "tests": len(self.scoped.report.cases) if self.scoped.report else None,
+                                "conclusive": self.scoped.conclusive}
+        result["full_seconds"] = self.full.result.get("duration_s") if self.full else None
+        result["duration_s"] = round(sum(run.result.get("duration_s") or 0 for run in (self.scoped, self.full)
+                                         if run is not None), 3)
+        result["notes"] = self.notes
+        return safe_strings(result)  # a report's test names are the tests' own bytes too
+
+
+def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",
+             cancel: threading.Event | None = None) -> Run:
+    """One run of `command` with report injection; the project's own report file is cleared first."""
+    stale = project_report_path(worktree=cwd, relative=setup.project_report) if setup.project_report else None
+    if stale is not None and stale.is_file() and not stale.is_symlink():
+        stale.unlink()
+    env = dict(INJECTED_ENV)
+    if extra_addopts:
+        env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"
+    with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
+        mounts = setup.dependencies.mounts(worktree=cwd) if setup.dependencies else ()
+        result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
+                             readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
+        report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
+    return Run(result=result, report=report)
+
+
+def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging,
+                    cancel: threading.Event | None = None) -> JudgedRuns:
+    """Scoped first when possible; the full suite only when the scoped run is green."""
+    notes: list[str] = []
+    scoped_run = None
+    command = scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
+    if command:
+        scoped_run = run_once(setup, cwd=cwd, command=command, cancel=cancel)
+        if scoped_run.result.get("cancelled"):
+            return cancelled_runs(scoped_run, judging)
+        if scoped_run.result.get("timed_out") or scoped_run.result.get("limits"):
+            verdict = judge(judging=scoped(judging), report=scoped_run.report, exit_code=scoped_run.result["exit_code"],
+                            timed_out=bool(scoped_run.result.get("timed_out")), limits=scoped_run.result["limits"])
+            return JudgedRuns(final=scoped_run, verdict=verdict, scoped=scoped_run, notes=notes)
+        if scoped_run.conclusive:
+            verdict = settle_flaky(setup, cwd=cwd, judging=scoped(judging), run=scoped_run)
+            if not verdict.green:
+                notes.append("the related tests failed, so the full suite did not run")
+                return JudgedRuns(final=scoped_run, verdict=verdict, scoped=scoped_run, notes=notes)
+        else:
+            notes.append("the scoped run was inconclusive (no report or an unusual exit code); the full suite decides")
+    full_run = run_once(setup, cwd=cwd, command=setup.command, cancel=cancel)
+    if full_run.result.get("cancelled"):
+        return cancelled_runs(full_run, judging)
+    verdict = settle_flaky(setup, cwd=cwd, judging=judging, run=full_run)
+    return JudgedRuns(final=full_run, verdict=verdict, scoped=scoped_run, full=full_run, notes=notes)
+
+
+def cancelled_runs(run: Run, judging: Judging) -> JudgedRuns:
+    verdict = Verdict(green=False, basis="exit_code", reason="cancelled: another candidate already won",
+                      base_commit=judging.base_commit, base_branch=judging.base_branch)
+    return JudgedRuns(final=run, verdict=verdict)
+
+
+def scoped(judging: Judging) -> Judging:
+    return Judging(**{**judging.__dict__, "full_run": False})
+
+
+def settle_flaky(setup: TestSetup, *, cwd: Path, judging: Judging, run: Run) -> Verdict:
+    """Judge the run; tests it broke are re-run once on their own, and those that pass then are flaky."""
+    verdict = judge(judging=judging, report=run.report, exit_code=run.result["exit_code"],
+                    timed_out=bool(run.result.get("timed_out")), limits=run.result.get("limits") or ())
+    if not verdict.broken:
+        return verdict
+    rerun = run_once(setup, cwd=cwd, **rerun_of(setup, verdict.broken))
+    outcomes = rerun.report.outcomes() if rerun.report else {}
+    flaky = [test_id for test_id in verdict.broken if outcomes.get(test_id) == "passed"]
+    if not flaky:
+        return verdict
+    verdict.flaky = flaky
+    verdict.broken = [test_id for test_id in verdict.broken if test_id not in flaky]
+    verdict.green, verdict.reason = conclude(verdict, judging=judging)
+    return verdict
+
+
+def rerun_of(setup: TestSetup, test_ids: list[str]) -> dict:
+    """pytest runs just those tests (their node ids, and -k in case the command names folders of its own);
+    other runners run their whole command again."""
+    if not PYTEST.search(setup.command):
+        return {"command": setup.command}
+    node_ids = " ".join(shlex.quote(test_id) for test_id in test_ids if "::" in test_id)
+    return {"command": f"{setup.command} {node_ids}".strip(),
+            "extra_addopts": "-k " + shlex.quote(" or ".join(rerun_names(test_ids)))}
+
+
+def related_files(setup: TestSetup, judging: Judging) -> list[str]:
+    """What the scoped run covers: changed files and the test files the ticket names."""
+    named = [entry.split("::", 1)[0].strip() for entry in judging.required]
+    candidates = sorted({*judging.changed_files, *(path for path in named if PurePosixPath(path).suffix)})
+    if PYTEST.search(setup.command) and not setup.quick_command:
+        return [path for path in candidates if PYTHON_TEST_FILE.search(path)]
+    return candidates
+
+
+def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> str | None:
+    existing = [path for path in files if (cwd / path).is_file()]
+    if not existing:
+        return None
+    quoted = " ".join(shlex.quote(path) for path in existing)
+    if setup.quick_command:
+        return setup.quick_command.replace("{files}", quoted)
+    if PYTEST.search(setup.command):
+        return f"{setup.command} {quoted}"
+    if JEST.search(setup.command):
+        return f"{setup.command} --findRelatedTests {quoted}"
+    if NPM_TEST.search(setup.command) and runs_jest(cwd):
+        return f"{setup.command} -- --findRelatedTests {quoted}"
+    return None
+
+
+def runs_jest(cwd: Path) -> bool:
+    try:
+        scripts = (cwd / "package.json").read_text(errors="replace")
+    except OSError:
+        return False
+    return bool(re.search(r'"test"\s*:\s*"[^"]*\bjest\b', scripts))
+
+
+def merge_details(blocking: list[dict], *, console: list[dict]) -> list[dict]:
+    """Blocking tests, with the console's richer details (traceback) when it names the same test."""
+    by_name = {item.get("name", ""): item for item in console}
+    merged = []
+    for item in blocking:
+        match = by_name.get(item["name"]) or next(
+            (found for name, found in by_name.items() if name and item["name"].endswith(name.split("::")[-1])), None)
+        merged.append({**item, **({"details": match.get("details", "")} if match and match.get("details") else {})})
+    return merged

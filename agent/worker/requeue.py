@@ -1,0 +1,58 @@
+"""Periodic recovery (a django-q2 schedule, every minute): nothing waits forever.
+
+- tickets sent back to pending because the model server was unreachable, or the disk full, are
+  queued again once it answers and FACTORY_MIN_FREE_MB is free again;
+- pending tickets whose queue entry was lost (queue flushed, broker restored)
+  are queued again after a grace period;
+- a ticket left in_progress by a worker that died is recovered (agent.worker.heartbeat: back to pending once,
+  then failed).
+"""
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from agent import services
+from agent.core.model import ModelUnavailable
+from agent.defaults import default_model
+from agent.worker import diskspace, heartbeat, queueing
+from tickets import services as ticket_services
+from tickets.models import Ticket
+from tickets.states import RUNNABLE
+
+LOST_AFTER = timedelta(minutes=30)
+
+
+def requeue_waiting() -> int:
+    heartbeat.sweep()  # every agent worker sweeps every few seconds too; this covers the time none is alive
+    waiting = Ticket.objects.filter(estado__in=RUNNABLE).filter(
+        error_mensaje__isnull=False) | Ticket.objects.filter(
+        estado__in=RUNNABLE, queued_at__lt=timezone.now() - LOST_AFTER)
+    in_queue = queueing.waiting_ticket_ids()
+    # A ticket whose entry still waits (the only worker is busy) is not queued again.
+    waiting = [ticket for ticket in waiting.distinct() if str(ticket.pk) not in in_queue]
+    if not waiting or not disk_has_room() or not model_is_reachable():
+        return 0
+    queued = 0
+    for ticket in waiting:
+        with transaction.atomic():
+            queued += ticket_services.queue_if_ready(ticket=ticket)
+    return queued
+
+
+def disk_has_room() -> bool:
+    problem = diskspace.shortage()
+    services.record_health(key="disk", ok=not problem, message=problem)
+    return not problem
+
+
+def model_is_reachable() -> bool:
+    try:
+        default_model().check()
+    except ModelUnavailable as exc:
+        services.record_health(key="model", ok=False, message=str(exc))
+        return False
+    services.record_health(key="model", ok=True)
+    return True
+
+
