@@ -95,7 +95,7 @@ def index_points(items: list[CorpusItem], vectors: list[list[float]]) -> list[In
     return [
         IndexPoint(id=item.id, text=item.text, dense=vector,
                    payload={"project": item.project, "kind": item.kind, "tags": list(item.tags)})
-        for item, vector in zip(items, vectors)
+        for item, vector in zip(items, vectors, strict=True)
     ]
 
 
@@ -117,7 +117,7 @@ def search_calls(index: EmbeddedIndex, queries: list[PreparedQuery], *, hybrid: 
 
 
 def recall(hits_per_query: list[list[Hit]], queries: list[PreparedQuery]) -> float:
-    found = [len(q.relevant & {hit.id for hit in hits}) / len(q.relevant) for hits, q in zip(hits_per_query, queries)]
+    found = [len(q.relevant & {hit.id for hit in hits}) / len(q.relevant) for hits, q in zip(hits_per_query, queries, strict=True)]
     return sum(found) / len(found)
 
 
@@ -192,7 +192,7 @@ def report_engine(index: EmbeddedIndex, prepared: list[PreparedQuery], *, store_
     decision = index.dense_search()
     ef = decision.get("hnsw_ef") or 128
     hnsw_hits, hnsw_all = dense_only(index, prepared, edge.SearchParams(hnsw_ef=ef), filtered=False)
-    overlap = statistics.mean(len(a & b) / max(1, len(a)) for a, b in zip(exact_hits, hnsw_hits))
+    overlap = statistics.mean(len(a & b) / max(1, len(a)) for a, b in zip(exact_hits, hnsw_hits, strict=True))
     recalls = (recall_at_k(index, prepared, hybrid=False), recall_at_k(index, prepared, hybrid=True))
     print_table(
         f"Embedded index: {count} items (768-dim float16), {len(prepared)} labelled queries; "

@@ -115,8 +115,8 @@ def search_figures(api, queries: list[str], requests: int) -> None:
     floor, lone, lone_filtered = [], [], []
     for n in range(requests):  # interleaved, so the machine's load weighs on both alike
         floor += timed(ticket_list, 1)
-        lone += timed(lambda _: search(n), 1)
-        lone_filtered += timed(lambda _: filtered(n), 1)
+        lone += timed(lambda _, n=n: search(n), 1)
+        lone_filtered += timed(lambda _, n=n: filtered(n), 1)
     line("GET /api/factory/tickets?page_size=1 (floor)", floor)
     line("GET /api/factory/memory/search, lone, k=5", lone, floor, "ticket list")
     line("GET /api/factory/memory/search, project filter", lone_filtered, floor, "ticket list")
@@ -172,7 +172,7 @@ def handover_figures(api, queries: list[str]) -> None:
         other = subprocess.Popen([sys.executable, "-c", script, str(index.path), str(settings.FACTORY_EMBED_DIM)],
                                  env={"PYTHONPATH": str(_django.ROOT), "PATH": ""}, stdout=subprocess.PIPE, text=True)
         assert other.stdout.readline().strip() == "held"
-        after += timed(lambda _: api.get("/api/factory/memory/search", {"q": queries[n], "k": 5}), 1)
+        after += timed(lambda _, n=n: api.get("/api/factory/memory/search", {"q": queries[n], "k": 5}), 1)
         other.kill()
         other.wait()
         index.close()

@@ -16,8 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -158,7 +157,7 @@ def bench_user() -> AbstractBaseUser:
 
 
 def utc_now() -> str:
-    return datetime.now(dt_timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def default_report_path(*, suite: str, model: str, started: datetime) -> Path:

@@ -124,7 +124,7 @@ def table_row(result: dict) -> str:
              yes_no(result["accepted"]), "-" if result["minutes"] is None else f"{result['minutes']:.2f}",
              result["prompt_tokens"], result["eval_tokens"], f"{result['model_seconds']:.1f}",
              f"{result['test_seconds']:.1f}")
-    return "".join(f"{str(cell):<{width}}" for cell, (_, width) in zip(cells, COLUMNS)).rstrip()
+    return "".join(f"{str(cell):<{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True)).rstrip()
 
 
 def yes_no(value: bool) -> str:

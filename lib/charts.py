@@ -107,7 +107,7 @@ class Frame:
     def x_labels(self, labels: Sequence[str], centers: Sequence[float]) -> list[str]:
         every = max(1, -(-len(labels) // 12))
         return [_text(x, self.top + self.height + 16, label, anchor="middle", extra='opacity="0.8"')
-                for index, (label, x) in enumerate(zip(labels, centers)) if index % every == 0]
+                for index, (label, x) in enumerate(zip(labels, centers, strict=True)) if index % every == 0]
 
 
 def line_chart(*, title: str, labels: Sequence[str], series: Sequence[Series], targets: Sequence[TargetLine] = (),
@@ -128,7 +128,7 @@ def line_chart(*, title: str, labels: Sequence[str], series: Sequence[Series], t
 
 def _polyline(item: Series, centers: Sequence[float], frame: Frame, fmt: Formatter) -> list[str]:
     parts, run = [], []
-    points = [(x, value) for x, value in zip(centers, item.values)]
+    points = [(x, value) for x, value in zip(centers, item.values, strict=True)]
     for x, value in points + [(0.0, None)]:
         if value is not None:
             run.append(f"{x:.1f},{frame.y(value):.1f}")

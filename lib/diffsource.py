@@ -105,9 +105,9 @@ def _add_sizes(repo: Path, entries: list[dict], blobs: list[str]) -> None:
                              input=wanted.encode(), capture_output=True, check=False).stdout
         sizes = {name.decode(): int(size) for name, _, size in (line.partition(b" ") for line in out.splitlines())
                  if size.isdigit()}
-    for entry, blob in zip(entries, blobs):
+    for entry, blob in zip(entries, blobs, strict=True):
         entry["size"] = sizes.get(blob, 0)
-    for entry, blob in zip(entries, blobs):
+    for entry, blob in zip(entries, blobs, strict=True):
         if entry.get("symlink") and blob in sizes:
             target = subprocess.run(_git(repo, "cat-file", "blob", blob), capture_output=True, check=False).stdout
             entry["target"] = from_bytes(target[:1000])

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import zip_longest
-from typing import Iterable, Iterator
 
 from pygments import highlight
 from pygments.formatters import HtmlFormatter

@@ -119,7 +119,7 @@ def reembed_pending(*, limit: int | None = None) -> int:
         vectors = engine.embedder().embed_documents([item.text for item in batch])
         index = engine.index()
         with index.session():  # one batch at a time: another process may take the shard in between
-            for item, vector in zip(batch, vectors):
+            for item, vector in zip(batch, vectors, strict=True):
                 index.set_dense(id=str(item.pk), dense=vector)
         MemoryItem.objects.filter(pk__in=[item.pk for item in batch]).update(
             needs_embedding=False, embed_model=settings.FACTORY_EMBED_MODEL)

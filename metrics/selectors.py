@@ -183,7 +183,7 @@ def _fetch(sql: str, params: dict) -> list[dict]:
         cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def ticket_numbers(filters: MetricsFilter, now: datetime) -> dict:

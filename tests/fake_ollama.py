@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 DEFAULT_MODELS = ("qwen2.5-coder:14b", "nomic-embed-text")
 FAKE_SERVER_VERSION = "0.9.0"
@@ -461,7 +462,7 @@ def _final_chunk(model: str, payload: dict, *, done_reason: str = "stop", **stat
 
 
 def _timestamp() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _full_model_name(name: str) -> str:

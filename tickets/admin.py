@@ -59,7 +59,8 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = "__all__"
+        fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format",
+                  "quick_test_command", "test_report", "candidates", "escalation", "memory_language"]
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -83,7 +83,7 @@ def create_batch(
 def insert_batch(*, actor: AbstractBaseUser, items: list[BatchItem], keys: list[str | None],
                  fingerprint: str) -> list[Ticket]:
     created: list[Ticket] = []
-    for position, (item, key) in enumerate(zip(items, keys)):
+    for position, (item, key) in enumerate(zip(items, keys, strict=True)):
         dependencies = [*item.existing_dependencies, *(created[index] for index in item.batch_dependencies)]
         ticket, fresh = services.create_ticket(
             actor=actor, project=item.project, fields=item.fields, depende_de=dependencies,

@@ -86,7 +86,7 @@ def shifted_matches(file_lines: list[str], search: list[str]) -> list[tuple[int,
 
 def uniform_shift(window: list[str], search: list[str]) -> Shift | None:
     shifts = set()
-    for file_line, search_line in zip(window, search):
+    for file_line, search_line in zip(window, search, strict=True):
         if not file_line.strip() or not search_line.strip():
             if file_line.strip() or search_line.strip():
                 return None

@@ -449,7 +449,7 @@ def test_embedded_index_survives_two_processes_writing_and_searching_at_once(tmp
     index = EmbeddedIndex(path, dim=DIM)
     assert index.count() == 2 * rounds * per_round
     with index.session():
-        for worker, result in zip((1, 2), results):
+        for worker, result in zip((1, 2), results, strict=True):
             for point_id in result["stored"]:
                 round_number, n = divmod(int(point_id.split("-")[-1], 16), per_round)
                 token = f"w{worker}r{round_number}n{n}"

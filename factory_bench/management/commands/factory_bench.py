@@ -3,7 +3,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -50,7 +50,7 @@ class Command(BaseCommand):
         if worker and (model.strip() == SCRIPTED or data_dir):
             raise CommandError("--worker runs the worker's own Ollama model in its FACTORY_DATA_DIR: it cannot be "
                                f"combined with --model {SCRIPTED} or --data-dir")
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         try:
             loaded = load_suite(suite)
             keys = loaded.select([key.strip() for key in tickets.split(",") if key.strip()] or None)

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         elif login_file.exists():
             password = login_file.read_text().splitlines()[1]
         else:
-            password = "(unchanged; reset it with: python manage.py changepassword %s)" % username
+            password = f"(unchanged; reset it with: python manage.py changepassword {username})"
         grant_role(user, ARCHITECT)
         token, _ = Token.objects.get_or_create(user=user)
         self.stdout.write(f"Admin login: {username} / {password}")
