@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from pytest_django.plugin import blocking_manager_key
 from django.conf import settings as django_settings
 from django.db import connection
+from pytest_django.plugin import blocking_manager_key
 
 from factory_site.env import persistent_secret
 from tests.fake_ollama import FakeOllama
@@ -119,6 +119,13 @@ def drop_database(name: str) -> None:
 
 
 # Users, clients, projects ----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def own_data_dir(settings, tmp_path):
+    """Every test its own FACTORY_DATA_DIR: no clone, worktree or memory shard left by an earlier test (a shard
+    keeps points whose rows the earlier test's rollback removed)."""
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
 
 
 @pytest.fixture(autouse=True)
