@@ -15,7 +15,6 @@ from django.conf import settings as django_settings
 from django.db import connection
 from pytest_django.plugin import blocking_manager_key
 
-from factory_site.env import persistent_secret
 from tests.fake_ollama import FakeOllama
 from tests.support import CALC, CALC_TESTS, client_for, make_remote_repo, make_user
 from tickets import services
@@ -33,14 +32,14 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = xdist_worker()
     if not worker:
         return
-    # Settings were read before any conftest: move this worker's FACTORY_DATA_DIR (and the secret kept in it)
-    # to a folder of its own, for the worker and for the processes its tests start.
+    # Settings were read before any conftest: move this worker's FACTORY_DATA_DIR to a folder of its own, for the
+    # worker and for the processes its tests start. They keep the key already read (django-q2 signs its queue
+    # with the one it read at start-up), not one the new folder would make for them.
     data_dir = Path(django_settings.FACTORY_DATA_DIR) / f"worker-{worker}"
     data_dir.mkdir(parents=True, exist_ok=True)
     django_settings.FACTORY_DATA_DIR = data_dir
     os.environ["FACTORY_DATA_DIR"] = str(data_dir)
-    if not os.environ.get("DJANGO_SECRET_KEY"):
-        django_settings.SECRET_KEY = persistent_secret(data_dir / "secret-key")
+    os.environ["DJANGO_SECRET_KEY"] = django_settings.SECRET_KEY
 
 
 # Database --------------------------------------------------------------------------------------------
