@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 from pytest_django.plugin import blocking_manager_key
+from random_order.config import Config as RandomOrder
 
 from tests.fake_ollama import FakeOllama
 from tests.support import CALC, CALC_TESTS, client_for, make_remote_repo, make_user
@@ -40,6 +41,27 @@ def pytest_configure(config: pytest.Config) -> None:
     django_settings.FACTORY_DATA_DIR = data_dir
     os.environ["FACTORY_DATA_DIR"] = str(data_dir)
     os.environ["DJANGO_SECRET_KEY"] = django_settings.SECRET_KEY
+
+
+# The longest tests start first, so parallel workers do not end waiting on one of them started last.
+LONGEST_FIRST = ("tests/test_factory_bench_nexo.py", "tests/test_factory_bench.py", "tests/test_api_schema.py",
+                 "tests/test_recovery.py", "tests/test_service.py", "tests/test_metrics.py", "memory/tests/test_lease.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shuffled(config):
+        return
+    rank = {path: number for number, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+def shuffled(config: pytest.Config) -> bool:
+    """Asked for random order (pytest-random-order): a shuffled run keeps its shuffle."""
+    try:
+        return RandomOrder(config).is_enabled
+    except ValueError:  # the plugin is switched off (-p no:random_order)
+        return False
 
 
 # Database --------------------------------------------------------------------------------------------

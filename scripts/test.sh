@@ -23,4 +23,5 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 # Workers in parallel (pytest-xdist), each on its own clone of one migrated template database (conftest.py).
 # The suite mostly waits on servers and subprocesses, so more workers than cores pay off; 0 runs in-process.
-.venv/bin/python -m pytest --numprocesses "${FACTORY_TEST_WORKERS:-4}" --dist worksteal "$@"
+# --dist load hands tests out one by one as workers free up, the longest first (conftest.py).
+.venv/bin/python -m pytest --numprocesses "${FACTORY_TEST_WORKERS:-4}" --dist load "$@"
