@@ -16,8 +16,9 @@ RUN printf 'Host *\n  IdentityFile /data/credentials/ssh_key\n  UserKnownHostsFi
  && git config --system credential.helper \
       '!f() { test "$1" != get || exec git credential-store --file=/data/credentials/git-credentials get; }; f'
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+# The runtime only: the test tools of requirements.txt (pytest, playwright, schemathesis ...) stay out of the image.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --no-cache-dir -r requirements/runtime.txt
 COPY . .
 ENV FACTORY_DATA_DIR=/data FACTORY_BIND=0.0.0.0:8000 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER factory

@@ -10,7 +10,7 @@ ROLE ?= architect
 
 .PHONY: run test token demo install clean-data
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements/runtime.txt
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt

@@ -92,6 +92,17 @@ def env_identifier(name: str, default: str) -> str:
     return value
 
 
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER from a header's name (X-Forwarded-Proto): a request is HTTPS when the proxy
+    sets that header to `https`. Empty: no proxy header is trusted."""
+    value = env_or_default(name, "")
+    if not value:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", value):
+        raise ImproperlyConfiguredEnv(f"{name}={value!r} must be a header name, e.g. X-Forwarded-Proto")
+    return "HTTP_" + value.upper().replace("-", "_"), "https"
+
+
 def env_list(name: str, default: str) -> list[str]:
     raw = os.environ.get(name) or default
     return [item.strip() for item in raw.split(",") if item.strip()]

@@ -15,6 +15,7 @@ from factory_site.env import (
     env_model_names,
     env_path,
     env_paths,
+    env_proxy_ssl_header,
     env_str,
     env_url,
     persistent_secret,
@@ -28,6 +29,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000")
+
+# HTTPS is off by default so `make run` serves plain http on localhost. FACTORY_HTTPS=1 when the factory is reached
+# over HTTPS only (itself or behind a proxy that ends TLS): cookies only over HTTPS, http redirected, HSTS.
+FACTORY_HTTPS = env_bool("FACTORY_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = FACTORY_HTTPS
+SECURE_SSL_REDIRECT = env_bool("FACTORY_SSL_REDIRECT", FACTORY_HTTPS)
+SECURE_HSTS_SECONDS = env_int("FACTORY_HSTS_SECONDS", 31_536_000 if FACTORY_HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FACTORY_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("FACTORY_HSTS_PRELOAD", True)
+# Behind a proxy that ends TLS, the header it sets to `https` (X-Forwarded-Proto): only when the proxy always
+# sets or strips it, or any client could claim HTTPS.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("FACTORY_PROXY_SSL_HEADER")
+# Served over plain http on purpose (`make run` on localhost, a private network): HSTS, the redirect and
+# secure-only cookies would lock every browser out, so `check --deploy` is not asked to want them then.
+SILENCED_SYSTEM_CHECKS = [] if FACTORY_HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 FACTORY_DATA_DIR = env_path("FACTORY_DATA_DIR", BASE_DIR / "var")
 # Without DJANGO_SECRET_KEY a random key is made once and kept in FACTORY_DATA_DIR,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: the whole suite against a throw-away PostgreSQL cluster.
+# FACTORY_TEST_WORKERS (default 4): parallel pytest workers; extra arguments go to pytest (`make test ARGS=...`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +21,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
     bash scripts/pg_cluster.sh start "$pgdir" "$port"
   export DATABASE_URL="postgres://postgres@127.0.0.1:$port/factory"
 fi
-.venv/bin/python -m pytest "$@"
+# Workers in parallel (pytest-xdist), each on its own clone of one migrated template database (conftest.py).
+# The suite mostly waits on servers and subprocesses, so more workers than cores pay off; 0 runs in-process.
+# --dist load hands tests out one by one as workers free up, the longest first (conftest.py).
+.venv/bin/python -m pytest --numprocesses "${FACTORY_TEST_WORKERS:-4}" --dist load "$@"

@@ -6,16 +6,22 @@ schema, invalid input refused, valid input accepted (except the rejections liste
 tests/schemathesis.toml). Some of the requests reach real objects: a project with a real git remote and
 tickets in several states, whose ids are offered to schemathesis as path parameters.
 
-FACTORY_SCHEMATHESIS_EXAMPLES (default 10 per operation) and FACTORY_SCHEMATHESIS_SEED (default fixed, so
-`make test` is repeatable; "random" for a new one each run) tune the run.
+The operations are checked in four parts, one schemathesis run each, so parallel test workers share them out;
+together they cover every operation of the schema (a test says so).
+
+FACTORY_SCHEMATHESIS_EXAMPLES (default 5 per operation, on top of the examples and coverage phases' own cases)
+and FACTORY_SCHEMATHESIS_SEED (default fixed, so `make test` is repeatable; "random" for a new one each run) tune
+the run.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from memory.services import store_item
@@ -27,6 +33,14 @@ from tickets import services
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 CONFIG = Path(__file__).parent / "schemathesis.toml"
 DEFAULT_SEED = "20261201"
+DEFAULT_EXAMPLES = "5"
+# Operations by path; every path of the schema matches exactly one part.
+PARTS = {
+    "memory": r"^/api/factory/memory/",
+    "projects-and-metrics": r"^/api/factory/(projects|metrics)/",
+    "tickets": r"^/api/factory/tickets/(\{ticket_id\}/|batch/)?$",
+    "ticket-actions": r"^/api/factory/tickets/\{ticket_id\}/[a-z-]+/$",
+}
 
 
 def known_objects(tmp_path: Path) -> dict[str, list[str]]:
@@ -56,8 +70,16 @@ def config_with(objects: dict[str, list[str]], where: Path) -> Path:
     return config
 
 
+def test_the_parts_cover_every_operation_once():
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    for path in paths:
+        assert len([name for name, regex in PARTS.items() if re.search(regex, path)]) == 1, path
+    assert all(any(re.search(regex, path) for path in paths) for regex in PARTS.values())
+
+
+@pytest.mark.parametrize("part", PARTS)
 @pytest.mark.django_db(transaction=True)
-def test_the_api_answers_as_its_schema_says(live_server, architect, tmp_path, settings):
+def test_the_api_answers_as_its_schema_says(part, live_server, architect, tmp_path, settings):
     settings.FACTORY_DATA_DIR = tmp_path / "data"
     settings.OLLAMA_HOST = unreachable_url()  # memory stores for keyword search only, at once
     settings.FACTORY_GIT_CHECK_TIMEOUT = 2.0
@@ -68,7 +90,8 @@ def test_the_api_answers_as_its_schema_says(live_server, architect, tmp_path, se
         str(SCHEMATHESIS), "--config-file", str(config), "run", f"{live_server.url}/api/schema/",
         "--header", f"Authorization: Token {token}",
         "--phases", "examples,coverage,fuzzing",
-        "--max-examples", os.environ.get("FACTORY_SCHEMATHESIS_EXAMPLES", "10"),
+        "--include-path-regex", PARTS[part],
+        "--max-examples", os.environ.get("FACTORY_SCHEMATHESIS_EXAMPLES", DEFAULT_EXAMPLES),
         # One worker: several threads of schemathesis trip a CPython 3.11 bug in its own code.
         "--workers", "1",
         # PostgreSQL text cannot hold NUL, and every text field says so with a 400: generate none.
