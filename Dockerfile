@@ -9,7 +9,7 @@ ARG FACTORY_UID=1000
 RUN useradd --create-home --uid "$FACTORY_UID" --user-group factory \
  && mkdir /data && chown factory:factory /data
 # Git credentials live in /data/credentials, which the test sandbox hides from model-written code
-# (README: "Git credentials"): an SSH key with its known_hosts, or a git-credentials file, read-only
+# (docs/operations.md: "Git credentials"): an SSH key with its known_hosts, or a git-credentials file, read-only
 # (the helper only reads it: git's `store` helper would try to rewrite it after every push).
 RUN printf 'Host *\n  IdentityFile /data/credentials/ssh_key\n  UserKnownHostsFile /data/credentials/known_hosts ~/.ssh/known_hosts\n' \
       > /etc/ssh/ssh_config.d/factory.conf \

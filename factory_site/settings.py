@@ -1,4 +1,4 @@
-"""Django settings, all read from environment variables (see README: Configuration)."""
+"""Django settings, all read from environment variables (see docs/configuration.md)."""
 from pathlib import Path
 
 from agent.testruns.confine import default_memory_mb

@@ -41,7 +41,7 @@ API_ROOT_LINKS = {"projects": "api-projects", "tickets": "api-tickets", "tickets
 
 
 def api_root(request: HttpRequest) -> HttpResponse:
-    """The API's front door: its resources as absolute URLs (each needs a token, see README: Architect)."""
+    """The API's front door: its resources as absolute URLs (each needs a token, see docs/architect.md)."""
     links = {key: request.build_absolute_uri(reverse(name)) for key, name in API_ROOT_LINKS.items()}
     return JsonResponse({**links, "authentication": "Authorization: Token <key> (make token NAME=... prints one)"})
 

@@ -22,7 +22,7 @@ MIN_PREFETCH = 40
 # Dense vectors are scored exactly (brute force) while the index holds at most this many points:
 # ~4 ms per query at 20,000 768-dim points on two cores. Above it, `optimize()` builds an HNSW
 # graph for the segments that big and checks its recall against exact scoring; searches use the
-# graph only if that check passed (see EmbeddedIndex.optimize and README "Shared memory").
+# graph only if that check passed (see EmbeddedIndex.optimize and docs/memory.md).
 EXACT_DENSE_MAX_POINTS = 20_000
 HNSW_MIN_RECALL = 0.95
 
