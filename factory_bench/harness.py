@@ -41,7 +41,7 @@ from factory_bench.suite import (
     load_suite,
     model_source,
 )
-from review import services as review
+from tickets import decisions as review
 from tickets import selectors, services
 from tickets.models import Project, Ticket
 from tickets.roles import ARCHITECT, REVIEWER, grant_role

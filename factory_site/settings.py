@@ -189,7 +189,7 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
     }
 }
-# Rows a paginated list counts exactly; past it `count` is the planner's estimate (tickets/pagination.py).
+# Rows a paginated list counts exactly; past it `count` is the planner's estimate (restkit/pagination.py).
 FACTORY_API_EXACT_COUNT_LIMIT = env_int("FACTORY_API_EXACT_COUNT_LIMIT", 5_000, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,9 +225,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # JSON only, read within DATA_UPLOAD_MAX_MEMORY_SIZE and a nesting limit (413 / 400, never a 500).
-    "DEFAULT_PARSER_CLASSES": ["tickets.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["restkit.parsers.LimitedJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    "DEFAULT_PAGINATION_CLASS": "tickets.pagination.TicketPagination",
+    "DEFAULT_PAGINATION_CLASS": "restkit.pagination.FactoryPagination",
     "DEFAULT_SCHEMA_CLASS": "factory_site.openapi.FactoryAutoSchema",
     "EXCEPTION_HANDLER": "tickets.api.exception_handler",
     "UNAUTHENTICATED_USER": None,

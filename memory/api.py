@@ -21,9 +21,9 @@ from memory.serializers import (
     MemoryStoreSerializer,
     search_rows,
 )
+from restkit.pagination import FactoryPagination  # one page size rule for every list
+from restkit.params import given_params
 from tickets import roles
-from tickets.api import given_params
-from tickets.pagination import TicketPagination  # one page size rule for every list
 
 
 class CanFeedMemory(BasePermission):
@@ -59,7 +59,7 @@ class MemoryListApi(APIView):
     queryset = MemoryItem.objects.none()
     filterset_class = selectors.MemoryItemFilter
     filter_backends = [DjangoFilterBackend]
-    pagination_class = TicketPagination
+    pagination_class = FactoryPagination
 
     @extend_schema(responses=MemoryItemSerializer(many=True))
     def get(self, request: Request) -> Response:

@@ -2,8 +2,9 @@ from rest_framework import serializers
 
 from memory.models import Kind, MemoryItem
 from memory.selectors import FoundRow
+from restkit.fields import RefusesUnknownFields, StrictCharField, StrictSlugField
 from tickets.models import Project, Ticket
-from tickets.serializers import RefusesUnknownFields, RelativePathField, StrictCharField, StrictSlugField
+from tickets.serializers import RelativePathField
 
 
 class MemoryItemSerializer(serializers.ModelSerializer):

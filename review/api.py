@@ -1,14 +1,21 @@
 """Review actions in the API, for the architect: approve, request changes, re-run on the new base, cancel."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from review import services as review
-from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
-from tickets.models import Ticket
-from tickets.serializers import RefusesUnknownFields, StrictCharField, TicketDetailSerializer
+from restkit.fields import RefusesUnknownFields, StrictCharField
+from tickets import decisions
+from tickets.api import (
+    CONFLICT_SCHEMA,
+    ERROR_SCHEMA,
+    IsReviewer,
+    approval_response,
+    detail_response,
+    get_ticket_or_404,
+)
+from tickets.serializers import TicketDetailSerializer
 
 ERROR = ERROR_SCHEMA
 CONFLICT = CONFLICT_SCHEMA
@@ -57,18 +64,6 @@ class TicketApproveApi(APIView):
         return approval_response(request=request, ticket=ticket, head=validated(ApproveInput, request).get("head"))
 
 
-def approval_response(*, request: Request, ticket, head: str | None = None, comment: str = "") -> Response:
-    """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
-    result = review.approve(ticket=ticket, user=request.user, expected_head=head, comment=comment)
-    if result.merged:
-        return detail_response(result.ticket, request)
-    if result.conflicts:
-        detail = (f"Merging {ticket.branch_name} into {ticket.project.default_branch} conflicts; nothing was "
-                  "pushed. POST .../rerun to redo the change on the new base.")
-        return Response({"detail": detail, "conflicts": result.conflicts}, status=status.HTTP_409_CONFLICT)
-    return Response({"detail": f"Nothing was merged: {result.message}"}, status=status.HTTP_502_BAD_GATEWAY)
-
-
 class TicketRequestChangesApi(APIView):
     """Send a completed or failed ticket back to the agent; `comentario` is given to its next run."""
 
@@ -78,7 +73,7 @@ class TicketRequestChangesApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         comment = validated(CommentInput, request)["comentario"]
-        return detail_response(review.request_changes(ticket=ticket, user=request.user, comment=comment), request)
+        return detail_response(decisions.request_changes(ticket=ticket, user=request.user, comment=comment), request)
 
 
 class TicketRerunApi(APIView):
@@ -90,7 +85,7 @@ class TicketRerunApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         note = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(review.rerun_on_new_base(ticket=ticket, user=request.user, note=note), request)
+        return detail_response(decisions.rerun_on_new_base(ticket=ticket, user=request.user, note=note), request)
 
 
 class TicketCancelApi(APIView):
@@ -102,17 +97,4 @@ class TicketCancelApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         reason = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(review.cancel(ticket=ticket, user=request.user, reason=reason), request)
-
-
-class PatchDecisions:
-    """What PATCH /api/factory/tickets/:id with an estado of a decision does (tickets.api.ReviewDecisions)."""
-
-    def approve_response(self, *, request: Request, ticket: Ticket, comment: str) -> Response:
-        return approval_response(request=request, ticket=ticket, comment=comment)
-
-    def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket:
-        return review.cancel(ticket=ticket, user=user, reason=reason)
-
-    def request_changes(self, *, ticket: Ticket, user, comment: str) -> Ticket:
-        return review.request_changes(ticket=ticket, user=user, comment=comment)
+        return detail_response(decisions.cancel(ticket=ticket, user=request.user, reason=reason), request)

@@ -1,6 +1,6 @@
 """Thin django-q2 entry points of the review app (scheduled by review's migration 0001)."""
-from review import services
+from tickets import decisions
 
 
 def reconcile_merges() -> int:
-    return services.reconcile_merges()
+    return decisions.reconcile_merges()

@@ -1,4 +1,4 @@
-"""The review queue and the review page, for staff; every decision goes through review.services."""
+"""The review queue and the review page, for staff; every decision goes through tickets.decisions."""
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST, require_safe
 from lib import diffpage, diffview
 from lib.outcomes import Outcome
 from lib.testresults import format_seconds, test_view
-from review import services as review
 from tickets import changes, roles, selectors
+from tickets import decisions as review
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 

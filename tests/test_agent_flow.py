@@ -10,9 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from agent.worker.runner import run_ticket
-from review import services as review
 from tests.conftest import CALC
 from tests.fake_ollama import FakeOllama, unreachable_url
+from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket
 from tickets.selectors import project_repo

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 
 from lib import gitmerge
-from review import services as review
 from tests.conftest import client_for, make_remote_repo
 from tests.test_recovery import database_url
 from tests.test_review import APP, completed_ticket, merge_commits, remote_head, staff_client
+from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 from tickets.selectors import project_repo

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("agent", "factory_bench", "factory_mcp", "factory_site", "lib", "memory", "metrics", "review", "tickets",
+APPS = ("agent", "factory_bench", "factory_mcp", "factory_site", "lib", "memory", "metrics", "restkit", "review", "tickets",
         "webhooks")
 MAX_LINES = 400
 LONG_REASON = "Over 400 lines because"

@@ -8,10 +8,10 @@ from django.test import Client
 
 from agent.worker.runner import run_ticket
 from memory.models import MemoryItem
-from review import services as review
 from tests.conftest import client_for, make_remote_repo, make_user
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tests.test_agent_flow import RIGHT, WRONG, make_ticket
+from tickets import decisions as review
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,10 +21,10 @@ from django.utils import timezone
 
 from agent import services as agent_services
 from agent.worker import heartbeat, requeue
-from review import services as review
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tests.test_agent_flow import RIGHT, make_ticket
+from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket
 

@@ -1,6 +1,5 @@
 """REST API for projects and tickets. Views only translate HTTP to services and selectors."""
 import uuid
-from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -17,11 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tickets import batch, batch_input, changes, roles, selectors, services
+from restkit.pagination import FactoryPagination
+from restkit.params import given_params
+from restkit.parsers import BodyTooLarge
+from tickets import batch, batch_input, changes, decisions, roles, selectors, services
 from tickets.errors import DATABASE_RETRY_AFTER_S, DATABASE_UNAVAILABLE, IdempotencyConflict, InvalidInput
 from tickets.models import Project, Ticket
-from tickets.pagination import TicketPagination
-from tickets.parsers import BodyTooLarge
 from tickets.serializers import (
     ProjectSerializer,
     TicketDetailSerializer,
@@ -101,16 +101,6 @@ class IsReviewer(BasePermission):
         return roles.can_review(request.user)
 
 
-def given_params(request: Request) -> QueryDict:
-    """The query parameters without empty values: `?estado=&q=` filters nothing, as an HTML form means it."""
-    given = QueryDict(mutable=True)
-    for name, values in request.query_params.lists():
-        kept = [value for value in values if value != ""]
-        if kept:
-            given.setlist(name, kept)
-    return given
-
-
 def get_ticket_or_404(ticket_id: str) -> Ticket:
     try:
         return selectors.ticket_detail(ticket_id=uuid.UUID(str(ticket_id)))
@@ -180,7 +170,7 @@ class TicketListApi(APIView):
     queryset = Ticket.objects.none()
     filterset_class = selectors.TicketFilter
     filter_backends = [DjangoFilterBackend]
-    pagination_class = TicketPagination
+    pagination_class = FactoryPagination
 
     @extend_schema(responses=TicketListSerializer(many=True))
     def get(self, request: Request) -> Response:
@@ -258,31 +248,20 @@ class TicketDetailApi(APIView):
             elif comentario and not moves:
                 services.add_comment(ticket=ticket, actor=request.user, text=comentario)
         if moves and target == State.MERGED:
-            return review_decisions(ticket=ticket, target=target).approve_response(
-                request=request, ticket=ticket, comment=comentario)
+            return approval_response(request=request, ticket=ticket, comment=comentario)
         return detail_response(ticket, request)
 
 
-class ReviewDecisions(Protocol):
-    """The review app's decisions, which PATCH estado offers too (registered by that app at start)."""
-
-    def approve_response(self, *, request: Request, ticket: Ticket, comment: str) -> Response: ...
-    def cancel(self, *, ticket: Ticket, user, reason: str) -> Ticket: ...
-    def request_changes(self, *, ticket: Ticket, user, comment: str) -> Ticket: ...
-
-
-# tickets never imports the review app: the review app registers itself here.
-_review: list[ReviewDecisions] = []
-
-
-def register_review_decisions(decisions: ReviewDecisions) -> None:
-    _review[:] = [decisions]
-
-
-def review_decisions(*, ticket: Ticket, target: str) -> ReviewDecisions:
-    if not _review:
-        raise TransitionError(ticket.estado, target, "review decisions are not installed on this server")
-    return _review[0]
+def approval_response(*, request: Request, ticket: Ticket, head: str | None = None, comment: str = "") -> Response:
+    """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
+    result = decisions.approve(ticket=ticket, user=request.user, expected_head=head, comment=comment)
+    if result.merged:
+        return detail_response(result.ticket, request)
+    if result.conflicts:
+        detail = (f"Merging {ticket.branch_name} into {ticket.project.default_branch} conflicts; nothing was "
+                  "pushed. POST .../rerun to redo the change on the new base.")
+        return Response({"detail": detail, "conflicts": result.conflicts}, status=status.HTTP_409_CONFLICT)
+    return Response({"detail": f"Nothing was merged: {result.message}"}, status=status.HTTP_502_BAD_GATEWAY)
 
 
 def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticket:
@@ -290,12 +269,11 @@ def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticke
     if target == State.PENDING:
         return services.retry(ticket=ticket, actor=user, message=comentario)
     if target == State.CANCELLED:
-        return review_decisions(ticket=ticket, target=target).cancel(ticket=ticket, user=user, reason=comentario)
+        return decisions.cancel(ticket=ticket, user=user, reason=comentario)
     if target == State.CHANGES_REQUESTED:
         if not comentario:
             raise exceptions.ValidationError({"comentario": ["Say what to change when requesting changes."]})
-        return review_decisions(ticket=ticket, target=target).request_changes(ticket=ticket, user=user,
-                                                                               comment=comentario)
+        return decisions.request_changes(ticket=ticket, user=user, comment=comentario)
     raise TransitionError(ticket.estado, target, f"only the agent moves tickets to '{target}'")
 
 

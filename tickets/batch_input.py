@@ -12,10 +12,11 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from restkit.fields import StrictSlugField
 from tickets import selectors
 from tickets.batch import MAX_BATCH, BatchItem, index_problem
 from tickets.models import Project, Ticket
-from tickets.serializers import StrictSlugField, TicketWriteSerializer
+from tickets.serializers import TicketWriteSerializer
 
 BODY_KEYS = ("project", "tickets")
 

@@ -2,7 +2,7 @@
 them are recorded now (the minute schedule does the same while the workers run)."""
 from django.core.management.base import BaseCommand
 
-from review.services import reconcile_merges
+from tickets.decisions import reconcile_merges
 
 
 class Command(BaseCommand):

@@ -1,6 +1,7 @@
-"""Review decisions: approve and merge, request changes, re-run on a new base, cancel.
+"""Review decisions: approve and merge, request changes, re-run on a new base, cancel (the review app's pages and
+actions, PATCH estado and the MCP server all call them).
 
-Every path (review page, API, PATCH estado, MCP server) goes through these
+Every path goes through these
 functions, which check the reviewer's role and the ticket's state under a row
 lock, so a second click or a stale page can never merge twice. The worktree of a
 merged or cancelled ticket is recycled by the agent app, which owns worktrees.
