@@ -76,12 +76,3 @@ def with_entry(diff_file: DiffFile, entry: dict) -> DiffFile:
     if entry.get("binary"):
         diff_file.status = "binary"
     return diff_file
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return ""
-    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"

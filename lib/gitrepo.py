@@ -9,7 +9,6 @@ import fcntl
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import unicodedata
 import uuid
@@ -326,13 +325,6 @@ def push_branch(*, worktree: Path, branch: str) -> None:
     _run(git.Repo(worktree), "push", "push", "--force", "origin", f"{branch}:refs/heads/{branch}")
 
 
-def diff_against(*, worktree: Path, base: str) -> str:
-    """Unified diff of the worktree (committed or not, new files included) against `base`."""
-    repo = git.Repo(worktree)
-    _run(repo, "add", "add", "-A", "--intent-to-add")
-    return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_newline_in_stdout=False)
-
-
 def diff_stats(*, worktree: Path, base: str) -> list[dict]:
     repo = git.Repo(worktree)
     output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
@@ -353,14 +345,6 @@ def head_commit(*, worktree: Path) -> str:
     return git.Repo(worktree).head.commit.hexsha
 
 
-def changed_paths(*, worktree: Path, base: str) -> list[str]:
-    """Files that differ from `base` in the worktree: committed or not, new ones included (the index untouched)."""
-    repo = git.Repo(worktree)
-    tracked = _run(repo, "diff", "diff", "--name-only", "--no-renames", base).splitlines()
-    untracked = _run(repo, "ls-files", "ls-files", "--others", "--exclude-standard").splitlines()
-    return sorted({*tracked, *untracked})
-
-
 def snapshot(*, worktree: Path) -> str:
     """A commit of the worktree exactly as it is (uncommitted and new files too), leaving its index and branch alone.
 
@@ -378,19 +362,6 @@ def snapshot(*, worktree: Path) -> str:
         tree = repo.git.execute(["git", "write-tree"], env=env).strip()
     head = repo.head.commit.hexsha
     return repo.git.execute(["git", "commit-tree", tree, "-p", head, "-m", "factory snapshot"], env=COMMITTER).strip()
-
-
-def copy_changes(*, source: Path, target: Path) -> None:
-    """Bring `target` (a worktree) to what `source` (a copy forked from it) holds, by applying their difference."""
-    start, end = snapshot(worktree=target), snapshot(worktree=source)
-    repo = git.Repo(target)
-    patch = repo.git.execute(["git", "diff", "--binary", "--no-renames", start, end], strip_newline_in_stdout=False)
-    if not patch.strip():
-        return
-    process = subprocess.run(["git", "apply", "--binary", "--whitespace=nowarn", "-"], cwd=target, input=patch,
-                             text=True, capture_output=True, env={**os.environ, **COMMITTER})
-    if process.returncode != 0:
-        raise GitError(f"git apply failed while taking a candidate's changes: {process.stderr.strip()[-500:]}")
 
 
 def reset_to(*, worktree: Path, commit: str) -> None:

@@ -68,23 +68,8 @@ def commit_tree(*, worktree: Path, tree: str, paths: Iterable[str], message: str
     return commit
 
 
-def diff_trees(*, worktree: Path, base: str, tree: str) -> str:
-    repo = git.Repo(worktree)
-    return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base, tree], strip_newline_in_stdout=False)
-
-
 def changed_between(*, worktree: Path, base: str, tree: str) -> list[str]:
     return sorted(_run(git.Repo(worktree), "diff", "diff", "--name-only", "--no-renames", base, tree).splitlines())
-
-
-def stats_between(*, worktree: Path, base: str, tree: str) -> list[dict]:
-    output = git.Repo(worktree).git.execute(["git", "diff", "--numstat", "--find-renames", base, tree])
-    stats = []
-    for line in output.splitlines():
-        added, removed, path = line.split("\t", 2)
-        stats.append({"path": path, "added": int(added) if added != "-" else 0,
-                      "removed": int(removed) if removed != "-" else 0, "binary": added == "-"})
-    return stats
 
 
 def apply_difference(*, worktree: Path, start: str, end: str) -> list[str]:
@@ -98,4 +83,3 @@ def apply_difference(*, worktree: Path, start: str, end: str) -> list[str]:
     if process.returncode != 0:
         raise GitError(f"git apply failed while taking a candidate's changes: {process.stderr.strip()[-500:]}")
     return changed_between(worktree=worktree, base=start, tree=end)
-

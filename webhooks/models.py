@@ -38,9 +38,6 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.description or self.url
 
-    def wants(self, event: str) -> bool:
-        return not self.events or event in self.events
-
 
 class WebhookDelivery(models.Model):
     """One event for one webhook, and the outcome of its latest try."""
