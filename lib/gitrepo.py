@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -333,7 +334,7 @@ def diff_against(*, worktree: Path, base: str) -> str:
     return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_newline_in_stdout=False)
 
 
-def diff_stats(*, worktree: Path, base: str) -> list[dict]:
+def diff_stats(*, worktree: Path, base: str) -> list[dict[str, Any]]:
     repo = git.Repo(worktree)
     output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
     stats = []

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -77,7 +78,7 @@ def changed_between(*, worktree: Path, base: str, tree: str) -> list[str]:
     return sorted(_run(git.Repo(worktree), "diff", "diff", "--name-only", "--no-renames", base, tree).splitlines())
 
 
-def stats_between(*, worktree: Path, base: str, tree: str) -> list[dict]:
+def stats_between(*, worktree: Path, base: str, tree: str) -> list[dict[str, Any]]:
     output = git.Repo(worktree).git.execute(["git", "diff", "--numstat", "--find-renames", base, tree])
     stats = []
     for line in output.splitlines():
