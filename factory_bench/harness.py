@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from agent.core.edits import apply_edits
@@ -144,7 +144,7 @@ def hidden_summary(hidden: dict) -> str:
 # The run --------------------------------------------------------------------
 
 
-def bench_user() -> AbstractBaseUser:
+def bench_user() -> User:
     """The architect and reviewer of benchmark tickets; it cannot log in."""
     with transaction.atomic():
         user, created = get_user_model().objects.get_or_create(username=BENCH_USERNAME)

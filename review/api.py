@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from review import services as review
 from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
+from tickets import roles
 from tickets.models import Ticket
 from tickets.serializers import RefusesUnknownFields, StrictCharField, TicketDetailSerializer
 
@@ -59,7 +60,7 @@ class TicketApproveApi(APIView):
 
 def approval_response(*, request: Request, ticket, head: str | None = None, comment: str = "") -> Response:
     """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
-    result = review.approve(ticket=ticket, user=request.user, expected_head=head, comment=comment)
+    result = review.approve(ticket=ticket, user=roles.signed_in(request.user), expected_head=head, comment=comment)
     if result.merged:
         return detail_response(result.ticket, request)
     if result.conflicts:
@@ -78,7 +79,7 @@ class TicketRequestChangesApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         comment = validated(CommentInput, request)["comentario"]
-        return detail_response(review.request_changes(ticket=ticket, user=request.user, comment=comment), request)
+        return detail_response(review.request_changes(ticket=ticket, user=roles.signed_in(request.user), comment=comment), request)
 
 
 class TicketRerunApi(APIView):
@@ -90,7 +91,7 @@ class TicketRerunApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         note = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(review.rerun_on_new_base(ticket=ticket, user=request.user, note=note), request)
+        return detail_response(review.rerun_on_new_base(ticket=ticket, user=roles.signed_in(request.user), note=note), request)
 
 
 class TicketCancelApi(APIView):
@@ -102,7 +103,7 @@ class TicketCancelApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         reason = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(review.cancel(ticket=ticket, user=request.user, reason=reason), request)
+        return detail_response(review.cancel(ticket=ticket, user=roles.signed_in(request.user), reason=reason), request)
 
 
 class PatchDecisions:
