@@ -2,7 +2,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from django.utils.safestring import SafeString
 
 from lib import charts
@@ -21,12 +21,13 @@ def install(site: admin.AdminSite) -> None:
     if getattr(original, "serves_metrics", False):
         return
 
-    def get_urls():
+    def get_urls() -> list[URLPattern | URLResolver]:
         return [path("metrics/", site.admin_view(lambda request: metrics_view(request, site)),
                      name="factory-metrics"), *original()]
 
-    get_urls.serves_metrics = True
-    site.get_urls = get_urls
+    # This one site's URLs are replaced (not the class's), marked so a second install leaves them alone.
+    setattr(get_urls, "serves_metrics", True)
+    setattr(site, "get_urls", get_urls)
 
 
 def metrics_view(request: HttpRequest, site: admin.AdminSite) -> TemplateResponse:

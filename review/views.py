@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -120,7 +120,7 @@ def review_file(request: HttpRequest, ticket_id) -> HttpResponse:
 
 @staff_member_required
 @require_safe
-def review_diff_raw(request: HttpRequest, ticket_id) -> HttpResponse:
+def review_diff_raw(request: HttpRequest, ticket_id) -> HttpResponse | StreamingHttpResponse:
     """The branch's whole diff (or one file's, ?path=) as git's exact bytes, downloaded."""
     ticket = load_ticket(ticket_id)
     path = request.GET.get("path", "")
