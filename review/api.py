@@ -6,8 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from review import services as review
-from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
 from tickets import roles
+from tickets.api import CONFLICT_SCHEMA, ERROR_SCHEMA, IsReviewer, detail_response, get_ticket_or_404
 from tickets.models import Ticket
 from tickets.serializers import RefusesUnknownFields, StrictCharField, TicketDetailSerializer
 

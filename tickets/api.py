@@ -3,11 +3,11 @@ import uuid
 from typing import Protocol
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
-from django.contrib.auth.models import User
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer

@@ -21,6 +21,8 @@ REVIEWER = "reviewer"
 ROLES = (ARCHITECT, REVIEWER)
 # Set on a user whose roles came with its authentication; absent, has_role asks the database.
 KNOWN_ROLES_ATTRIBUTE = "factory_roles"
+# The column of token_user_sql() with the names of the user's roles.
+ROLE_NAMES_COLUMN = "role_names"
 
 
 def signed_in(user: User | AnonymousUser) -> User:
@@ -70,8 +72,8 @@ class TokenWithRolesAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        # role_names is the raw query's extra column, which the model class does not declare
-        setattr(user, KNOWN_ROLES_ATTRIBUTE, frozenset(getattr(user, "role_names")))
+        # The raw query's extra column, which the model class does not declare
+        setattr(user, KNOWN_ROLES_ATTRIBUTE, frozenset(getattr(user, ROLE_NAMES_COLUMN)))
         return user, key
 
 
@@ -89,6 +91,6 @@ def token_user_sql() -> str:
     roles = (f"ARRAY(SELECT g.{quote('name')} FROM {quote(groups.db_table)} g JOIN {through_table} m "
              f"ON m.{quote(membership.m2m_reverse_name())} = g.{quote(column(groups.pk))} "
              f"WHERE m.{quote(membership.m2m_column_name())} = u.{user_pk} AND g.{quote('name')} = ANY(%s))")
-    return (f"SELECT u.*, {roles} AS role_names FROM {quote(users.db_table)} u JOIN {quote(tokens.db_table)} t "
+    return (f"SELECT u.*, {roles} AS {ROLE_NAMES_COLUMN} FROM {quote(users.db_table)} u JOIN {quote(tokens.db_table)} t "
             f"ON t.{quote(column(tokens.get_field('user')))} = u.{user_pk} WHERE t.{quote('key')} = %s")
 
