@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import git
 
@@ -334,7 +333,7 @@ def diff_against(*, worktree: Path, base: str) -> str:
     return repo.git.execute(["git", "diff", "--no-color", "--find-renames", base], strip_newline_in_stdout=False)
 
 
-def diff_stats(*, worktree: Path, base: str) -> list[dict[str, Any]]:
+def diff_stats(*, worktree: Path, base: str) -> list[dict[str, object]]:
     repo = git.Repo(worktree)
     output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
     stats = []
