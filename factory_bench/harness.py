@@ -18,10 +18,11 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from agent.core.edits import apply_edits
@@ -112,6 +113,8 @@ def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
 
     Same sandbox as the agent's own test runs, with the base commit's installed dependencies.
     """
+    if ticket.branch_name is None:  # a completed ticket always has its branch
+        raise BenchmarkError(f"{key}: the completed ticket names no branch to judge")
     repo = selectors.project_repo(ticket.project)
     worktree = repo.worktree_path(ticket.branch_name)
     target = worktree / suite.hidden_tests_dir
@@ -144,7 +147,7 @@ def hidden_summary(hidden: dict) -> str:
 # The run --------------------------------------------------------------------
 
 
-def bench_user() -> AbstractBaseUser:
+def bench_user() -> User:
     """The architect and reviewer of benchmark tickets; it cannot log in."""
     with transaction.atomic():
         user, created = get_user_model().objects.get_or_create(username=BENCH_USERNAME)
@@ -172,7 +175,7 @@ class Benchmark:
                  out: Output, worker: bool = False) -> None:
         self.suite, self.models, self.keys, self.repeat = suite, models, keys, repeat
         self.data_dir, self.out, self.worker = data_dir, out, worker
-        self.user = None
+        self.user: User | None = None  # run() sets it (a database write, so not at construction)
         self.current: Ticket | None = None
         self.report = self.new_report()
 
@@ -190,6 +193,11 @@ class Benchmark:
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
             "started_at": utc_now(), "finished_at": None, "aborted": "", "repeats": [], "aggregate": None,
         }
+
+    def acting_user(self) -> User:
+        if self.user is None:
+            raise BenchmarkError("the benchmark's user is set when run() starts")
+        return self.user
 
     def run(self) -> dict:
         """Run every repeat; a failure that stops the benchmark is recorded in report["aborted"]."""
@@ -222,8 +230,8 @@ class Benchmark:
                                           setup_command=self.suite.setup_command, default_branch=BRANCH,
                                           test_report=self.suite.test_report,
                                           edit_format=self.suite.edit_format)
-        repeat = {"index": index, "project": name, "remote": str(remote), "started_at": utc_now(),
-                  "finished_at": None, "tickets": [], "filled": [], "metrics": None}
+        repeat: dict[str, Any] = {"index": index, "project": name, "remote": str(remote), "started_at": utc_now(),
+                                  "finished_at": None, "tickets": [], "filled": [], "metrics": None}
         self.report["repeats"].append(repeat)
         self.out(f"\nRun {index} of {self.repeat}: suite {self.suite.name}, model {self.models.name}, "
                  f"project {name}\n{table_header()}")
@@ -291,6 +299,7 @@ class RepeatRun:
     def run_ticket(self, suite_ticket: SuiteTicket) -> dict:
         ticket = self.create(suite_ticket)
         self.bench.current = ticket
+        done: Ticket | None
         if self.bench.worker:
             done = wait_for_worker(ticket, model=self.bench.models.name)
         else:
@@ -328,7 +337,7 @@ class RepeatRun:
     def conclude(self, ticket: Ticket, result: dict) -> None:
         """Merge an accepted ticket; otherwise put the reference solution on main and cancel the ticket."""
         if result["hidden"] and result["hidden"]["passed"]:
-            outcome = review.approve(ticket=ticket, user=self.bench.user)
+            outcome = review.approve(ticket=ticket, user=self.bench.acting_user())
             if outcome.merged:
                 result.update(accepted=True, final_state=State.MERGED, merge_commit=outcome.commit)
                 return
@@ -337,7 +346,7 @@ class RepeatRun:
         result["reference_commit"] = commit_reference(
             remote=self.remote, answer=self.suite.answer(result["key"]), scratch=self.scratch,
             message=f"reference solution for {result['key']}\n\nThe agent's change was not accepted: {reason}")
-        review.cancel(ticket=ticket, user=self.bench.user,
+        review.cancel(ticket=ticket, user=self.bench.acting_user(),
                       reason=f"Benchmark: not accepted ({reason}); the suite's reference solution was committed "
                              f"to {BRANCH} as {result['reference_commit'][:10]} instead.")
         self.replaced.add(result["key"])

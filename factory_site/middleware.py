@@ -41,6 +41,7 @@ class DatabaseUnavailableIs503:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, (OperationalError, InterfaceError)):
             return None
+        response: HttpResponse
         if request.path.startswith(API_PREFIX):
             response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
         else:

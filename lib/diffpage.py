@@ -5,6 +5,7 @@ the page draws what fits PAGE_LINES and folds the rest, each stub naming the URL
 """
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from lib.diffview import DiffFile, parse_diff
 
@@ -21,7 +22,7 @@ class ChangePage:
     stats: dict[str, int]
 
 
-def change_page(*, preview: str, truncated: bool, entries: list[dict], file_url: Callable[[str], str],
+def change_page(*, preview: str, truncated: bool, entries: list[dict[str, Any]], file_url: Callable[[str], str],
                 page_lines: int = PAGE_LINES, page_files: int = PAGE_FILES) -> ChangePage:
     """The files to draw: those of the stored preview while they fit the page, the rest folded stubs whose diff
     `file_url(path)` gives; `entries` is the stored file list (lib.diffsource.files), empty for old tickets."""
@@ -61,7 +62,7 @@ def page_part(preview: str, *, page_lines: int, page_files: int) -> tuple[str, b
         start = end
 
 
-def stub(entry: dict, *, url: str) -> DiffFile:
+def stub(entry: dict[str, Any], *, url: str) -> DiffFile:
     path, old_path = entry.get("path", ""), entry.get("old_path", "")
     status = "binary" if entry.get("binary") else entry.get("status") or "modified"
     diff_file = DiffFile(old_path=old_path, new_path=path, path=path, status=status, lazy_url=url,
@@ -69,7 +70,7 @@ def stub(entry: dict, *, url: str) -> DiffFile:
     return diff_file
 
 
-def with_entry(diff_file: DiffFile, entry: dict) -> DiffFile:
+def with_entry(diff_file: DiffFile, entry: dict[str, Any]) -> DiffFile:
     """What the file list knows that the diff text does not say plainly: size, link target, binary."""
     diff_file.size = entry.get("size")
     diff_file.symlink_target = entry.get("target", "") if entry.get("symlink") else ""

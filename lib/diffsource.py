@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any, TypedDict
 
 from lib.safetext import from_bytes
 
@@ -35,23 +36,31 @@ def stream(repo: Path, base: str, head: str, *, paths: tuple[str, ...] = ()) -> 
     """`git diff base head` as its exact bytes, chunk by chunk; DiffUnavailable before the first chunk on error."""
     process = subprocess.Popen(_git(repo, "diff", *DIFF_OPTIONS, base, head, "--", *paths),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = process.stdout.read(CHUNK)
+    stdout, stderr = _pipes(process)
+    first = stdout.read(CHUNK)
     if not first and process.wait() != 0:
-        raise DiffUnavailable(from_bytes(process.stderr.read()).strip()[-300:] or "git diff failed")
+        raise DiffUnavailable(from_bytes(stderr.read()).strip()[-300:] or "git diff failed")
     return _rest(process, first)
 
 
-def _rest(process: subprocess.Popen, first: bytes) -> Iterator[bytes]:
+def _pipes(process: "subprocess.Popen[bytes]") -> tuple[IO[bytes], IO[bytes]]:
+    if process.stdout is None or process.stderr is None:  # both are PIPE above; this only narrows the types
+        raise DiffUnavailable("git diff has no output pipes")
+    return process.stdout, process.stderr
+
+
+def _rest(process: "subprocess.Popen[bytes]", first: bytes) -> Iterator[bytes]:
+    stdout, stderr = _pipes(process)
     try:
         chunk = first
         while chunk:
             yield chunk
-            chunk = process.stdout.read(CHUNK)
+            chunk = stdout.read(CHUNK)
     finally:  # a client that stops reading must not leave git running
         process.kill()
         process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        stdout.close()
+        stderr.close()
 
 
 def bounded(repo: Path, base: str, head: str, *, limit: int, paths: tuple[str, ...] = ()) -> Bounded:
@@ -65,12 +74,23 @@ def bounded(repo: Path, base: str, head: str, *, limit: int, paths: tuple[str, .
     return Bounded(text=from_bytes(bytes(data)), truncated=False)
 
 
-def files(repo: Path, base: str, head: str) -> list[dict]:
+class _Record(TypedDict):
+    """One `--raw` line of `git diff`: the modes, the new blob, the status letter and the paths as git wrote them."""
+    old_mode: str
+    new_mode: str
+    blob: str
+    status: str
+    old: bytes
+    new: bytes
+
+
+def files(repo: Path, base: str, head: str) -> list[dict[str, Any]]:
     """Every changed file: path (and old_path when renamed), status, lines added and removed, binary, its new
     size in bytes, and the symlink's target when the new entry is a link."""
     raw = _output(repo, "diff", "--raw", "--no-abbrev", "--numstat", "-z", "--find-renames", base, head)
-    entries, fields, index = [], raw.split(b"\0"), 0
-    records: list[dict] = []
+    fields, index = raw.split(b"\0"), 0
+    entries: list[dict[str, Any]] = []
+    records: list[_Record] = []
     while index < len(fields) and fields[index].startswith(b":"):
         meta = fields[index][1:].split(b" ")
         renamed = meta[4][:1] in (b"R", b"C")
@@ -86,9 +106,9 @@ def files(repo: Path, base: str, head: str) -> list[dict]:
     return entries
 
 
-def _entry(record: dict, *, added: bytes, removed: bytes) -> dict:
+def _entry(record: _Record, *, added: bytes, removed: bytes) -> dict[str, Any]:
     status = {"A": "added", "D": "deleted", "R": "renamed", "C": "copied"}.get(record["status"], "modified")
-    entry = {"path": from_bytes(record["new"]), "status": status, "binary": added == b"-",
+    entry: dict[str, Any] = {"path": from_bytes(record["new"]), "status": status, "binary": added == b"-",
              "added": 0 if added == b"-" else int(added), "removed": 0 if removed == b"-" else int(removed)}
     if status in ("renamed", "copied"):
         entry["old_path"] = from_bytes(record["old"])
@@ -97,7 +117,7 @@ def _entry(record: dict, *, added: bytes, removed: bytes) -> dict:
     return entry
 
 
-def _add_sizes(repo: Path, entries: list[dict], blobs: list[str]) -> None:
+def _add_sizes(repo: Path, entries: list[dict[str, Any]], blobs: list[str]) -> None:
     wanted = "".join(f"{blob}\n" for blob in blobs if blob.strip("0"))
     sizes: dict[str, int] = {}
     if wanted:

@@ -159,6 +159,8 @@ def _apply_extended_header(line: str, raw: _RawFile) -> None:
 
 def _consume_hunk(lines: list[str], start: int, raw: _RawFile) -> int:
     match = _HUNK_RE.match(lines[start])
+    if match is None:  # the caller only starts a hunk on a line this pattern matched
+        raise ValueError(f"not a hunk header: {lines[start][:80]!r}")
     old_no, new_no = int(match[1]), int(match[3])
     old_left = 1 if match[2] is None else int(match[2])
     new_left = 1 if match[4] is None else int(match[4])

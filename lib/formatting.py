@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 PRE_STYLE = "white-space:pre-wrap;overflow-wrap:anywhere;max-height:30em;overflow:auto"
 
 
-def pretty_json(value) -> SafeString | str:
+def pretty_json(value: object) -> SafeString | str:
     if value in (None, "", {}):
         return "-"
     return format_html("<pre style='{}'>{}</pre>", PRE_STYLE, json.dumps(value, indent=2, ensure_ascii=False))

@@ -42,7 +42,7 @@ def merge_and_push(project: ProjectRepo, *, branch: str, message: str, ticket_id
 def merges_naming(project: ProjectRepo, ticket_ids: list[str], *, fetch: bool = True) -> dict[str, str]:
     """The merge commits on the remote's default branch whose message names these tickets, by ticket id."""
     repo = project.sync() if fetch else project.repo()
-    wanted, found = set(ticket_ids), {}
+    wanted, found = set(ticket_ids), dict[str, str]()
     for start in range(0, len(ticket_ids), TICKETS_PER_SEARCH):
         greps = [f"--grep={TICKET_TRAILER}{ticket_id}" for ticket_id in ticket_ids[start:start + TICKETS_PER_SEARCH]]
         output = _run(repo, "log", "log", "--merges", "--fixed-strings", *greps, "--format=%H%x00%B%x01",

@@ -325,7 +325,7 @@ def push_branch(*, worktree: Path, branch: str) -> None:
     _run(git.Repo(worktree), "push", "push", "--force", "origin", f"{branch}:refs/heads/{branch}")
 
 
-def diff_stats(*, worktree: Path, base: str) -> list[dict]:
+def diff_stats(*, worktree: Path, base: str) -> list[dict[str, object]]:
     repo = git.Repo(worktree)
     output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
     stats = []

@@ -1,5 +1,6 @@
 """A test run's result (agent.testruns.command's dict, kept in tests_resultado and test_result) shaped for the pages
 that show it: the review page and the admin."""
+from typing import Any
 
 # How each verdict list is shown: (key, label, tone, open by default). "already failing on <branch>" is added.
 CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
@@ -10,7 +11,7 @@ CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
               ("flaky", "flaky (failed once, passed on re-run)", "busy", True))
 
 
-def test_view(result: dict | None) -> dict | None:
+def test_view(result: dict[str, Any] | None) -> dict[str, Any] | None:
     if not result:
         return None
     return {
@@ -23,7 +24,7 @@ def test_view(result: dict | None) -> dict | None:
     }
 
 
-def verdict_categories(verdict: dict) -> list[dict]:
+def verdict_categories(verdict: dict[str, Any]) -> list[dict[str, Any]]:
     shown = [{"key": key, "label": label, "tone": tone, "open": opened, "ids": verdict.get(key) or []}
              for key, label, tone, opened in CATEGORIES]
     branch = verdict.get("base_branch") or "the base branch"
@@ -32,7 +33,7 @@ def verdict_categories(verdict: dict) -> list[dict]:
     return [category for category in shown if category["ids"]]
 
 
-def timings(result: dict) -> str:
+def timings(result: dict[str, Any]) -> str:
     scoped, full = result.get("scoped") or {}, result.get("full_seconds")
     parts = [f"related tests first: {format_seconds(scoped.get('seconds'))}"] if scoped else []
     parts += [f"full suite: {format_seconds(full)}"] if full is not None else []

@@ -57,7 +57,9 @@ class MemoryItemAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:memory_memoryitem_change", args=[object_id],
                                                 current_app=self.admin_site.name))
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    # django-stubs 6 describe Django 6, whose response_action also takes action_location; the installed
+    # Django 5.2 passes (request, queryset) only.
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:  # type: ignore[override]
         try:
             with transaction.atomic():
                 return super().response_action(request, queryset)

@@ -78,7 +78,7 @@ class MemoryListApi(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             item, created, warning = services.store_item(**serializer.validated_data, source=source,
-                                                         created_by=request.user)
+                                                         created_by=roles.signed_in(request.user))
         except ValueError as exc:
             raise exceptions.ValidationError({"text": [str(exc)]}) from None
         except IndexUnavailable as exc:

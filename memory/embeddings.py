@@ -10,6 +10,7 @@ import math
 import re
 import unicodedata
 import zlib
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import httpx
@@ -65,7 +66,7 @@ class OllamaEmbedder:
             self._require_dim(vector)
         return [list(vector) for vector in embeddings]
 
-    def _request(self, inputs: list[str]) -> list[list[float]]:
+    def _request(self, inputs: list[str]) -> Sequence[Sequence[float]]:
         try:
             return self._client.embed(model=self.model, input=inputs).embeddings
         except ollama.ResponseError as exc:
@@ -88,7 +89,7 @@ class OllamaEmbedder:
             )
         return f"Ollama at {self.host} refused to embed with {self.model!r}: {exc.error} (HTTP {exc.status_code})"
 
-    def _require_dim(self, vector: list[float]) -> None:
+    def _require_dim(self, vector: Sequence[float]) -> None:
         if len(vector) != self.dim:
             raise EmbeddingUnavailable(
                 f"embedding model {self.model!r} on Ollama at {self.host} returns {len(vector)}-dim vectors, "

@@ -57,7 +57,8 @@ class Hit:
 
 @runtime_checkable
 class VectorIndex(Protocol):
-    dim: int
+    @property
+    def dim(self) -> int: ...
 
     def upsert(self, points: list[IndexPoint]) -> None: ...
 

@@ -70,7 +70,7 @@ class OpenShard:
 
 
 def _edge_filter(*, project: str | None, kind: str | None, tags: list[str] | None) -> edge.Filter | None:
-    conditions = []
+    conditions: list[edge.ConditionType] = []
     if project is not None:
         conditions.append(edge.FieldCondition("project", match=edge.MatchValue(project)))
     if kind is not None:
@@ -84,7 +84,7 @@ def _other_language_filter(*, language: str, project: str | None) -> edge.Filter
     """Points of the project (None: of no project) indexed in another language than `language`."""
     scope = edge.FieldCondition("project", match=edge.MatchValue(project)) if project is not None \
         else edge.IsNullCondition("project")
-    same = [edge.FieldCondition(LANGUAGE_FIELD, match=edge.MatchValue(language))]
+    same: list[edge.ConditionType] = [edge.FieldCondition(LANGUAGE_FIELD, match=edge.MatchValue(language))]
     if language == DEFAULT_LANGUAGE:
         same.append(edge.IsEmptyCondition(LANGUAGE_FIELD))  # indexed before languages were recorded: English
     return edge.Filter(must=[scope], must_not=same)
@@ -137,9 +137,9 @@ def _edge_hits(scored: list) -> list[Hit]:
 
 def _edge_query(
     *, sparse: edge.SparseVector, dense: list[float] | None, k: int, query_filter: edge.Filter | None,
-    dense_params: edge.SearchParams,
+    dense_params: edge.SearchParams | None,
 ) -> edge.QueryRequest | None:
-    branches = []  # (query, search params)
+    branches: list[tuple[edge.Query, edge.SearchParams | None]] = []  # (query, search params)
     if sparse.indices:
         branches.append((edge.Query.Nearest(sparse, using=SPARSE_VECTOR), None))
     if dense is not None:
@@ -154,7 +154,10 @@ def _edge_query(
         for query, params in branches
     ]
     return edge.QueryRequest(
-        limit=k, prefetches=prefetches, query=edge.Fusion.Rrf(k=RRF_K), filter=query_filter, with_payload=True
+        # Fusion.Rrf is a variant of the Fusion enum, an instance of Fusion at run time; the stub declares it as
+        # a class nested in Fusion, unrelated to it.
+        limit=k, prefetches=prefetches, query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
+        filter=query_filter, with_payload=True,
     )
 
 

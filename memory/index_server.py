@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeAlias
 
 import qdrant_edge as edge
 from qdrant_client import QdrantClient, models
@@ -19,9 +20,11 @@ from memory.index_base import (
     DENSE_VECTOR,
     FILTER_FIELDS,
     LANGUAGE_FIELD,
+    RESET_COMMAND,
     RRF_K,
     SPARSE_VECTOR,
     Hit,
+    IndexMismatch,
     IndexPoint,
     IndexUnavailable,
     PointNotFound,
@@ -60,8 +63,12 @@ def _server_point(point: IndexPoint) -> models.PointStruct:
     return models.PointStruct(id=point.id, vector=vectors, payload=stored_payload(point))
 
 
-def _server_branches(*, sparse: edge.SparseVector, dense: list[float] | None) -> list[tuple[object, str]]:
-    branches: list[tuple[object, str]] = []
+# A query branch's vector: the sparse BM25 vector or the dense embedding.
+ServerVector: TypeAlias = "models.SparseVector | list[float]"
+
+
+def _server_branches(*, sparse: edge.SparseVector, dense: list[float] | None) -> list[tuple[ServerVector, str]]:
+    branches: list[tuple[ServerVector, str]] = []
     if sparse.indices:
         branches.append((_server_sparse(sparse), SPARSE_VECTOR))
     if dense is not None:
@@ -115,14 +122,19 @@ class ServerIndex:
                 "or leave QDRANT_URL empty to use the embedded index"
             ) from exc
 
-    def _ensure_collection(self) -> None:
+    def _ensure_collection(self) -> int:
+        """The collection's dense dimension, creating the collection first if there is none."""
         if self._dim is not None:
-            return
+            return self._dim
         with self._server_errors():
             if not self.client.collection_exists(self.collection):
                 self._create_collection(self._requested_dim)
             vectors = self.client.get_collection(self.collection).config.params.vectors
+        if not isinstance(vectors, dict) or DENSE_VECTOR not in vectors:
+            raise IndexMismatch(f"the collection {self.collection!r} has no named {DENSE_VECTOR!r} vector; "
+                                f"run `{RESET_COMMAND}` to rebuild it")
         self._dim = vectors[DENSE_VECTOR].size
+        return self._dim
 
     def _create_collection(self, dim: int) -> None:
         self.client.create_collection(
@@ -138,8 +150,7 @@ class ServerIndex:
     @property
     def dim(self) -> int:
         """Dense dimension of the collection (read once per instance; reset() refreshes it)."""
-        self._ensure_collection()
-        return self._dim
+        return self._ensure_collection()
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -195,7 +206,8 @@ class ServerIndex:
             response = self._query(branches=branches, k=k, query_filter=query_filter)
         return [Hit(id=str(p.id), score=float(p.score), payload=visible_payload(p.payload)) for p in response.points]
 
-    def _query(self, *, branches: list[tuple[object, str]], k: int, query_filter: models.Filter | None):
+    def _query(self, *, branches: list[tuple[ServerVector, str]], k: int, query_filter: models.Filter | None
+               ) -> models.QueryResponse:
         if len(branches) == 1:
             vector, using = branches[0]
             return self.client.query_points(

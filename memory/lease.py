@@ -161,12 +161,12 @@ class Lease(Generic[Resource]):
         self._open_files()
         self._let_waiters_go_first()
         with self._want_guard:
-            fcntl.flock(self._want_fd, fcntl.LOCK_SH)
+            fcntl.flock(opened(self._want_fd, ".want"), fcntl.LOCK_SH)
         try:
             self._wait_for_lock()
         finally:
             with self._want_guard:
-                fcntl.flock(self._want_fd, fcntl.LOCK_UN)
+                fcntl.flock(opened(self._want_fd, ".want"), fcntl.LOCK_UN)
         self._held = True
         self._release_requested = False
         self.handovers += 1
@@ -184,7 +184,7 @@ class Lease(Generic[Resource]):
         try:
             while True:
                 try:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(opened(self._lock_fd, ".lock"), fcntl.LOCK_EX | fcntl.LOCK_NB)
                     return
                 except BlockingIOError:
                     pass
@@ -272,7 +272,7 @@ class Lease(Generic[Resource]):
         finally:
             callers = self._stop_listening()
             if self._held:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(opened(self._lock_fd, ".lock"), fcntl.LOCK_UN)
                 self._held = False
             self._release_requested = False
             for caller in callers:
@@ -386,6 +386,13 @@ def _trusted(caller: socket.socket) -> bool:
     except OSError:
         return False
     return uid in (os.getuid(), 0)
+
+
+def opened(descriptor: int | None, name: str) -> int:
+    """A lease file's descriptor, which _open_files set before any lock is taken or let go."""
+    if descriptor is None:
+        raise LeaseUnavailable(f"the lease's {name} file is not open")
+    return descriptor
 
 
 def _descriptors_under(folder: Path) -> list[int]:

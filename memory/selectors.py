@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import QuerySet
 
+from lib.sqlnames import column
 from memory import engine
 from memory.embeddings import EmbeddingUnavailable
 from memory.index import Hit, IndexMismatch
@@ -120,7 +121,7 @@ def found_rows(hits: list[Hit]) -> list[FoundRow]:
     with connection.cursor() as cursor:
         cursor.execute(found_rows_sql(), [[UUID(hit.id) for hit in hits]])
         columns = {row[0]: row for row in cursor.fetchall()}
-    return [FoundRow(*columns[UUID(hit.id)], score=hit.score) for hit in hits if UUID(hit.id) in columns]
+    return [FoundRow._make((*columns[UUID(hit.id)], hit.score)) for hit in hits if UUID(hit.id) in columns]
 
 
 @functools.cache
@@ -128,17 +129,17 @@ def found_rows_sql() -> str:
     """The FoundRow columns of the items whose ids are in %s (a list)."""
     quote = connection.ops.quote_name
     items, projects, users = MemoryItem._meta, Project._meta, get_user_model()._meta
-    item = {name: f"i.{quote(items.get_field(name).column)}" for name in (
+    item = {name: f"i.{quote(column(items.get_field(name)))}" for name in (
         "id", "text", "kind", "source", "ticket", "files", "tags", "created_at", "needs_embedding")}
-    project_name = f"p.{quote(projects.get_field('name').column)}"
+    project_name = f"p.{quote(column(projects.get_field('name')))}"
     return (f"SELECT {item['id']}, {item['text']}, {item['kind']}, {item['source']}, {project_name}, "
             f"{item['ticket']}, {item['files']}, {item['tags']}, {item['created_at']}, {item['needs_embedding']}, "
-            f"u.{quote(users.get_field('username').column)} "  # what MemoryItemSerializer shows
+            f"u.{quote(column(users.get_field('username')))} "  # what MemoryItemSerializer shows
             f"FROM {quote(items.db_table)} i "
-            f"LEFT JOIN {quote(projects.db_table)} p ON p.{quote(projects.pk.column)} = "
-            f"i.{quote(items.get_field('project').column)} "
-            f"LEFT JOIN {quote(users.db_table)} u ON u.{quote(users.pk.column)} = "
-            f"i.{quote(items.get_field('created_by').column)} "
+            f"LEFT JOIN {quote(projects.db_table)} p ON p.{quote(column(projects.pk))} = "
+            f"i.{quote(column(items.get_field('project')))} "
+            f"LEFT JOIN {quote(users.db_table)} u ON u.{quote(column(users.pk))} = "
+            f"i.{quote(column(items.get_field('created_by')))} "
             f"WHERE {item['id']} = ANY(%s)")
 
 

@@ -1,3 +1,6 @@
+from typing import TYPE_CHECKING
+
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from memory.models import Kind, MemoryItem
@@ -6,11 +9,16 @@ from restkit.fields import RefusesUnknownFields, StrictCharField, StrictSlugFiel
 from tickets.models import Project, Ticket
 from tickets.serializers import RelativePathField
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 
 class MemoryItemSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
-    ticket = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    project: "serializers.SlugRelatedField[Project]" = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True)
+    ticket: "serializers.PrimaryKeyRelatedField[Ticket]" = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True)
+    created_by: "serializers.SlugRelatedField[User]" = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = MemoryItem
@@ -55,7 +63,7 @@ class MemorySearchResultSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField(), required=False)
 
 
-KIND_ERRORS = {"invalid_choice": '"{input}" is not a kind; use one of: ' + ", ".join(Kind.values) + "."}
+KIND_ERRORS: "dict[str, str | StrPromise]" = {"invalid_choice": '"{input}" is not a kind; use one of: ' + ", ".join(Kind.values) + "."}
 
 
 class MemoryStoreSerializer(RefusesUnknownFields, serializers.Serializer):

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from memory import engine, selectors
@@ -50,7 +50,7 @@ def store_item(
     files: Iterable[str] = (),
     tags: Iterable[str] = (),
     language: str | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> tuple[MemoryItem, bool, str]:
     """Store a memory item; returns (item, created, warning). The same text in the same project is stored once.
 
@@ -83,7 +83,7 @@ def store_item(
 
 def _create_and_index(*, text: str, digest: str, kind: str, source: str, project: Project | None,
                       ticket: Ticket | None, files: Iterable[str], tags: Iterable[str], dense: list[float] | None,
-                      language: str, created_by: AbstractBaseUser | None) -> MemoryItem:
+                      language: str, created_by: User | None) -> MemoryItem:
     with transaction.atomic():
         item = MemoryItem.objects.create(
             text=text, text_hash=digest, kind=kind, source=source, project=project, ticket=ticket,

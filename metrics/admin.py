@@ -2,7 +2,7 @@
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from django.utils.safestring import SafeString
 
 from lib import charts
@@ -13,20 +13,23 @@ from tickets.models import Project
 # One colour per quantity, the same on every chart of the page.
 COLORS = {"first": "#4e79a7", "tests": "#b07aa1", "model": "#4e79a7", "test_time": "#f28e2b",
           "rest": "#9d9d9d", "failure": "#e15759", "review": "#59a14f"}
+# Set on the get_urls that install() gives a site, so that a second install leaves it alone.
+INSTALLED_MARK = "serves_metrics"
 
 
 def install(site: admin.AdminSite) -> None:
     """Serve the page at <admin>/metrics/ (URL name "admin:factory-metrics"), behind the site's staff login."""
     original = site.get_urls
-    if getattr(original, "serves_metrics", False):
+    if getattr(original, INSTALLED_MARK, False):
         return
 
-    def get_urls():
+    def get_urls() -> list[URLPattern | URLResolver]:
         return [path("metrics/", site.admin_view(lambda request: metrics_view(request, site)),
                      name="factory-metrics"), *original()]
 
-    get_urls.serves_metrics = True
-    site.get_urls = get_urls
+    setattr(get_urls, INSTALLED_MARK, True)
+    # Replacing the method of this one site (not of its class) is the point: mypy refuses any method assignment.
+    site.get_urls = get_urls  # type: ignore[method-assign]
 
 
 def metrics_view(request: HttpRequest, site: admin.AdminSite) -> TemplateResponse:

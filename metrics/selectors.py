@@ -152,7 +152,7 @@ BY_MODEL_ATTEMPTS, BY_OUTCOME = 0b01, 0b10
 
 
 def _where(filters: MetricsFilter) -> tuple[str, dict]:
-    clauses, params = ["true"], {}
+    clauses, params = ["true"], dict[str, object]()
     if filters.project is not None:
         clauses.append("t.project_id = %(project_id)s")
         params["project_id"] = filters.project.pk

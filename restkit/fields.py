@@ -1,4 +1,6 @@
 """Fields that refuse what they would otherwise coerce, and serializers that refuse unknown keys."""
+from typing import TYPE_CHECKING
+
 from rest_framework import serializers
 
 
@@ -33,7 +35,13 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
-class RefusesUnknownFields:
+if TYPE_CHECKING:  # the mixin's methods use the serializer it is mixed into
+    _SerializerMixin = serializers.Serializer
+else:
+    _SerializerMixin = object
+
+
+class RefusesUnknownFields(_SerializerMixin):
     """Keys the serializer does not take are refused with a 400 naming each one, never silently dropped.
 
     The API schema says so too: the request body is a closed object (factory_site.openapi).

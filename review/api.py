@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from restkit.fields import RefusesUnknownFields, StrictCharField
-from tickets import decisions
+from tickets import decisions, roles
 from tickets.api import (
     CONFLICT_SCHEMA,
     ERROR_SCHEMA,
@@ -73,7 +73,7 @@ class TicketRequestChangesApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         comment = validated(CommentInput, request)["comentario"]
-        return detail_response(decisions.request_changes(ticket=ticket, user=request.user, comment=comment), request)
+        return detail_response(decisions.request_changes(ticket=ticket, user=roles.signed_in(request.user), comment=comment), request)
 
 
 class TicketRerunApi(APIView):
@@ -85,7 +85,7 @@ class TicketRerunApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         note = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(decisions.rerun_on_new_base(ticket=ticket, user=request.user, note=note), request)
+        return detail_response(decisions.rerun_on_new_base(ticket=ticket, user=roles.signed_in(request.user), note=note), request)
 
 
 class TicketCancelApi(APIView):
@@ -97,4 +97,4 @@ class TicketCancelApi(APIView):
     def post(self, request: Request, ticket_id: str) -> Response:
         ticket = get_ticket_or_404(ticket_id)
         reason = validated(OptionalCommentInput, request)["comentario"]
-        return detail_response(decisions.cancel(ticket=ticket, user=request.user, reason=reason), request)
+        return detail_response(decisions.cancel(ticket=ticket, user=roles.signed_in(request.user), reason=reason), request)

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -120,7 +120,7 @@ def review_file(request: HttpRequest, ticket_id) -> HttpResponse:
 
 @staff_member_required
 @require_safe
-def review_diff_raw(request: HttpRequest, ticket_id) -> HttpResponse:
+def review_diff_raw(request: HttpRequest, ticket_id) -> HttpResponse | StreamingHttpResponse:
     """The branch's whole diff (or one file's, ?path=) as git's exact bytes, downloaded."""
     ticket = load_ticket(ticket_id)
     path = request.GET.get("path", "")
@@ -153,7 +153,7 @@ def review_progress(request: HttpRequest, ticket_id) -> JsonResponse:
 
 
 def approve(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
-    result = review.approve(ticket=ticket, user=request.user, expected_state=expected_state,
+    result = review.approve(ticket=ticket, user=roles.signed_in(request.user), expected_state=expected_state,
                             expected_head=request.POST.get("expected_head", ""))
     target = ticket.project.default_branch
     if result.merged:
@@ -168,25 +168,25 @@ def approve(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
 
 
 def request_changes(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
-    review.request_changes(ticket=ticket, user=request.user, comment=request.POST.get("comentario", ""),
+    review.request_changes(ticket=ticket, user=roles.signed_in(request.user), comment=request.POST.get("comentario", ""),
                            expected_state=expected_state)
     messages.success(request, "Changes requested: the ticket is back in the agent's queue with your comment.")
 
 
 def rerun(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
-    review.rerun_on_new_base(ticket=ticket, user=request.user, note=request.POST.get("comentario", ""),
+    review.rerun_on_new_base(ticket=ticket, user=roles.signed_in(request.user), note=request.POST.get("comentario", ""),
                              expected_state=expected_state)
     messages.success(request, "Sent back to the agent to redo the change on the current "
                               f"{ticket.project.default_branch}.")
 
 
 def retry(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
-    review.retry(ticket=ticket, user=request.user, expected_state=expected_state)
+    review.retry(ticket=ticket, user=roles.signed_in(request.user), expected_state=expected_state)
     messages.success(request, "Sent back to the agent's queue as it is.")
 
 
 def cancel(request: HttpRequest, ticket: Ticket, expected_state: str) -> None:
-    review.cancel(ticket=ticket, user=request.user, reason=request.POST.get("comentario", ""),
+    review.cancel(ticket=ticket, user=roles.signed_in(request.user), reason=request.POST.get("comentario", ""),
                   expected_state=expected_state)
     messages.success(request, "Ticket cancelled.")
 

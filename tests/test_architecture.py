@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("agent", "factory_bench", "factory_mcp", "factory_site", "lib", "memory", "metrics", "restkit", "review", "tickets",
         "webhooks")
@@ -49,3 +51,12 @@ def test_long_modules_say_why():
         if lines > MAX_LINES and LONG_REASON not in docstring:
             unexplained.append(f"{path.relative_to(ROOT)} ({lines} lines)")
     assert unexplained == []
+
+
+@pytest.mark.mypy
+@pytest.mark.xfail(strict=False, reason="agent/ is fixed after the merge")
+def test_mypy_is_clean():
+    """The mypy check: every app with the Django and DRF stubs, lib/ and agent/core strictly (mypy.ini)."""
+    done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]

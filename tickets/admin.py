@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
@@ -20,6 +22,9 @@ from tickets import changes, health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate_model_name, validate_repository_path
 from tickets.serializers import check_repository
 from tickets.states import NotEditable, TransitionError
+
+# Set on a request whose ticket the agent claimed before the admin form was saved: no "saved" message then.
+NOT_SAVED_ATTRIBUTE = "_factory_not_saved"
 
 
 class EscalationField(SimpleArrayField):
@@ -62,8 +67,9 @@ class ProjectForm(forms.ModelForm):
         fields = ["name", "repo_url", "default_branch", "test_command", "setup_command", "edit_format",
                   "quick_test_command", "test_report", "candidates", "escalation", "memory_language"]
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         url, branch = cleaned.get("repo_url"), cleaned.get("default_branch")
         changed = {"repo_url", "default_branch"} & set(self.changed_data)
         if url and branch and (self.instance.pk is None or changed):
@@ -95,8 +101,7 @@ class TicketEventInline(admin.TabularInline):
     model = TicketEvent
     extra = 0
     can_delete = False
-    fields = ["time", "actor", "kind", "from_state", "to_state", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("time", "actor", "kind", "from_state", "to_state", "message")
     ordering = ["created_at", "id"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -111,9 +116,8 @@ class TicketAttemptInline(admin.StackedInline):
     model = TicketAttempt
     extra = 0
     can_delete = False
-    fields = ["number", "outcome", "phase", "model_name", "edit_format", "times", "tokens", "timing",
-              "edit_summary", "tests", "feedback_text", "answer", "prompt_text"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "outcome", "phase", "model_name", "edit_format", "times", "tokens",
+                                "timing", "edit_summary", "tests", "feedback_text", "answer", "prompt_text")
     ordering = ["number"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -314,12 +318,12 @@ class TicketAdmin(admin.ModelAdmin):
         fields = {name: form.cleaned_data[name] for name in services.DEFINITION_FIELDS if name in form.cleaned_data}
         if change:
             try:
-                services.update_ticket(ticket=obj, actor=request.user, changes=fields)
+                services.update_ticket(ticket=obj, actor=roles.signed_in(request.user), changes=fields)
             except TransitionError as exc:  # the agent claimed it between the form check and the save
-                request._factory_not_saved = True
+                setattr(request, NOT_SAVED_ATTRIBUTE, True)
                 messages.error(request, f"Not saved: {exc}")
         else:
-            ticket, _ = services.create_ticket(actor=request.user, project=form.cleaned_data["project"],
+            ticket, _ = services.create_ticket(actor=roles.signed_in(request.user), project=form.cleaned_data["project"],
                                                fields=fields)
             obj.pk = ticket.pk
             obj._state.adding = False
@@ -330,26 +334,26 @@ class TicketAdmin(admin.ModelAdmin):
         if "depende_de" in form.cleaned_data and not self.definition_is_locked(form.instance):
             ticket = Ticket.objects.get(pk=form.instance.pk)
             try:
-                services.update_ticket(ticket=ticket, actor=request.user,
+                services.update_ticket(ticket=ticket, actor=roles.signed_in(request.user),
                                        changes={"depende_de": list(form.cleaned_data["depende_de"])})
             except (TransitionError, ValueError) as exc:
                 messages.error(request, str(exc))
 
     def message_user(self, request: HttpRequest, message, level=messages.INFO, *args, **kwargs) -> None:
-        if getattr(request, "_factory_not_saved", False) and level == messages.SUCCESS:
+        if getattr(request, NOT_SAVED_ATTRIBUTE, False) and level == messages.SUCCESS:
             return  # "changed successfully" would contradict the "Not saved" above it
         super().message_user(request, message, level, *args, **kwargs)
 
     @admin.action(description="Send back to the agent queue (failed or cancelled tickets)")
     def retry_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        self._apply(request, queryset, lambda ticket: services.retry(ticket=ticket, actor=request.user))
+        self._apply(request, queryset, lambda ticket: services.retry(ticket=ticket, actor=roles.signed_in(request.user)))
 
     @admin.action(description="Cancel")
     def cancel_tickets(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
         if not roles.can_review(request.user):
             messages.error(request, "Only users with the 'reviewer' or 'architect' role can cancel tickets.")
             return
-        self._apply(request, queryset, lambda ticket: services.cancel(ticket=ticket, actor=request.user))
+        self._apply(request, queryset, lambda ticket: services.cancel(ticket=ticket, actor=roles.signed_in(request.user)))
 
     @staticmethod
     def definition_is_locked(ticket: Ticket) -> bool:

@@ -2,11 +2,12 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -76,7 +77,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, (OperationalError, InterfaceError)):
         exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
-    if isinstance(exc, DatabaseUnavailable):
+    if isinstance(exc, DatabaseUnavailable) and response is not None:  # DRF answers every APIException
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
     if response is not None and isinstance(response.data, list):
         response.data = {"non_field_errors": response.data}  # every error answer is an object
@@ -194,7 +195,7 @@ class TicketListApi(APIView):
         fields = dict(serializer.validated_data)
         project = resolve_project(fields)
         ticket, created = services.create_ticket(
-            actor=request.user,
+            actor=roles.signed_in(request.user),
             project=project,
             fields=fields,
             depende_de=fields.pop("depende_de", []),
@@ -240,13 +241,13 @@ class TicketDetailApi(APIView):
         with transaction.atomic():
             if changes:
                 try:
-                    ticket = services.update_ticket(ticket=ticket, actor=request.user, changes=changes)
+                    ticket = services.update_ticket(ticket=ticket, actor=roles.signed_in(request.user), changes=changes)
                 except ValueError as exc:
                     raise exceptions.ValidationError({"depende_de": [str(exc)]}) from None
             if moves and target != State.MERGED:
-                ticket = change_state(ticket=ticket, target=target, user=request.user, comentario=comentario)
+                ticket = change_state(ticket=ticket, target=target, user=roles.signed_in(request.user), comentario=comentario)
             elif comentario and not moves:
-                services.add_comment(ticket=ticket, actor=request.user, text=comentario)
+                services.add_comment(ticket=ticket, actor=roles.signed_in(request.user), text=comentario)
         if moves and target == State.MERGED:
             return approval_response(request=request, ticket=ticket, comment=comentario)
         return detail_response(ticket, request)
@@ -254,7 +255,7 @@ class TicketDetailApi(APIView):
 
 def approval_response(*, request: Request, ticket: Ticket, head: str | None = None, comment: str = "") -> Response:
     """Approve and answer: the ticket when merged, 409 with the files on a conflict, 502 when git failed."""
-    result = decisions.approve(ticket=ticket, user=request.user, expected_head=head, comment=comment)
+    result = decisions.approve(ticket=ticket, user=roles.signed_in(request.user), expected_head=head, comment=comment)
     if result.merged:
         return detail_response(result.ticket, request)
     if result.conflicts:
@@ -264,7 +265,7 @@ def approval_response(*, request: Request, ticket: Ticket, head: str | None = No
     return Response({"detail": f"Nothing was merged: {result.message}"}, status=status.HTTP_502_BAD_GATEWAY)
 
 
-def change_state(*, ticket: Ticket, target: str, user, comentario: str) -> Ticket:
+def change_state(*, ticket: Ticket, target: str, user: User, comentario: str) -> Ticket:
     """PATCH estado: the same services as the review actions, so the same checks apply."""
     if target == State.PENDING:
         return services.retry(ticket=ticket, actor=user, message=comentario)
@@ -289,7 +290,7 @@ class TicketDiffApi(APIView):
                      "the files are not); `?path=` for one file, as each file of codigo_generado.files links. "
                      "`X-Factory-Diff: stored-preview` when the repository could not be read and the stored, "
                      "bounded preview is sent instead."))
-    def get(self, request: Request, ticket_id: str) -> HttpResponse:
+    def get(self, request: Request, ticket_id: str) -> HttpResponse | StreamingHttpResponse:
         ticket = get_ticket_or_404(ticket_id)
         path = request.query_params.get("path", "")
         if "\x00" in path:
@@ -312,7 +313,7 @@ class TicketBatchApi(APIView):
     def post(self, request: Request) -> Response:
         items = batch_input.parse_batch(request.data)
         tickets, created = batch.create_batch(
-            actor=request.user,
+            actor=roles.signed_in(request.user),
             items=items,
             idempotency_key=idempotency_key(request),
             fingerprint=services.request_fingerprint(request.data),

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from tickets import services
@@ -56,7 +56,7 @@ class _Replayed(Exception):
 
 
 def create_batch(
-    *, actor: AbstractBaseUser, items: list[BatchItem], idempotency_key: str | None = None, fingerprint: str = "",
+    *, actor: User, items: list[BatchItem], idempotency_key: str | None = None, fingerprint: str = "",
 ) -> tuple[list[Ticket], bool]:
     """Create every ticket or none; returns (tickets in input order, created).
 
@@ -64,14 +64,15 @@ def create_batch(
     first batch is returned and nothing is created.
     """
     check_items(items)
-    keys = item_keys(idempotency_key, len(items)) if idempotency_key else [None] * len(items)
-    if idempotency_key:
+    keys = item_keys(idempotency_key, len(items)) if idempotency_key else []
+    if keys:
         replay = find_batch(actor=actor, keys=keys, fingerprint=fingerprint)
         if replay is not None:
             return replay, False
+    stored: list[str | None] = [*keys] if keys else [None] * len(items)
     try:
         with transaction.atomic():
-            return insert_batch(actor=actor, items=items, keys=keys, fingerprint=fingerprint), True
+            return insert_batch(actor=actor, items=items, keys=stored, fingerprint=fingerprint), True
     except _Replayed:
         replay = find_batch(actor=actor, keys=keys, fingerprint=fingerprint)
         if replay is None:
@@ -80,7 +81,7 @@ def create_batch(
         return replay, False
 
 
-def insert_batch(*, actor: AbstractBaseUser, items: list[BatchItem], keys: list[str | None],
+def insert_batch(*, actor: User, items: list[BatchItem], keys: list[str | None],
                  fingerprint: str) -> list[Ticket]:
     created: list[Ticket] = []
     for position, (item, key) in enumerate(zip(items, keys, strict=True)):
@@ -106,7 +107,7 @@ def item_keys(idempotency_key: str, count: int) -> list[str]:
     return [f"batch:{digest}:{index}" for index in range(count)]
 
 
-def find_batch(*, actor: AbstractBaseUser, keys: list[str], fingerprint: str) -> list[Ticket] | None:
+def find_batch(*, actor: User, keys: list[str], fingerprint: str) -> list[Ticket] | None:
     found = {ticket.idempotency_key: ticket for ticket in Ticket.objects.filter(created_by=actor,
                                                                                  idempotency_key__in=keys)}
     if not found:

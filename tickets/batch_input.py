@@ -35,7 +35,9 @@ class TicketBatchSerializer(serializers.Serializer):
     refuses_unknown_fields = True
 
     project = StrictSlugField(required=False, help_text="Default project for the tickets that name none.")
-    tickets = BatchTicketSerializer(many=True, min_length=1, max_length=MAX_BATCH, help_text=(
+    # With many=True DRF hands min_length and max_length to the ListSerializer; the stubs only know the child's
+    # arguments.
+    tickets = BatchTicketSerializer(many=True, min_length=1, max_length=MAX_BATCH, help_text=(  # type: ignore[call-arg]
         "Tickets as POST /api/factory/tickets takes them; depende_de may also name an earlier ticket of this "
         "list by its 0-based position. A bare JSON list of tickets is accepted too."))
 
@@ -55,7 +57,8 @@ def parse_batch(data: Any) -> list[BatchItem]:
     return items
 
 
-def split_body(data: Any) -> tuple[list, str | None]:
+def split_body(data: Any) -> tuple[list[Any], str | None]:
+    tickets: object
     if isinstance(data, list):
         tickets, project_name = data, None
     elif isinstance(data, dict):
@@ -100,6 +103,8 @@ def parse_item(raw: Any, *, index: int, default_project: Project | None) -> Batc
         errors["project"] = [missing_project_reason()]
     if errors:
         raise serializers.ValidationError(errors)
+    if project is None:  # a "project" the serializer refused is among the errors above
+        raise serializers.ValidationError({"project": [missing_project_reason()]})
     return BatchItem(project=project, fields=fields, existing_dependencies=existing, batch_dependencies=earlier)
 
 

@@ -29,7 +29,7 @@ def source(ticket: Ticket) -> tuple[Path, str, str] | None:
     return project_repo(ticket.project).path, base, head
 
 
-def raw_diff(ticket: Ticket, *, path: str = "", filename: str = "") -> HttpResponse:
+def raw_diff(ticket: Ticket, *, path: str = "", filename: str = "") -> HttpResponse | StreamingHttpResponse:
     """`git diff base head` (for one path when given) as its exact bytes, streamed."""
     found = source(ticket)
     try:
@@ -40,10 +40,10 @@ def raw_diff(ticket: Ticket, *, path: str = "", filename: str = "") -> HttpRespo
         response = HttpResponse(stored_preview(ticket, path=path), content_type="text/x-diff; charset=utf-8")
         response[PREVIEW_HEADER] = "stored-preview"
         return response
-    response = StreamingHttpResponse(chunks, content_type="text/x-diff")
+    streamed = StreamingHttpResponse(chunks, content_type="text/x-diff")
     if filename:
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+        streamed["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return streamed
 
 
 def file_diff(ticket: Ticket, *, path: str) -> diffsource.Bounded:

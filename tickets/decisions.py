@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -51,7 +51,7 @@ class ApproveResult:
     message: str = ""
 
 
-def ensure_reviewer(user: AbstractBaseUser | None) -> None:
+def ensure_reviewer(user: User | None) -> None:
     if not roles.can_review(user):
         raise PermissionDenied("Only users with the 'reviewer' or 'architect' role can review tickets.")
 
@@ -75,7 +75,7 @@ def _check_expected(locked: Ticket, *, target: str, expected_state: str | None, 
                                                    "it was read, or a wrong head.")
 
 
-def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None,
+def approve(*, ticket: Ticket, user: User, expected_state: str | None = None,
             expected_head: str | None = None, comment: str = "") -> ApproveResult:
     """Merge the ticket branch into the default branch, push, and mark the ticket merged.
 
@@ -120,7 +120,7 @@ def approve(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | Non
 
 
 @transaction.atomic
-def mark_approving(*, ticket: Ticket, user: AbstractBaseUser) -> None:
+def mark_approving(*, ticket: Ticket, user: User) -> None:
     """Committed before the merge: the periodic reconcile looks only at tickets whose approve began."""
     locked = _lock(ticket)
     if locked.estado == State.COMPLETED and locked.branch_name:
@@ -128,7 +128,7 @@ def mark_approving(*, ticket: Ticket, user: AbstractBaseUser) -> None:
                               data={"approving": True})
 
 
-def record_pushed_merge(*, locked: Ticket, commit: str, actor: AbstractBaseUser | str) -> Ticket:
+def record_pushed_merge(*, locked: Ticket, commit: str, actor: User | str) -> Ticket:
     """Record the merge an earlier approve pushed but could not record (`locked`: the row, locked)."""
     return services.transition(ticket=locked, to=State.MERGED, actor=actor,
                                message=f"Merged into {locked.project.default_branch} as {commit[:10]} by an "
@@ -176,7 +176,7 @@ def record_if_still_completed(*, ticket: Ticket, commit: str) -> bool:
         return True
 
 
-def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, rebase: bool = False,
+def request_changes(*, ticket: Ticket, user: User, comment: str, rebase: bool = False,
                     expected_state: str | None = None, lesson: str | None = None) -> Ticket:
     """Send the ticket back to the agent with the reviewer's comment as feedback.
 
@@ -204,7 +204,7 @@ def request_changes(*, ticket: Ticket, user: AbstractBaseUser, comment: str, reb
     return updated
 
 
-def rerun_on_new_base(*, ticket: Ticket, user: AbstractBaseUser, note: str = "",
+def rerun_on_new_base(*, ticket: Ticket, user: User, note: str = "",
                       expected_state: str | None = None) -> Ticket:
     """Send the ticket back to the agent to redo the change from the current default branch."""
     ensure_reviewer(user)
@@ -225,7 +225,7 @@ def rerun_on_new_base(*, ticket: Ticket, user: AbstractBaseUser, note: str = "",
                            lesson=note)
 
 
-def retry(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None = None) -> Ticket:
+def retry(*, ticket: Ticket, user: User, expected_state: str | None = None) -> Ticket:
     """Send a failed or cancelled ticket back to the queue as it is (after the project was fixed, say)."""
     ensure_reviewer(user)
     with transaction.atomic():
@@ -234,7 +234,7 @@ def retry(*, ticket: Ticket, user: AbstractBaseUser, expected_state: str | None 
         return services.retry(ticket=locked, actor=user, message="Retried from the review page.")
 
 
-def cancel(*, ticket: Ticket, user: AbstractBaseUser, reason: str = "", expected_state: str | None = None) -> Ticket:
+def cancel(*, ticket: Ticket, user: User, reason: str = "", expected_state: str | None = None) -> Ticket:
     ensure_reviewer(user)
     with transaction.atomic():
         locked = _lock(ticket)

@@ -69,6 +69,8 @@ class PlannedRepresentation:
     reads_rows: ClassVar[bool] = False
     # Field name -> (row key or attribute path, conversion or the name of a method of the serializer).
     plan_overrides: ClassVar[dict[str, tuple[str, Callable[[Any], Any] | str]]] = {}
+    # Made by class_plan on first use, per class (read through cls.__dict__, so a subclass makes its own).
+    _class_plan: ClassVar[list[Step]]
 
     def to_representation(self, item: Any) -> dict:
         plan = self.__dict__.get("_bound_plan")
@@ -84,13 +86,18 @@ class PlannedRepresentation:
     def class_plan(cls) -> list[Step]:
         plan = cls.__dict__.get("_class_plan")
         if plan is None:
-            plan = [cls.step_for(field) for field in cls()._readable_fields]  # type: ignore[call-arg]
+            serializer = cls()
+            if not isinstance(serializer, serializers.Serializer):
+                raise TypeError(f"{cls.__name__}: PlannedRepresentation is a mixin for a Serializer")
+            plan = [cls.step_for(field) for field in serializer._readable_fields]
             cls._class_plan = plan
         return plan
 
     @classmethod
     def step_for(cls, field: serializers.Field) -> Step:
-        name = field.field_name
+        name, source = field.field_name, field.source
+        if name is None or source is None:  # set when the serializer binds its fields, before they are readable
+            raise TypeError(f"{cls.__name__}: the field {field!r} is not bound")
         if name in cls.plan_overrides:
             source, convert = cls.plan_overrides[name]
             return name, cls.reader(source), convert
@@ -98,16 +105,16 @@ class PlannedRepresentation:
             return name, whole, field.method_name
         if isinstance(field, serializers.ListSerializer) and isinstance(field.child, PlannedRepresentation):
             child = field.child
-            return name, cls.reader(field.source), lambda items: [child.to_representation(entry)
+            return name, cls.reader(source), lambda items: [child.to_representation(entry)
                                                                   for entry in all_of(items)]
-        return name, cls.reader(field.source), FAST.get(type(field)) or datetime_step(field) or field.to_representation
+        return name, cls.reader(source), FAST.get(type(field)) or datetime_step(field) or field.to_representation
 
     @classmethod
     def reader(cls, source: str) -> Callable[[Any], Any]:
         return itemgetter(source) if cls.reads_rows else attrgetter(source)
 
 
-def bound(serializer: serializers.Serializer, convert: Callable[[Any], Any] | str | PerInstance
+def bound(serializer: object, convert: Callable[[Any], Any] | str | PerInstance
           ) -> Callable[[Any], Any]:
     if isinstance(convert, str):
         return getattr(serializer, convert)

@@ -129,8 +129,9 @@ def remember_new_ticket(*, ticket: Ticket, dependencies: list[Ticket], events: l
     """
     newest_first = sorted(dependencies, key=lambda dependency: dependency.creado_en, reverse=True)
     setattr(ticket, DEPENDENCY_IDS, [dependency.pk for dependency in newest_first])
-    ticket._prefetched_objects_cache = {"events": known_rows(ticket.events.all(), list(events)),
-                                        "attempts": known_rows(ticket.attempts.all(), [])}
+    # Django's own prefetch cache, which django-stubs do not declare
+    ticket._prefetched_objects_cache = {  # type: ignore[attr-defined]
+        "events": known_rows(ticket.events.all(), list(events)), "attempts": known_rows(ticket.attempts.all(), [])}
     return ticket
 
 
@@ -138,7 +139,7 @@ def known_rows(queryset: QuerySet, rows: list) -> QuerySet:
     """`queryset` already evaluated to `rows`, as Django's own prefetching leaves it: iterating it needs no
     query, while .filter() and the like still build a fresh one (a plain list would break them)."""
     queryset._result_cache = rows
-    queryset._prefetch_done = True
+    queryset._prefetch_done = True  # type: ignore[attr-defined]  # Django's own flag, not in django-stubs
     return queryset
 
 

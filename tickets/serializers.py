@@ -163,7 +163,9 @@ class TicketPatchSerializer(TicketWriteSerializer):
         "Never dropped. With a change of estado: the reason recorded with it (pending, cancelled), what the "
         "agent is to change (changes_requested, required there), or a comment recorded with the merge (merged, "
         "only if it happens). Without one: a comment event on the ticket."))
-    project = None  # a ticket stays in its project (refused with a message in to_internal_value)
+    # A ticket stays in its project (refused with a message in to_internal_value). None removes the inherited
+    # field, as DRF documents; the stubs type the attribute as the field.
+    project = None  # type: ignore[assignment]
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["partial"] = True
@@ -186,7 +188,7 @@ class TicketPatchSerializer(TicketWriteSerializer):
 
 
 class TicketSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    project: "serializers.SlugRelatedField[Project]" = serializers.SlugRelatedField(slug_field="name", read_only=True)
     depende_de = serializers.SerializerMethodField()
     codigo_generado = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()

@@ -8,7 +8,7 @@ import json
 import logging
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -40,7 +40,7 @@ DEFINITION_FIELDS = (
     "tests_requeridos",
 )
 # Event names sent to webhooks when a ticket enters a state.
-STATE_EVENTS = {
+STATE_EVENTS: dict[str, str] = {
     State.IN_PROGRESS: "started",
     State.COMPLETED: "completed",
     State.FAILED: "failed",
@@ -51,7 +51,7 @@ STATE_EVENTS = {
 }
 
 
-def actor_name(actor: AbstractBaseUser | str | None) -> str:
+def actor_name(actor: User | str | None) -> str:
     if actor is None:
         return Actor.SYSTEM
     if isinstance(actor, str):
@@ -62,7 +62,7 @@ def actor_name(actor: AbstractBaseUser | str | None) -> str:
 def record_event(
     *,
     ticket: Ticket,
-    actor: AbstractBaseUser | str | None,
+    actor: User | str | None,
     kind: str,
     message: str = "",
     from_state: str = "",
@@ -137,7 +137,7 @@ def request_fingerprint(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def find_idempotent_ticket(*, actor: AbstractBaseUser, key: str, fingerprint: str) -> Ticket | None:
+def find_idempotent_ticket(*, actor: User, key: str, fingerprint: str) -> Ticket | None:
     ticket = Ticket.objects.filter(created_by=actor, idempotency_key=key).first()
     if ticket is not None and ticket.idempotency_hash != fingerprint:
         raise IdempotencyConflict(
@@ -148,7 +148,7 @@ def find_idempotent_ticket(*, actor: AbstractBaseUser, key: str, fingerprint: st
 
 def create_ticket(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     project: Project,
     fields: dict[str, Any],
     depende_de: list[Ticket] | tuple[Ticket, ...] = (),
@@ -187,7 +187,7 @@ def create_ticket(
 
 def _insert_ticket(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     project: Project,
     fields: dict[str, Any],
     depende_de: list[Ticket] | tuple[Ticket, ...],
@@ -218,7 +218,7 @@ def _insert_ticket(
 
 
 @transaction.atomic
-def update_ticket(*, ticket: Ticket, actor: AbstractBaseUser | str | None, changes: dict[str, Any]) -> Ticket:
+def update_ticket(*, ticket: Ticket, actor: User | str | None, changes: dict[str, Any]) -> Ticket:
     """Edit a ticket's definition; only while no agent is working on it and it is not final."""
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     depende_de = changes.pop("depende_de", None)
@@ -254,7 +254,7 @@ def transition(
     *,
     ticket: Ticket,
     to: str,
-    actor: AbstractBaseUser | str | None,
+    actor: User | str | None,
     message: str = "",
     fields: dict[str, Any] | None = None,
     data: dict | None = None,
@@ -293,7 +293,7 @@ def _stamp_times(*, ticket: Ticket, to: str) -> None:
         ticket.completado_en = now
 
 
-def retry(*, ticket: Ticket, actor: AbstractBaseUser | str | None, message: str = "") -> Ticket:
+def retry(*, ticket: Ticket, actor: User | str | None, message: str = "") -> Ticket:
     """Send a failed or cancelled ticket back to the queue; never while an agent run is still going on."""
     current = Ticket.objects.get(pk=ticket.pk)
     if current.estado == State.IN_PROGRESS:
@@ -305,7 +305,7 @@ def retry(*, ticket: Ticket, actor: AbstractBaseUser | str | None, message: str 
                       message=message or "Sent back to the queue.", fields={"error_mensaje": None})
 
 
-def cancel(*, ticket: Ticket, actor: AbstractBaseUser | str | None, reason: str = "") -> Ticket:
+def cancel(*, ticket: Ticket, actor: User | str | None, reason: str = "") -> Ticket:
     # A waiting ticket's error_mensaje says why it waits ("Ollama is unreachable"): moot once cancelled. A failed
     # ticket's says why it failed, and stays.
     waiting = ticket.estado in (State.PENDING, State.CHANGES_REQUESTED)
@@ -319,7 +319,7 @@ def cancel(*, ticket: Ticket, actor: AbstractBaseUser | str | None, reason: str 
     return cancelled
 
 
-def add_comment(*, ticket: Ticket, actor: AbstractBaseUser | str | None, text: str) -> TicketEvent:
+def add_comment(*, ticket: Ticket, actor: User | str | None, text: str) -> TicketEvent:
     with transaction.atomic():
         return record_event(ticket=ticket, actor=actor, kind=TicketEvent.Kind.COMMENT, message=text)
 

@@ -30,9 +30,8 @@ class WebhookDeliveryInline(admin.TabularInline):
     can_delete = False
     show_change_link = True
     verbose_name_plural = f"latest {RECENT_DELIVERIES} deliveries"
-    fields = ["created_at", "event", "ticket_id", "attempts", "delivered", "status_code", "latency_ms", "error",
-              "next_retry_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "event", "ticket_id", "attempts", "delivered", "status_code",
+                                "latency_ms", "error", "next_retry_at")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -79,9 +78,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ["webhook"]
     date_hierarchy = "created_at"
     actions = ["send_again"]
-    fields = ["webhook", "event", "ticket_id", "created_at", "attempts", "delivered", "status_code", "latency_ms",
-              "error", "next_retry_at", "payload_pretty", "tries"]
-    readonly_fields = fields
+    fields = readonly_fields = ("webhook", "event", "ticket_id", "created_at", "attempts", "delivered",
+                                "status_code", "latency_ms", "error", "next_retry_at", "payload_pretty", "tries")
 
     def has_add_permission(self, request) -> bool:
         return False

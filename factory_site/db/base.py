@@ -9,6 +9,7 @@ own: the inherited one shares its sockets with the parent and lost its threads.
 """
 import os
 import threading
+from typing import Any
 
 from django.db import connections
 from django.db.backends.postgresql import base
@@ -21,8 +22,10 @@ _inherited: list = []
 
 
 def _forget_inherited_pools() -> None:
-    _inherited.extend(base.DatabaseWrapper._connection_pools.values())
-    base.DatabaseWrapper._connection_pools.clear()
+    # Django's registry of connection pools (a class attribute since 5.1), which django-stubs do not declare
+    pools: dict[str, Any] = base.DatabaseWrapper._connection_pools  # type: ignore[attr-defined]
+    _inherited.extend(pools.values())
+    pools.clear()
     for wrapper in connections.all(initialized_only=True):
         if wrapper.connection is not None:
             _inherited.append(wrapper.connection)
