@@ -6,7 +6,8 @@ per candidate when several answers race (agent.core.candidates).
 import threading
 from dataclasses import dataclass, field
 
-from agent.core.edits import ApplyResult, EditFailure, whole_file_refusals
+from agent.core.edit_formats import whole_file_refusals
+from agent.core.edits import ApplyResult, EditFailure
 from agent.core.model import Model, ModelCancelled, ModelFailed, ModelReply, ProgressCallback, Sampling
 from agent.core.prompting import Prompt
 from agent.core.workspace import Workspace

@@ -13,13 +13,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from agent.core.edit_formats import (
-    EditFormat,
-    choose_format,
-    format_instructions,
-    format_label,
-    whole_file_refusals,
-)
+from agent.core.edit_formats import EditFormat, choose_format, format_instructions, format_label
 from agent.core.edit_parsing import (
     FENCE_LINE,
     EditBlock,

@@ -143,7 +143,10 @@ def windowed_fit(inputs: PromptInputs, *, paths: list[str], focus: Focus, level:
                                  fence_language=fence_language(path)) for path in paths}
     files = files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it",
                           windowed=shown)
-    reserve = min(max(count_tokens(files) // 2 + 1024, MIN_OUTPUT_TOKENS), num_ctx // 2)
+    # The answer repeats at most the windows (and the files shown whole), never the outlines.
+    answerable = sum(count_tokens(text or "") for path, text in inputs.files_to_modify.items() if path not in shown)
+    answerable += sum(int(item.window_chars / CHARS_PER_TOKEN) for item in shown.values())
+    reserve = min(max(answerable // 2 + 1024, MIN_OUTPUT_TOKENS), num_ctx // 2)
     notes = [f"Sent {path} as an outline and lines {describe(item.ranges)} ({level.outline} outline): "
              f"whole, the files to modify do not fit num_ctx={num_ctx}." for path, item in shown.items()]
     return Fitted(files=files, edit_format="diff", reserve=reserve, windowed=list(paths), notes=notes)

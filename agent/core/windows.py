@@ -49,7 +49,8 @@ def focus_for(*, texts: list[str], tests: list[str], failure: str) -> Focus:
     """Names from the ticket's texts and from its required tests (`tests/test_x.py::TestK::test_y[1]`)."""
     words: list[str] = []
     for entry in tests:
-        words += WORD.findall(entry.split("::", 1)[1] if "::" in entry else "")
+        for word in WORD.findall(entry.split("::", 1)[1] if "::" in entry else ""):
+            words += [word, word.removeprefix("test_"), word.removeprefix("Test")]  # test_parse tests parse
     for text in texts:
         words += [word for quoted in BACKTICKED.findall(text) for word in WORD.findall(quoted)]
         words += WORD.findall(text)
@@ -99,6 +100,7 @@ class Windowed:
     path: str
     text: str  # the rendered block for the prompt
     ranges: list[tuple[int, int]]
+    window_chars: int  # of the windows alone: what a SEARCH/REPLACE answer may repeat
 
 
 def windowed_file(path: str, text: str, *, focus: Focus, level: Level, fence_language: str) -> Windowed:
@@ -113,10 +115,11 @@ def windowed_file(path: str, text: str, *, focus: Focus, level: Level, fence_lan
     outline = render_outline(found, detail=level.outline)
     if outline:
         parts.append(f"Outline of {path} (line: definition):\n{outline}")
-    for first, last in ranges:
-        body = "\n".join(lines[first - 1:last])
-        parts.append(f"Lines {first}-{last} of {path}:\n{fence}{fence_language}\n{body}\n{fence}")
-    return Windowed(path=path, text="\n\n".join(parts), ranges=ranges)
+    bodies = ["\n".join(lines[first - 1:last]) for first, last in ranges]
+    parts += [f"Lines {first}-{last} of {path}:\n{fence}{fence_language}\n{body}\n{fence}"
+              for (first, last), body in zip(ranges, bodies, strict=True)]
+    return Windowed(path=path, text="\n\n".join(parts), ranges=ranges,
+                    window_chars=sum(len(body) for body in bodies))
 
 
 def describe(ranges: list[tuple[int, int]]) -> str:
