@@ -32,8 +32,8 @@ class Level:
 
 
 # A full outline of a 10k-line module alone is about 30k tokens: names go before the windows shrink.
-LEVELS = (Level("full", 40, 250, 40), Level("names", 40, 250, 40), Level("names", 20, 120, 30),
-          Level("top", 12, 60, 20), Level("top", 5, 25, 12))
+LEVELS = (Level("full", 120, 600, 60), Level("full", 40, 250, 40), Level("names", 40, 250, 40),
+          Level("names", 20, 120, 30), Level("top", 12, 60, 20), Level("top", 5, 25, 12))
 MINIMAL = LEVELS[-1]
 
 
