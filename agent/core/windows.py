@@ -3,14 +3,14 @@ plus windows of lines around what the ticket, its tests and the last failure poi
 
 What is pointed at, most telling first: lines of the file that the last failure's traceback names
 (`File ".../calc.py", line 812` or `calc.py:812:`), the definitions of the names the ticket and its
-required tests mention, then the lines where names written like code (`snake_case`, `camelCase`,
-or between backticks) occur. The file's head (its imports) is always shown. Deterministic.
+required tests mention, the definitions the last failure names, then the lines where names written
+like code (`snake_case`, `camelCase`, or between backticks) occur. The file's head (its imports) is always shown. Deterministic.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from agent.core.codemap.outline import Definition, definitions, render_outline
 
@@ -19,6 +19,7 @@ BACKTICKED = re.compile(r"`([^`\n]{1,80})`")
 CODE_LIKE = re.compile(r"^(?:[a-z0-9]+_[a-z0-9_]+|_+[A-Za-z0-9_]+|[a-z]+[A-Z][A-Za-z0-9]*|[A-Z][a-z0-9]+[A-Z]\w*)$")
 MAX_OCCURRENCES_PER_WORD = 3
 MAX_FOCUS_POINTS = 24
+MAX_SCANNED_WORDS = 30
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Focus:
 
     words: tuple[str, ...]
     failure: str = ""
+    # Names in the last failure (a traceback's `in parse`, a SEARCH that did not match): their definitions only.
+    failure_words: tuple[str, ...] = ()
 
 
 def focus_for(*, texts: list[str], tests: list[str], failure: str) -> Focus:
@@ -54,7 +57,8 @@ def focus_for(*, texts: list[str], tests: list[str], failure: str) -> Focus:
     for text in texts:
         words += [word for quoted in BACKTICKED.findall(text) for word in WORD.findall(quoted)]
         words += WORD.findall(text)
-    return Focus(words=tuple(dict.fromkeys(word for word in words if len(word) > 2)), failure=failure)
+    return Focus(words=tuple(dict.fromkeys(word for word in words if len(word) > 2)), failure=failure,
+                 failure_words=tuple(dict.fromkeys(WORD.findall(failure[-20000:]))))
 
 
 def failure_lines(path: str, failure: str) -> list[int]:
@@ -63,7 +67,8 @@ def failure_lines(path: str, failure: str) -> list[int]:
     return [int(number) for number in pattern.findall(failure)]
 
 
-def focus_points(path: str, text: str, found: Sequence[Definition], focus: Focus) -> list[tuple[int, int]]:
+@lru_cache(maxsize=16)  # the same for every level prompting tries
+def focus_points(path: str, text: str, found: tuple[Definition, ...], focus: Focus) -> list[tuple[int, int]]:
     """(first, last) line spans to show, most telling first."""
     lines = text.split("\n")
     points = [(line, line) for line in failure_lines(path, focus.failure) if 1 <= line <= len(lines)]
@@ -71,9 +76,9 @@ def focus_points(path: str, text: str, found: Sequence[Definition], focus: Focus
     for item in found:
         by_name.setdefault(item.name, []).append(item)
     points += [(item.line, item.end) for word in focus.words for item in by_name.get(word, [])]
-    for word in focus.words:
-        if word in by_name or not CODE_LIKE.match(word):
-            continue
+    points += [(item.line, item.end) for word in focus.failure_words[:200] for item in by_name.get(word, [])]
+    scanned = [word for word in focus.words if word not in by_name and CODE_LIKE.match(word)]
+    for word in scanned[:MAX_SCANNED_WORDS]:  # a long description must not scan a 10k-line file 500 times
         pattern = re.compile(rf"\b{re.escape(word)}\b")
         hits = [number for number, line in enumerate(lines, start=1) if pattern.search(line)]
         points += [(number, number) for number in hits[:MAX_OCCURRENCES_PER_WORD]]

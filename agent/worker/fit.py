@@ -38,10 +38,14 @@ def check_fit(*, ticket: Ticket, num_ctx: int) -> None:
 def read_at(git_dir: Path, *, ref: str, fallback: str, path: str) -> str | None:
     """`path` at `ref` (or at `fallback` when `ref` is not fetched), None when it does not exist there."""
     for name in dict.fromkeys([ref, fallback]):
+        size = subprocess.run(["git", "cat-file", "-s", f"{name}:{path}"], cwd=git_dir, capture_output=True,
+                              text=True, check=False)
+        if size.returncode == 0 and int(size.stdout.strip() or 0) > MAX_READ_BYTES:
+            return "x" * MAX_READ_BYTES  # its size alone decides: no context holds it, even as an outline
         done = subprocess.run(["git", "cat-file", "blob", f"{name}:{path}"], cwd=git_dir, capture_output=True,
                               check=False)
         if done.returncode == 0:
-            return done.stdout[:MAX_READ_BYTES].decode("utf-8", "replace")
+            return done.stdout.decode("utf-8", "replace")
         if subprocess.run(["git", "rev-parse", "--verify", "--quiet", name], cwd=git_dir, capture_output=True,
                           check=False).returncode == 0:
             return None  # the branch exists and the file is not on it: a new file
