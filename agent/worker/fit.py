@@ -1,6 +1,6 @@
 """Does the ticket fit the model's context at all? Asked before any worktree, setup or baseline run.
 
-The files to modify are read from the project's cached clone (fetched, never checked out) and the
+The files to modify are read from the project's cached clone (as last fetched, never checked out) and the
 prompt is built as the first attempt would build it, reference material aside: when even outlines
 and minimal windows of the files do not fit, PromptTooLarge says so ("Fix the ticket: ...") at once,
 instead of after minutes of setup and a baseline run.
@@ -20,7 +20,8 @@ MAX_READ_BYTES = 64 * 1024 * 1024  # a file bigger than this cannot fit any cont
 def check_fit(*, ticket: Ticket, num_ctx: int) -> None:
     """Raises PromptTooLarge when the ticket's first prompt cannot fit `num_ctx` tokens."""
     repo = project_repo(ticket.project)
-    repo.sync()
+    if not (repo.path / "HEAD").exists():
+        repo.sync()  # the first ticket clones; later ones read the last fetch (the run fetches again anyway)
     branch = ticket.branch_name or ticket.project.default_branch
     files = {path: read_at(repo.path, ref=f"origin/{branch}", fallback=f"origin/{ticket.project.default_branch}",
                            path=path) for path in dict.fromkeys(ticket.archivos_modificar)}
