@@ -6,6 +6,7 @@ per candidate when several answers race (agent.core.candidates).
 import threading
 from dataclasses import dataclass, field
 
+from agent.core.edit_formats import whole_file_refusals
 from agent.core.edits import ApplyResult, EditFailure
 from agent.core.model import Model, ModelCancelled, ModelFailed, ModelReply, ProgressCallback, Sampling
 from agent.core.prompting import Prompt
@@ -48,7 +49,9 @@ def check_answer(*, model: Model, workspace: Workspace, prompt: Prompt, on_progr
         record.cancelled = True
         return record
     on_progress("applying edits")
-    record.edits = workspace.apply(record.reply.text)
+    refused = whole_file_refusals(record.reply.text, windowed=prompt.windowed)
+    record.edits = (ApplyResult(applied=[], failed=[EditFailure(path=path, reason=reason) for path, reason in refused])
+                    if refused else workspace.apply(record.reply.text))
     if not record.edits.ok:
         record.outcome, record.feedback = APPLY_FAILED, edit_feedback(record.edits)
         return record

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import PurePosixPath
 from typing import Literal
+
+from agent.core.edit_parsing import parse_edits
 
 EditFormat = Literal["whole", "diff"]
 
@@ -79,3 +82,19 @@ def format_instructions(edit_format: EditFormat) -> str:
     raise ValueError(f"Unknown edit format {edit_format!r}: use 'whole' or 'diff'.")
 
 
+
+
+def whole_file_refusals(answer: str, *, windowed: Collection[str]) -> list[tuple[str, str]]:
+    """(path, reason) for each whole-file block of `answer` on a file the prompt showed only in windows:
+    the model never saw the rest of it, so its "whole file" would delete what it did not see."""
+    if not windowed:
+        return []
+    shown = {str(PurePosixPath(path)) for path in windowed}
+    refused: dict[str, str] = {}
+    for block in parse_edits(answer, known_paths=windowed):
+        path = str(PurePosixPath(block.path.strip().removeprefix("./")))
+        if block.kind == "whole" and path in shown:
+            refused[path] = (f"{path} was shown only as an outline and windows of its lines (it is too big for the "
+                             "context), so a whole-file answer would drop the lines you did not see; nothing was "
+                             "applied. Answer with SEARCH/REPLACE blocks whose SEARCH is copied from a window.")
+    return list(refused.items())

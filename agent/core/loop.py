@@ -61,7 +61,7 @@ class Implementer:
                                     line_counts=[self.workspace.line_count(p) for p in brief.archivos_modificar])
         prompt = build_prompt(inputs=self.inputs(brief, edit_format, previous_failure), system=self.system_prompt,
                               num_ctx=self.num_ctx)
-        self.recorder.attempt_started(prompt=prompt, edit_format=edit_format)
+        self.recorder.attempt_started(prompt=prompt, edit_format=prompt.edit_format or edit_format)
         if self.candidates > 1:
             record = race(model=self.model, workspace=self.workspace, prompt=prompt, count=self.candidates,
                           temperature=self.temperature, attempt_number=number, on_progress=self.recorder.phase)

@@ -1,12 +1,16 @@
 """Builds the implementer's user message from a ticket, fitted to the model's context window.
 
-Budget rule: the files to modify and the task are never cut; reference material
-is trimmed first (repository tree, reference files, code map, memory lessons,
-pre-loaded context), and every cut is written down as a note on the attempt.
+Budget rule: the task is never cut; reference material is trimmed first (repository tree,
+reference files, code map, memory lessons, pre-loaded context), and every cut is written down as
+a note on the attempt. Files to modify are sent whole while they fit; when they do not, the
+biggest are sent as an outline plus windows around what the ticket, its tests and the last failure
+point at (agent.core.windows), and the answer must then be SEARCH/REPLACE blocks. A ticket that
+does not fit even so raises PromptTooLarge, whose message starts "Fix the ticket:".
 """
 from dataclasses import dataclass, field
 
 from agent.core.edits import EditFormat, format_instructions
+from agent.core.windows import LEVELS, MINIMAL, Focus, Level, Windowed, describe, focus_for, windowed_file
 
 # qwen2.5-coder's tokenizer averages a little over 3 characters per token on
 # code; 3.0 errs on the side of fitting.
@@ -56,10 +60,13 @@ class Prompt:
     user: str
     tokens: int
     notes: list[str]
+    # Files sent as an outline and windows: a whole-file answer for one of them is refused.
+    windowed: tuple[str, ...] = ()
+    edit_format: str = ""  # the format the prompt asks for: "diff" whenever a file is windowed
 
 
 class PromptTooLarge(Exception):
-    """The files to modify alone do not fit in the context window."""
+    """The task and the files to modify do not fit in the context window, even as outlines and windows."""
 
 
 def output_reserve(inputs: PromptInputs, *, num_ctx: int) -> int:
@@ -70,27 +77,95 @@ def output_reserve(inputs: PromptInputs, *, num_ctx: int) -> int:
 
 
 def build_prompt(*, inputs: PromptInputs, system: str, num_ctx: int) -> Prompt:
-    budget = num_ctx - output_reserve(inputs, num_ctx=num_ctx) - count_tokens(system)
-    notes: list[str] = []
-    fixed = [
+    whole = files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it")
+    fitted = Fitted(files=whole, edit_format=inputs.edit_format,
+                    reserve=output_reserve(inputs, num_ctx=num_ctx))
+    if fixed_tokens(inputs, fitted) > num_ctx - fitted.reserve - count_tokens(system):
+        fitted = fit_windowed(inputs, system=system, num_ctx=num_ctx)
+    fixed = fixed_sections(inputs, fitted)
+    budget = num_ctx - fitted.reserve - count_tokens(system)
+    notes = list(fitted.notes)
+    optional = fit_optional(inputs, budget=budget - sum(count_tokens(part) for part in fixed), notes=notes)
+    user = "\n\n".join(part for part in [*fixed[:4], *optional, *fixed[4:]] if part)
+    return Prompt(system=system, user=user, tokens=count_tokens(system) + count_tokens(user), notes=notes,
+                  windowed=tuple(fitted.windowed), edit_format=fitted.edit_format)
+
+
+@dataclass
+class Fitted:
+    """The files-to-modify section as sent, the answer format it needs and the output tokens kept free."""
+
+    files: str
+    edit_format: str
+    reserve: int
+    windowed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fixed_sections(inputs: PromptInputs, fitted: Fitted) -> list[str]:
+    return [
         task_section(inputs.brief),
         rules_section(inputs.brief),
         required_tests_section(inputs.brief),
-        files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it"),
+        fitted.files,
         feedback_section(inputs.brief.reviewer_feedback),
         earlier_runs_section(inputs.brief.earlier_runs),
         failure_section(inputs.previous_failure),
-        "## Answer format\n" + format_instructions(inputs.edit_format),
+        "## Answer format\n" + format_instructions(fitted.edit_format),  # type: ignore[arg-type]
     ]
-    fixed_tokens = sum(count_tokens(part) for part in fixed)
-    if fixed_tokens > budget:
-        raise PromptTooLarge(
-            f"The task and the files to modify need about {fixed_tokens} tokens but only {budget} fit in "
-            f"num_ctx={num_ctx}: raise FACTORY_NUM_CTX or split the ticket into smaller files."
-        )
-    optional = fit_optional(inputs, budget=budget - fixed_tokens, notes=notes)
-    user = "\n\n".join(part for part in [*fixed[:4], *optional, *fixed[4:]] if part)
-    return Prompt(system=system, user=user, tokens=count_tokens(system) + count_tokens(user), notes=notes)
+
+
+def fixed_tokens(inputs: PromptInputs, fitted: Fitted) -> int:
+    return sum(count_tokens(part) for part in fixed_sections(inputs, fitted))
+
+
+def fit_windowed(inputs: PromptInputs, *, system: str, num_ctx: int) -> Fitted:
+    """The richest level at which windowing the fewest (biggest) files fits; PromptTooLarge when none does."""
+    focus = ticket_focus(inputs)
+    biggest = sorted((path for path, text in inputs.files_to_modify.items() if text is not None),
+                     key=lambda path: -len(inputs.files_to_modify[path] or ""))
+    for level in LEVELS:
+        for count in range(1, len(biggest) + 1):
+            fitted = windowed_fit(inputs, paths=biggest[:count], focus=focus, level=level, num_ctx=num_ctx)
+            if fixed_tokens(inputs, fitted) <= num_ctx - fitted.reserve - count_tokens(system):
+                return fitted
+    raise PromptTooLarge(too_large_message(inputs, system=system, num_ctx=num_ctx, focus=focus, paths=biggest))
+
+
+def ticket_focus(inputs: PromptInputs) -> Focus:
+    brief = inputs.brief
+    return focus_for(texts=[brief.titulo, brief.descripcion, brief.reviewer_feedback],
+                     tests=brief.tests_requeridos, failure=inputs.previous_failure)
+
+
+def windowed_fit(inputs: PromptInputs, *, paths: list[str], focus: Focus, level: Level, num_ctx: int) -> Fitted:
+    shown = {path: windowed_file(path, inputs.files_to_modify[path] or "", focus=focus, level=level,
+                                 fence_language=fence_language(path)) for path in paths}
+    files = files_section("Files to modify", inputs.files_to_modify, new_label="new file: create it",
+                          windowed=shown)
+    # The answer repeats at most the windows (and the files shown whole), never the outlines.
+    answerable = sum(count_tokens(text or "") for path, text in inputs.files_to_modify.items() if path not in shown)
+    answerable += sum(int(item.window_chars / CHARS_PER_TOKEN) for item in shown.values())
+    reserve = min(max(answerable // 2 + 1024, MIN_OUTPUT_TOKENS), num_ctx // 2)
+    notes = [f"Sent {path} as an outline and lines {describe(item.ranges)} ({level.outline} outline): "
+             f"whole, the files to modify do not fit num_ctx={num_ctx}." for path, item in shown.items()]
+    return Fitted(files=files, edit_format="diff", reserve=reserve, windowed=list(paths), notes=notes)
+
+
+def too_large_message(inputs: PromptInputs, *, system: str, num_ctx: int, focus: Focus, paths: list[str]) -> str:
+    smallest = windowed_fit(inputs, paths=paths, focus=focus, level=MINIMAL, num_ctx=num_ctx)
+    needed = fixed_tokens(inputs, smallest) + count_tokens(system)
+    room = num_ctx - smallest.reserve
+    parts = {"the task (title, description, rules, required tests, feedback)":
+             sum(count_tokens(part) for part in fixed_sections(inputs, smallest)[:3])}
+    parts.update({f"{path} as outline and minimal windows":
+                  count_tokens(windowed_file(path, inputs.files_to_modify[path] or "", focus=focus, level=MINIMAL,
+                                             fence_language="").text) for path in paths})
+    sizes = ", ".join(f"{name} about {tokens}" for name, tokens in parts.items())
+    return (f"Fix the ticket: it needs about {needed} tokens even with the files to modify sent as outlines and "
+            f"minimal windows, but only {room} fit in num_ctx={num_ctx} (with {smallest.reserve} kept for the "
+            f"answer). Sizes in tokens: {sizes}. Split the ticket so fewer or smaller files are modified, shorten "
+            "its description, or raise FACTORY_NUM_CTX if the model has a larger context.")
 
 
 CUT_ORDER = ("tree", "references", "code map", "lessons", "context")  # least valuable first
@@ -167,12 +242,15 @@ def required_tests_section(brief: TicketBrief) -> str:
     return f"## Required tests\n{body}"
 
 
-def files_section(title: str, files: dict[str, str | None], *, new_label: str) -> str:
+def files_section(title: str, files: dict[str, str | None], *, new_label: str,
+                  windowed: dict[str, Windowed] | None = None) -> str:
     if not files:
         return ""
     blocks = []
     for path, text in files.items():
-        if text is None:
+        if windowed and path in windowed:
+            blocks.append(windowed[path].text)
+        elif text is None:
             blocks.append(f"{path}\n({new_label})")
         else:
             fence = "````" if "```" in text else "```"  # a file holding fences must not close ours

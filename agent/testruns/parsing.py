@@ -15,7 +15,6 @@ from agent.testruns.parsing_base import (
     SUMMARY_MAX_DETAILED_FAILURES,
     RunnerCounts,
     clean_output,
-    count_items,
     failure,
 )
 from agent.testruns.parsing_js import parse_jest, parse_mocha, parse_node, parse_vitest
@@ -50,23 +49,39 @@ def parse_test_output(*, output: str, exit_code: int, command: str, duration_s: 
 # --------------------------------------------------------------------------- pytest
 
 PYTEST_SUMMARY = re.compile(
-    r"^=*\s*(?P<body>\d+ [a-z]+(?:, \d+ [a-z]+)*|no tests ran) in [\d.]+s(?: \([\d:.]+\))?\s*=*\s*$",
+    r"^=*\s*(?P<body>\d+ [a-z]+(?: [a-z]+)*(?:, \d+ [a-z]+(?: [a-z]+)*)*|no tests ran)"
+    r" in [\d.]+s(?: \([\d:.]+\))?\s*=*\s*$",
     re.MULTILINE,
 )
+PYTEST_LABEL = re.compile(r"(\d+) ([a-z]+(?: [a-z]+)*)")
+# Outcome words a summary's labels end with; other labels (a plugin's own) are read past.
 PYTEST_WORDS = {"failed", "passed", "skipped", "deselected", "xfailed", "xpassed", "warning",
                 "warnings", "error", "errors", "rerun", "reruns"}
-PYTEST_RESULT_LINE = re.compile(r"^(?P<kind>FAILED|ERROR) (?P<name>.+?)(?: - (?P<message>.*))?$",
-                                re.MULTILINE)
+PYTEST_RESULT_LINE = re.compile(
+    r"^(?P<kind>FAILED|ERROR|SUBFAILED) (?P<name>.+?)(?: - (?P<message>.*))?$", re.MULTILINE)
 PYTEST_BLOCK_HEADER = re.compile(r"^=+ (?P<title>.+?) =+$")
 PYTEST_SECTION_HEADER = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
 
 
+def pytest_labels(body: str) -> dict[str, int]:
+    """{"passed": 5, "failed": 2} from a summary's labels, "4 subtests passed" counted as its
+    last word: pytest 9 counts a failed subtest in "failed", so a passed one belongs in "passed"."""
+    counts: dict[str, int] = {}
+    for number, label in PYTEST_LABEL.findall(body):
+        word = label.split()[-1]
+        counts[word] = counts.get(word, 0) + int(number)
+    return counts
+
+
+def is_pytest_summary(body: str) -> bool:
+    return body == "no tests ran" or bool(set(pytest_labels(body)) & PYTEST_WORDS)
+
+
 def parse_pytest(text: str) -> RunnerCounts | None:
-    summaries = [match for match in PYTEST_SUMMARY.finditer(text)
-                 if match["body"] == "no tests ran" or set(count_items(match["body"])) <= PYTEST_WORDS]
+    summaries = [match for match in PYTEST_SUMMARY.finditer(text) if is_pytest_summary(match["body"])]
     if not summaries:
         return None
-    counts = count_items(summaries[-1]["body"])
+    counts = pytest_labels(summaries[-1]["body"])
     run = RunnerCounts(
         framework="pytest",
         passed=counts.get("passed", 0) + counts.get("xpassed", 0),
@@ -86,10 +101,26 @@ def pytest_failures(text: str) -> list[dict]:
                 for title, body in sections]
     failures = []
     for result in results:
-        body = pop_matching_section(sections, result["name"], kind=result["kind"])
+        name = result["name"]
+        if result["kind"] == "SUBFAILED":
+            name, body = pop_subtest_section(sections, name)
+        else:
+            body = pop_matching_section(sections, name, kind=result["kind"])
         message = result["message"] or first_error_line(body)
-        failures.append(failure(result["name"], message, trim_section(body)))
+        failures.append(failure(name, message, trim_section(body)))
     return failures
+
+
+def pop_subtest_section(sections: list[tuple[str, list[str]]], node_id: str) -> tuple[str, list[str]]:
+    """The first section of a subtest of `node_id` ("test_x [msg] (i=1)"), and the node id named
+    with the subtest's part of the title: pytest's SUBFAILED lines all carry the bare test id."""
+    test = node_id.partition("::")[2]
+    names = {test.replace("::", "."), test.split("::")[-1]} if test else set()
+    for index, (title, _) in enumerate(sections):
+        name = next((name for name in names if title.startswith((f"{name} [", f"{name} ("))), None)
+        if name:
+            return f"{node_id}{title[len(name):]}", sections.pop(index)[1]
+    return node_id, []
 
 
 def pytest_sections(text: str) -> list[tuple[str, list[str]]]:

@@ -1,14 +1,17 @@
 """The prompt fits the context window: reference material is cut first, with a note; files to modify never."""
 import pytest
 
+from agent.core.codemap.outline import definitions, render_outline
+from agent.core.edit_formats import whole_file_refusals
 from agent.core.prompting import PromptInputs, PromptTooLarge, TicketBrief, build_prompt, count_tokens
 
 SYSTEM = "You are the implementer."
 
 
-def inputs(*, modify_size: int = 200, reference_size: int = 200, tree_lines: int = 10, **brief) -> PromptInputs:
+def inputs(*, modify_size: int = 200, reference_size: int = 200, tree_lines: int = 10,
+           descripcion: str = "Add multiply(a, b).", **brief) -> PromptInputs:
     return PromptInputs(
-        brief=TicketBrief(titulo="Add multiply", descripcion="Add multiply(a, b).", **brief),
+        brief=TicketBrief(titulo="Add multiply", descripcion=descripcion, **brief),
         files_to_modify={"calc.py": "x = 1\n" * (modify_size // 6), "tests/test_new.py": None},
         reference_files={"ref.py": "y = 2\n" * (reference_size // 6)},
         tree="\n".join(f"pkg/module_{i}.py" for i in range(tree_lines)),
@@ -35,9 +38,62 @@ def test_reference_material_is_cut_first_and_noted():
     assert ("x = 1\n" * 500) in prompt.user  # the file to modify, whole
 
 
-def test_files_to_modify_that_do_not_fit_are_refused_never_cut():
-    with pytest.raises(PromptTooLarge, match="FACTORY_NUM_CTX"):
-        build_prompt(inputs=inputs(modify_size=60000), system=SYSTEM, num_ctx=4096)
+def test_files_that_fit_not_even_as_outlines_are_refused_naming_what_would_fit():
+    data = inputs()
+    data.files_to_modify["calc.py"] = "".join(f"def function_{n}(a, b):\n    return a + {n}\n\n\n" for n in range(3000))
+    with pytest.raises(PromptTooLarge, match="FACTORY_NUM_CTX") as raised:
+        build_prompt(inputs=data, system=SYSTEM, num_ctx=4096)
+    message = str(raised.value)
+    assert message.startswith("Fix the ticket:") and "num_ctx=4096" in message
+    assert "calc.py as outline and minimal windows about" in message
+
+
+BIG = "".join(f"def function_{n}(a, b):\n    total = a + b\n    return total * {n}\n\n\n" for n in range(1100))
+
+
+def windowed_inputs(**changes) -> PromptInputs:
+    data = inputs(descripcion="Make `function_900` subtract instead of add.", **changes)
+    data.files_to_modify = {"calc.py": BIG, "tests/test_calc.py": "def test_ok():\n    assert True\n"}
+    return data
+
+
+def test_a_file_too_big_is_sent_as_an_outline_and_windows_around_the_ticket_names():
+    prompt = build_prompt(inputs=windowed_inputs(), system=SYSTEM, num_ctx=16384)
+    assert prompt.tokens <= 16384 and prompt.windowed == ("calc.py",) and prompt.edit_format == "diff"
+    line = BIG[:BIG.index("def function_900(")].count("\n") + 1
+    assert f"{line}: function_900" in prompt.user or f"{line}: def function_900(a, b)" in prompt.user
+    assert "def function_900(a, b):\n    total = a + b\n    return total * 900\n" in prompt.user
+    assert "def test_ok():\n    assert True" in prompt.user  # the small file stays whole
+    assert "Answer with SEARCH/REPLACE blocks" in prompt.user and "never answer with the whole file" in prompt.user
+    assert any(note.startswith("Sent calc.py as an outline and lines 1-") for note in prompt.notes)
+
+
+def test_windows_follow_the_last_failure_traceback_and_the_required_tests():
+    data = windowed_inputs(tests_requeridos=["tests/test_calc.py::test_function_300"])
+    data.previous_failure = 'File "/workspace/calc.py", line 5003, in function_1000\nAssertionError'
+    prompt = build_prompt(inputs=data, system=SYSTEM, num_ctx=16384)
+    ranges = [tuple(map(int, row.split()[1].split("-"))) for row in prompt.user.splitlines()
+              if row.startswith("Lines ") and row.endswith(" of calc.py:")]
+    for line in (5003, BIG[:BIG.index("def function_300(")].count("\n") + 1):
+        assert any(first <= line <= last for first, last in ranges), (line, ranges)
+
+
+def test_a_whole_file_answer_for_a_windowed_file_is_refused():
+    answer = "calc.py\n```python\ndef function_0(a, b):\n    return 0\n```\n"
+    refused = whole_file_refusals(answer, windowed=["calc.py"])
+    assert [path for path, _ in refused] == ["calc.py"] and "SEARCH/REPLACE" in refused[0][1]
+    diff = "calc.py\n```python\n<<<<<<< SEARCH\n    return total * 5\n=======\n    return 5\n>>>>>>> REPLACE\n```\n"
+    assert whole_file_refusals(diff, windowed=["calc.py"]) == []
+    assert whole_file_refusals(answer, windowed=[]) == []
+
+
+def test_javascript_outline_by_line_pattern():
+    text = ("const x = 1;\nexport function parse(argv) {\n  return argv;\n}\n"
+            "class Command {\n  run() {}\n}\nconst helper = (a) => a;\n")
+    found = definitions("cli.js", text)
+    assert [(item.name, item.line, item.depth) for item in found] == [("parse", 2, 0), ("Command", 5, 0),
+                                                                     ("helper", 8, 0)]
+    assert render_outline(found, detail="names") == "2: parse\n5: Command\n8: helper"
 
 
 def test_a_file_holding_fences_gets_a_longer_fence():

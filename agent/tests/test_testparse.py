@@ -131,6 +131,84 @@ def test_pytest_no_tests_collected(tmp_path):
     assert result["framework"] == "pytest"
 
 
+PYTEST_SUBTESTS = '''
+import warnings
+
+import pytest
+
+
+def test_all_cases(subtests):
+    for number in range(3):
+        with subtests.test(number=number):
+            assert number >= 0
+
+
+class TestCases:
+    def test_some_cases(self, subtests):
+        for number in range(3):
+            with subtests.test(msg="case", number=number):
+                assert number == 0, f"bad {number}"
+
+
+@pytest.mark.xfail
+def test_expected_failure():
+    assert 0
+
+
+@pytest.mark.xfail
+def test_unexpected_pass():
+    pass
+
+
+def test_warns():
+    warnings.warn("careful")
+'''
+
+
+def test_pytest9_subtests_summary_counts(tmp_path):
+    # pytest 9's own subtests: "-q" ends with "N subtests passed", a label of two words.
+    result = run_pytest(tmp_path, {"test_sub.py": PYTEST_SUBTESTS}, "-q")
+    tail = result["output_tail"].strip().splitlines()[-1]
+    assert "subtests passed" in tail and "xfailed" in tail and "warning" in tail
+    # 3 failed = the parent and its 2 failed subtests; passed = 2 tests + 1 xpassed + 4 subtests.
+    assert (result["passed"], result["failed"], result["errors"], result["skipped"]) == (7, 3, 0, 1)
+    assert not result["success"] and result["framework"] == "pytest"
+    names = [item["name"] for item in result["failures"]]
+    assert names == ["test_sub.py::TestCases::test_some_cases [case] (number=1)",
+                     "test_sub.py::TestCases::test_some_cases [case] (number=2)",
+                     "test_sub.py::TestCases::test_some_cases"]
+    assert result["failures"][0]["message"] == "AssertionError: bad 1"
+    assert "bad 2" in result["failures"][1]["details"]
+
+
+def test_pytest9_passing_subtests_are_a_success(tmp_path):
+    files = {"test_sub.py": "def test_cases(subtests):\n    for n in range(4):\n"
+                            "        with subtests.test(n=n):\n            assert n < 4\n"}
+    result = run_pytest(tmp_path, files, "-q")
+    assert "1 passed, 4 subtests passed in" in result["output_tail"]
+    assert result["success"] and (result["passed"], result["failed"]) == (5, 0)
+
+
+@pytest.mark.parametrize("line, counts", [
+    ("= 1 failed, 2 passed, 3 deselected, 1 rerun, 2 warnings in 0.50s =", (2, 1, 0, 0)),
+    ("2 passed, 1 error, 5 subtests passed, 1 subtests skipped in 1.00s", (7, 0, 1, 1)),
+    ("==== 3 passed, 2 xpassed, 1 xfailed, 4 custom plugin things in 2.00s (0:00:02) ====",
+     (5, 0, 0, 1)),
+    ("=== 4 deselected in 0.01s ===", (0, 0, 0, 0)),
+])
+def test_pytest_summary_labels(line, counts):
+    result = parse_test_output(output=f"collected 3 items\n\n{line}\n", exit_code=0, command="pytest",
+                               duration_s=1)
+    assert result["framework"] == "pytest"
+    assert (result["passed"], result["failed"], result["errors"], result["skipped"]) == counts
+
+
+def test_a_line_without_a_pytest_label_is_not_a_summary():
+    result = parse_test_output(output="3 files copied in 0.20s\n", exit_code=0, command="cp",
+                               duration_s=1)
+    assert result["framework"] == "unknown"
+
+
 def test_pytest_without_short_summary_uses_sections(tmp_path):
     result = run_pytest(tmp_path, {"test_project.py": PYTEST_PROJECT}, "-rN")
     names = {item["name"] for item in result["failures"]}

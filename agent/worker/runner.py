@@ -24,7 +24,7 @@ from agent.strategies.escalation import Rung, Tried, distilled, handback_line, h
 from agent.testruns import deps
 from agent.testruns.deps import Dependencies
 from agent.testruns.required import RequiredTests, read_required
-from agent.worker import baseline, diskspace, heartbeat, worktrees
+from agent.worker import baseline, diskspace, fit, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
 from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
@@ -57,6 +57,7 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
 def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name if model else settings.FACTORY_MODEL)
     try:
+        fit.check_fit(ticket=ticket, num_ctx=getattr(model, "num_ctx", settings.FACTORY_NUM_CTX))
         return execute_with_room(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
     except DiskFull as exc:
         return wait_for_disk(ticket, recorder=recorder, error=exc)
