@@ -8,6 +8,9 @@ are then shown read-only to every test run of every ticket on that base. An
 attempt that edits package.json changes nothing that runs with the network: its
 tests see the base's dependencies, and the review page says the manifests changed.
 
+Setup runs at the same path inside the sandbox as every test run
+(agent.testruns.sandbox.PROJECT_DIR), so what it installs in editable mode
+imports the attempt's code at test time, and a virtualenv it makes keeps working.
 The result is cached per project and per hash of the setup command and of every
 dependency manifest at the base commit, so a new base that does not touch the
 manifests reuses it. A per-key file lock keeps two workers from building the same
@@ -34,7 +37,7 @@ from pathlib import Path, PurePosixPath
 
 from agent.errors import ProjectProblem
 from agent.testruns.command import run_command
-from agent.testruns.sandbox import SANDBOX_HOME, SandboxPolicy, real_entry
+from agent.testruns.sandbox import PROJECT_DIR, SANDBOX_HOME, SandboxPolicy, real_entry
 
 MANIFESTS = frozenset({
     "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".npmrc",
@@ -48,6 +51,8 @@ MANIFESTS = frozenset({
 HOME_CACHES = (".npm", ".cache", ".cargo/registry", ".yarn/berry/cache")
 KEEP_CACHES = 3
 READY = "ready.json"
+# Part of every cache key: caches built before setup ran at PROJECT_DIR hold paths that lead nowhere now.
+LAYOUT = f"project-at:{PROJECT_DIR}"
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +83,18 @@ class Dependencies:
     def home(self) -> Path:
         return self.folder / "home"
 
-    def mounts(self, *, worktree: Path) -> tuple[tuple[Path, Path], ...]:
-        """Read-only mounts for a test run in `worktree` (host path, path inside the sandbox)."""
-        # The tree at its own path too: tools keep absolute paths (a venv's shebangs).
+    def mounts(self) -> tuple[tuple[Path, Path], ...]:
+        """Read-only mounts for a test run (host path, path inside the sandbox).
+
+        The setup ran at PROJECT_DIR as the test runs do, so the absolute paths its tools keep (a venv's
+        shebangs, an editable install's path to the code) lead to the attempt's worktree.
+        """
         tree, home = Path(os.path.realpath(self.tree)), Path(os.path.realpath(self.home))
-        binds = [(tree, self.tree)]
+        binds = []
         for output in self.outputs:
             source = real_entry(tree / output, root=tree)
             if source is not None and source.is_dir():
-                binds.append((source, worktree / output))
+                binds.append((source, Path(PROJECT_DIR) / output))
         for entry in sorted(self.home.iterdir()):
             source = real_entry(entry, root=home)
             if source is not None:
@@ -97,7 +105,7 @@ class Dependencies:
 def dependency_key(*, clone: Path, commit: str, setup_command: str) -> str:
     listing = git(clone, "ls-tree", "-r", "--full-tree", commit)
     manifests = sorted(line for line in listing.splitlines() if is_manifest(line.split("\t", 1)[-1]))
-    digest = hashlib.sha256("\n".join([setup_command.strip(), *manifests]).encode())
+    digest = hashlib.sha256("\n".join([LAYOUT, setup_command.strip(), *manifests]).encode())
     return digest.hexdigest()[:24]
 
 

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agent.testruns.sandbox import PROJECT_DIR
 from lib.paths import path_problem, resolved_inside
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -204,9 +205,10 @@ def relative_file(path: str, *, root: Path) -> str:
     if not path:
         return ""
     candidate = PurePosixPath(path)
-    if candidate.is_absolute():
-        try:
-            return candidate.relative_to(root.as_posix()).as_posix()
-        except ValueError:
-            return candidate.as_posix()
+    if not candidate.is_absolute():
+        return candidate.as_posix()
+    # Inside the sandbox the worktree is PROJECT_DIR; unsandboxed it is `root` itself.
+    for folder in (root.as_posix(), PROJECT_DIR):
+        if candidate.is_relative_to(folder):
+            return candidate.relative_to(folder).as_posix()
     return candidate.as_posix()

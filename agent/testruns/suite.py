@@ -6,7 +6,9 @@ The tests related to the change run first, for fast feedback: pytest on the test
 files the attempt touched and the ones the ticket names, Jest's
 --findRelatedTests on the changed files, or the project's own
 quick_test_command with {files}. Only when those are green does the whole
-suite run. Both timings are recorded.
+suite run. Both timings are recorded. When the base commit's whole suite took
+less than FACTORY_SCOPED_RUN_MIN_S, the scoped run is skipped: it would cost
+about as much as the suite it stands in for.
 """
 import re
 import shlex
@@ -42,6 +44,12 @@ class TestSetup:
     quick_command: str = ""  # the project's, with {files}
     project_report: str = ""  # the project's own report file (test_report), relative to the worktree
     dependencies: Dependencies | None = None  # the base commit's installed dependencies, mounted read-only
+    full_suite_s: float | None = None  # how long the whole suite took on the base commit, when known
+    scoped_min_s: float = 0.0  # below that, no scoped run (FACTORY_SCOPED_RUN_MIN_S)
+
+    @property
+    def suite_is_quick(self) -> bool:
+        return self.full_suite_s is not None and self.full_suite_s < self.scoped_min_s
 
 
 @dataclass
@@ -95,7 +103,7 @@ def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = 
     if extra_addopts:
         env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
-        mounts = setup.dependencies.mounts(worktree=cwd) if setup.dependencies else ()
+        mounts = setup.dependencies.mounts() if setup.dependencies else ()
         result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
                              readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
         report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
@@ -107,7 +115,10 @@ def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging,
     """Scoped first when possible; the full suite only when the scoped run is green."""
     notes: list[str] = []
     scoped_run = None
-    command = scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
+    command = None if setup.suite_is_quick else scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
+    if setup.suite_is_quick:
+        notes.append(f"no scoped run: the whole suite took {setup.full_suite_s:.1f} s on the base, under "
+                     f"{setup.scoped_min_s:g} s (FACTORY_SCOPED_RUN_MIN_S)")
     if command:
         scoped_run = run_once(setup, cwd=cwd, command=command, cancel=cancel)
         if scoped_run.result.get("cancelled"):
