@@ -44,6 +44,8 @@ GREET_TEST = """import greet
 def test_hello():
     assert greet.hello() == "hello, world"
 """
+SCM_PYPROJECT = PYPROJECT.replace('requires = ["setuptools>=64"]', 'requires = ["setuptools>=64", "setuptools-scm>=8"]') \
+    .replace('version = "0.1"', 'dynamic = ["version"]') + '\n[tool.setuptools_scm]\nversion_file = "src/greet/_version.py"\n'
 PIP_SETUP = "python -m venv .venv && .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'"
 
 
@@ -103,3 +105,23 @@ def test_a_suite_quick_on_the_base_runs_once_not_scoped_then_full(tmp_path):
     assert "FACTORY_SCOPED_RUN_MIN_S" in runs.notes[0]
     slow = TestSetup(command=quick.command, timeout=60, sandbox=SandboxPolicy("off"), full_suite_s=12, scoped_min_s=10)
     assert run_for_verdict(slow, cwd=tree, judging=judging).scoped is not None
+
+
+@requires_sandbox
+def test_a_version_file_the_setup_generates_is_there_for_the_tests_and_never_committed(tmp_path):
+    clone, base = repository(tmp_path / "clone", {
+        "pyproject.toml": SCM_PYPROJECT, ".gitignore": "src/greet/_version.py\n*.egg-info/\n.venv/\n",
+        "src/greet/__init__.py": "from ._version import version\n\n\ndef hello():\n    return 'hello, world'\n",
+        "tests/test_greet.py": GREET_TEST})
+    attempt = tmp_path / "attempt"
+    git(clone, "worktree", "add", "-q", str(attempt), base)
+    with deps.prepared(clone=clone, commit=base, setup_command=PIP_SETUP, cache_dir=tmp_path / "deps",
+                       sandbox=SandboxPolicy("on"), timeout=300) as installed:
+        assert installed.generated == ("src/greet/_version.py",)
+        setup = TestSetup(command="python -m pytest -q -p no:cacheprovider", timeout=120, sandbox=SandboxPolicy("on"),
+                          dependencies=installed)
+        judging = Judging(base_outcomes=None, base_commit=base, base_branch="main", changed_files=frozenset())
+        runs = run_for_verdict(setup, cwd=attempt, judging=judging)
+    assert runs.verdict.green and runs.final.result["passed"] == 1, runs.as_result()
+    assert "0+factory" in (attempt / "src/greet/_version.py").read_text()  # SETUPTOOLS_SCM_PRETEND_VERSION
+    assert git(attempt, "status", "--porcelain") == ""  # ignored: an attempt never commits it

@@ -118,6 +118,8 @@ def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = 
     env = {**INJECTED_ENV, **(extra_env or {})}
     if extra_addopts:
         env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"
+    if setup.dependencies is not None:
+        setup.dependencies.seed(cwd)
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
         install_hooks(Path(folder))
         mounts = setup.dependencies.mounts() if setup.dependencies else ()
