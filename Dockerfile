@@ -16,10 +16,16 @@ RUN printf 'Host *\n  IdentityFile /data/credentials/ssh_key\n  UserKnownHostsFi
  && git config --system credential.helper \
       '!f() { test "$1" != get || exec git credential-store --file=/data/credentials/git-credentials get; }; f'
 WORKDIR /app
-# The runtime only: the test tools of requirements.txt (pytest, playwright, schemathesis ...) stay out of the image.
+# The factory in a virtualenv of its own, so the base interpreter the test sandbox shows stays bare: a project's
+# tests never import the factory's Django or load its pytest plugins (agent/testruns/runner.py). The runtime only:
+# the factory's test tools (requirements.txt: pytest-django, playwright, schemathesis ...) stay out of the image.
+RUN python -m venv /opt/factory
+ENV PATH=/opt/factory/bin:$PATH FACTORY_RUNNERS_DIR=/opt/runners
 COPY requirements/runtime.txt requirements/runtime.txt
 RUN pip install --no-cache-dir -r requirements/runtime.txt
 COPY . .
+# The minimal runner (the base interpreter with pytest alone) built into the image: workers need no registry for it.
+RUN python -c "from pathlib import Path; from agent.testruns.runner import python_runner; python_runner(Path('/opt/runners'))"
 ENV FACTORY_DATA_DIR=/data FACTORY_BIND=0.0.0.0:8000 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER factory
 EXPOSE 8000

@@ -14,7 +14,8 @@ from tickets.models import Project
 
 def sandbox_policy() -> SandboxPolicy:
     return SandboxPolicy(settings.FACTORY_SANDBOX, readonly=tuple(settings.FACTORY_SANDBOX_READONLY),
-                         data_dir=settings.FACTORY_DATA_DIR, caps=run_caps())
+                         data_dir=settings.FACTORY_DATA_DIR, caps=run_caps(),
+                         runners_dir=settings.FACTORY_RUNNERS_DIR)
 
 
 def run_caps() -> Caps:

@@ -125,7 +125,7 @@ def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
     base = (ticket.codigo_generado or {}).get("base") or ""
     try:
         with dependencies_for(project=ticket.project, repo=repo, base=base) as dependencies:
-            mounts = dependencies.mounts(worktree=worktree) if dependencies else ()
+            mounts = dependencies.mounts() if dependencies else ()
             result = run_command(command=suite.hidden_test_command, cwd=worktree,
                                  timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(), readonly=mounts)
     finally:

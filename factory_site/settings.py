@@ -80,6 +80,10 @@ FACTORY_TEST_TIMEOUT = env_int("FACTORY_TEST_TIMEOUT", 600, minimum=1)
 FACTORY_SANDBOX = env_choice("FACTORY_SANDBOX", "on", ("on", "auto", "off"))
 # Extra host folders shown read-only inside the sandbox (toolchains and their caches: JDK, Go, ~/.m2 ...).
 FACTORY_SANDBOX_READONLY = env_paths("FACTORY_SANDBOX_READONLY")
+# Where the minimal runner (a virtualenv with pytest alone, agent/testruns/runner.py) is built once.
+FACTORY_RUNNERS_DIR = env_path("FACTORY_RUNNERS_DIR", FACTORY_DATA_DIR / "runners")
+# When the base commit's full suite took less than this, the scoped run is skipped: the full suite is as quick.
+FACTORY_SCOPED_RUN_MIN_S = env_float("FACTORY_SCOPED_RUN_MIN_S", 10.0)
 # A run starts only with this much free on the filesystems of FACTORY_DATA_DIR and the temporary folder;
 # a ticket stopped by a full disk waits (pending) until there is again.
 FACTORY_MIN_FREE_MB = env_int("FACTORY_MIN_FREE_MB", 1024, minimum=0)

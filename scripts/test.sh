@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 pgdir=""
 FACTORY_DATA_DIR=$(mktemp -d /tmp/factory-test-data.XXXXXX)
 export FACTORY_DATA_DIR
+# The minimal runner (pytest alone) is built once per machine, not once per throw-away data folder.
+export FACTORY_RUNNERS_DIR="${FACTORY_RUNNERS_DIR:-$HOME/.cache/factory/runners}"
 cleanup() {
   if [ -n "$pgdir" ]; then bash scripts/pg_cluster.sh stop "$pgdir"; rm -rf "$pgdir"; fi
   rm -rf "$FACTORY_DATA_DIR"

@@ -83,7 +83,7 @@ def test_links_a_setup_leaves_to_the_host_are_never_followed(tmp_path, host_secr
                  f"{installed.tree}/node_modules/secret.txt {installed.tree}/src/secret.txt; "
                  "do cat $f 2>/dev/null || echo \"unreadable $f\"; done")
         result = run_command(command=probe, cwd=worktree(tmp_path), timeout=60, sandbox=SandboxPolicy("on"),
-                             readonly=installed.mounts(worktree=tmp_path / "data" / "worktrees" / "t1"))
+                             readonly=installed.mounts())
     out = result["output_tail"]
     assert SECRET not in out, out
     assert "kept\nok\n" in out and out.count("unreadable") == 6, out

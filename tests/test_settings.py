@@ -23,6 +23,8 @@ def run_python(code: str, **variables: str) -> subprocess.CompletedProcess:
     ("FACTORY_SANDBOX_MEMORY_MB", "lots", "is not a whole number"),
     ("FACTORY_SANDBOX_PIDS", "4", "below the minimum of 16"),
     ("FACTORY_TEST_OUTPUT_MB", "0", "below the minimum of 1"),
+    ("FACTORY_SCOPED_RUN_MIN_S", "soon", "is not a number"),
+    ("FACTORY_SCOPED_RUN_MIN_S", "-1", "below the minimum of 0"),
     ("OLLAMA_HOST", "localhost:11434", "must be an http:// or https:// URL"),
     ("FACTORY_EMBED_MODEL", "nomic embed", "is not a model name as Ollama spells it"),
 ])

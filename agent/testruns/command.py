@@ -1,7 +1,9 @@
 """Runs a project's command in a worktree: time limit, caps, clean environment, sandbox (agent.testruns.sandbox).
 
 The code under test was written by a model, so it runs with none of the
-factory's secrets in its environment, under the kernel caps of agent.testruns.confine
+factory's secrets in its environment, never with the factory's own virtualenv
+(PATH holds the project's own environment first, then the minimal runner of
+agent.testruns.runner, then the system's), under the kernel caps of agent.testruns.confine
 and, unless FACTORY_SANDBOX=off, inside the sandbox. Its output is streamed
 through a pipe read against the time limit: at most FACTORY_TEST_OUTPUT_MB is
 kept (its head and its tail, the middle cut with a note), nothing on disk, and
@@ -28,7 +30,9 @@ from pathlib import Path
 from agent.testruns.confine import MB, RunGroup
 from agent.testruns.parsing import parse_test_output
 from agent.testruns.parsing_base import safe_text
+from agent.testruns.runner import DEFAULT_RUNNERS_DIR, python_runner
 from agent.testruns.sandbox import (
+    PROJECT_DIR,
     SANDBOX_HOME,
     Mounts,
     SandboxPolicy,
@@ -52,19 +56,33 @@ EXIT_POLL_S = 0.05
 DRAIN_S = 1.0
 READ_CHUNK = 1024 * 1024
 TIMED_OUT, CANCELLED = "timed out", "cancelled"
+# Where a project's setup leaves its tools, relative to the project and to HOME: first on PATH.
+PROJECT_BINS = (".venv/bin", "venv/bin", "node_modules/.bin")
+HOME_BINS = (".local/bin",)
 
 
-def clean_environment(*, home: str, network: bool, extra: Mapping[str, str]) -> dict[str, str]:
+def clean_environment(*, home: str, project: str, runner: Path, network: bool,
+                      extra: Mapping[str, str]) -> dict[str, str]:
+    """The run's environment: no secrets, and on PATH the project's own tools, then the runner, then the system's."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
     if network:
         env.update({name: value for name, value in os.environ.items()
                     if name.startswith(REGISTRY_PREFIXES) or name in REGISTRY_NAMES})
-    # The factory's interpreter first, so `python -m pytest` works in a plain Debian image.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "/usr/bin:/bin")])
+    own = [f"{project}/{folder}" for folder in PROJECT_BINS] + [f"{home}/{folder}" for folder in HOME_BINS]
+    env["PATH"] = os.pathsep.join([*own, str(runner / "bin"), *system_path(env.get("PATH", "/usr/bin:/bin"))])
     env.update({"HOME": home, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
                 "TMPDIR": "/tmp"})
+    if network:
+        # An export of the base commit has no .git: setuptools-scm and hatch-vcs would refuse to build it.
+        env.setdefault("SETUPTOOLS_SCM_PRETEND_VERSION", os.environ.get("SETUPTOOLS_SCM_PRETEND_VERSION", "0+factory"))
     env.update(extra)
     return env
+
+
+def system_path(path: str) -> list[str]:
+    """The host's PATH without the factory's own virtualenv (a worker started from an activated one has it)."""
+    factory_bins = {Path(sys.prefix) / "bin", Path(sys.executable).parent}
+    return [entry for entry in path.split(os.pathsep) if entry and Path(entry) not in factory_bins]
 
 
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
@@ -85,7 +103,11 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
     argv = ["/bin/sh", "-c", command]
     private_home = None
     report_path = str(report_dir) if report_dir else ""
+    runner = python_runner(sandbox.runners_dir or DEFAULT_RUNNERS_DIR)
+    project = str(cwd)
     if sandbox.enabled:
+        project = PROJECT_DIR
+        readonly = (*readonly, (runner, runner))
         writable = (*writable, *(((home, Path(SANDBOX_HOME)),) if home else ()))
         if report_dir:
             writable, report_path = (*writable, (report_dir, Path(REPORT_DIR_INSIDE))), REPORT_DIR_INSIDE
@@ -100,7 +122,8 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
     extra = {name: value.replace("{report_dir}", report_path) for name, value in (env or {}).items()}
     try:
         done = execute(argv, cwd=cwd, timeout=timeout, cancel=cancel, sandbox=sandbox,
-                       env=clean_environment(home=home_inside, network=network, extra=extra))
+                       env=clean_environment(home=home_inside, project=project, runner=runner, network=network,
+                                             extra=extra))
     finally:
         if private_home:
             shutil.rmtree(private_home, ignore_errors=True)

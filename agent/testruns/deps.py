@@ -8,10 +8,20 @@ are then shown read-only to every test run of every ticket on that base. An
 attempt that edits package.json changes nothing that runs with the network: its
 tests see the base's dependencies, and the review page says the manifests changed.
 
+Setup runs at the same path inside the sandbox as every test run
+(agent.testruns.sandbox.PROJECT_DIR), so what it installs in editable mode
+imports the attempt's code at test time, and a virtualenv it makes keeps working.
 The result is cached per project and per hash of the setup command and of every
 dependency manifest at the base commit, so a new base that does not touch the
 manifests reuses it. A per-key file lock keeps two workers from building the same
 cache; the few most recently used caches are kept.
+
+A file the setup's build generates among the tracked files (setuptools-scm's or
+hatch-vcs's `_version.py`: the export has no .git, so setup runs get
+SETUPTOOLS_SCM_PRETEND_VERSION) exists only in the export; when git ignores it,
+it is copied into each test run's worktree where missing (Dependencies.seed),
+so an editable install that imports it works on the attempt's code, and it is
+never committed.
 
 What the setup leaves is the project's, so never trusted as a path on the host:
 an entry of its HOME that is a link leading out of HOME (`etc -> /etc`,
@@ -26,6 +36,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +45,8 @@ from pathlib import Path, PurePosixPath
 
 from agent.errors import ProjectProblem
 from agent.testruns.command import run_command
-from agent.testruns.sandbox import SANDBOX_HOME, SandboxPolicy, real_entry
+from agent.testruns.sandbox import PROJECT_DIR, SANDBOX_HOME, SandboxPolicy, real_entry
+from lib.paths import resolved_inside
 
 MANIFESTS = frozenset({
     "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".npmrc",
@@ -47,7 +59,12 @@ MANIFESTS = frozenset({
 # read-only npm cache would make `npm test` complain.
 HOME_CACHES = (".npm", ".cache", ".cargo/registry", ".yarn/berry/cache")
 KEEP_CACHES = 3
+# Generated files copied into test worktrees: a version file or two, never a build's output.
+MAX_GENERATED_FILES = 20
+MAX_GENERATED_BYTES = 64 * 1024
 READY = "ready.json"
+# Part of every cache key: caches built before setup ran at PROJECT_DIR hold paths that lead nowhere now.
+LAYOUT = f"project-at:{PROJECT_DIR}"
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +86,7 @@ class Dependencies:
     folder: Path
     commit: str
     outputs: tuple[str, ...]
+    generated: tuple[str, ...] = ()  # git-ignored files the setup wrote among the tracked ones (a _version.py)
 
     @property
     def tree(self) -> Path:
@@ -78,15 +96,18 @@ class Dependencies:
     def home(self) -> Path:
         return self.folder / "home"
 
-    def mounts(self, *, worktree: Path) -> tuple[tuple[Path, Path], ...]:
-        """Read-only mounts for a test run in `worktree` (host path, path inside the sandbox)."""
-        # The tree at its own path too: tools keep absolute paths (a venv's shebangs).
+    def mounts(self) -> tuple[tuple[Path, Path], ...]:
+        """Read-only mounts for a test run (host path, path inside the sandbox).
+
+        The setup ran at PROJECT_DIR as the test runs do, so the absolute paths its tools keep (a venv's
+        shebangs, an editable install's path to the code) lead to the attempt's worktree.
+        """
         tree, home = Path(os.path.realpath(self.tree)), Path(os.path.realpath(self.home))
-        binds = [(tree, self.tree)]
+        binds = []
         for output in self.outputs:
             source = real_entry(tree / output, root=tree)
             if source is not None and source.is_dir():
-                binds.append((source, worktree / output))
+                binds.append((source, Path(PROJECT_DIR) / output))
         for entry in sorted(self.home.iterdir()):
             source = real_entry(entry, root=home)
             if source is not None:
@@ -94,10 +115,24 @@ class Dependencies:
         return tuple(binds)
 
 
+    def seed(self, worktree: Path) -> list[str]:
+        """Copy the generated files the worktree lacks into it (they are git-ignored there); their paths."""
+        tree = Path(os.path.realpath(self.tree))
+        copied = []
+        for relative in self.generated:
+            source = real_entry(tree / relative, root=tree)
+            target = resolved_inside(worktree, relative)
+            if source is None or target is None or os.path.lexists(worktree / relative) or not target.parent.is_dir():
+                continue
+            shutil.copyfile(source, target)
+            copied.append(relative)
+        return copied
+
+
 def dependency_key(*, clone: Path, commit: str, setup_command: str) -> str:
     listing = git(clone, "ls-tree", "-r", "--full-tree", commit)
     manifests = sorted(line for line in listing.splitlines() if is_manifest(line.split("\t", 1)[-1]))
-    digest = hashlib.sha256("\n".join([setup_command.strip(), *manifests]).encode())
+    digest = hashlib.sha256("\n".join([LAYOUT, setup_command.strip(), *manifests]).encode())
     return digest.hexdigest()[:24]
 
 
@@ -132,7 +167,8 @@ def load(folder: Path) -> Dependencies | None:
         meta = json.loads((folder / READY).read_text())
     except (OSError, ValueError):
         return None
-    return Dependencies(folder=folder, commit=meta["commit"], outputs=tuple(meta["outputs"]))
+    return Dependencies(folder=folder, commit=meta["commit"], outputs=tuple(meta["outputs"]),
+                        generated=tuple(meta.get("generated", ())))
 
 
 def build(*, clone: Path, commit: str, setup_command: str, folder: Path, sandbox: SandboxPolicy,
@@ -150,11 +186,40 @@ def build(*, clone: Path, commit: str, setup_command: str, folder: Path, sandbox
     for cache in HOME_CACHES:
         shutil.rmtree(folder / "home" / cache, ignore_errors=True)
     refused = remove_links_out(folder / "home")
-    outputs = untracked_folders(tree=folder / "tree", tracked=tracked_folders(clone=clone, commit=commit))
-    meta = {"commit": commit, "setup_command": setup_command, "outputs": outputs, "refused_home_entries": refused,
-            "seconds": round(time.monotonic() - started, 1)}
+    folders = tracked_folders(clone=clone, commit=commit)
+    outputs = untracked_folders(tree=folder / "tree", tracked=folders)
+    generated = generated_files(clone=clone, commit=commit, tree=folder / "tree", folders={"", *folders})
+    meta = {"commit": commit, "setup_command": setup_command, "outputs": outputs, "generated": generated,
+            "refused_home_entries": refused, "seconds": round(time.monotonic() - started, 1)}
     (folder / READY).write_text(json.dumps(meta, indent=1))
-    return Dependencies(folder=folder, commit=commit, outputs=tuple(outputs))
+    return Dependencies(folder=folder, commit=commit, outputs=tuple(outputs), generated=tuple(generated))
+
+
+def generated_files(*, clone: Path, commit: str, tree: Path, folders: set[str]) -> list[str]:
+    """Small regular files the setup wrote into tracked folders that the base's .gitignore ignores."""
+    tracked = set(git(clone, "ls-tree", "-r", "--name-only", "--full-tree", commit).splitlines())
+    found = []
+    for parent in sorted(folders):
+        for entry in sorted(os.scandir(tree / parent), key=lambda item: item.name):
+            relative = f"{parent}/{entry.name}" if parent else entry.name
+            if (relative not in tracked and entry.is_file(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_size <= MAX_GENERATED_BYTES):
+                found.append(relative)
+    return ignored_by(tree=tree, paths=found)[:MAX_GENERATED_FILES]
+
+
+def ignored_by(*, tree: Path, paths: list[str]) -> list[str]:
+    """Those of `paths` the export's own .gitignore files ignore (so a test worktree never commits them)."""
+    if not paths:
+        return []
+    with tempfile.TemporaryDirectory(prefix="factory-ignore-") as scratch:
+        # A repository of its own (the export has none) whose work tree is the export: only its .gitignore counts.
+        subprocess.run(["git", "init", "-q", "--bare", scratch], check=True, capture_output=True)
+        checked = subprocess.run(["git", f"--git-dir={scratch}", f"--work-tree={tree}", "-c",
+                                  "core.excludesFile=/dev/null", "check-ignore", "--no-index", "--stdin", "-z"],
+                                 input="\0".join(paths).encode(), capture_output=True)
+    ignored = set(checked.stdout.decode(errors="replace").split("\0"))
+    return [path for path in paths if path in ignored]
 
 
 def remove_links_out(home: Path) -> list[str]:

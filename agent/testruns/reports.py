@@ -1,11 +1,13 @@
 """Per-test results from machine-readable reports: JUnit XML, Jest and Vitest JSON.
 
 The factory asks the common runners for a report without changing the project's
-command: pytest through PYTEST_ADDOPTS, node's test runner through NODE_OPTIONS,
-both writing into a folder the sandbox mounts for the run. A project whose runner
-cannot be asked that way (Jest, Vitest, anything else) names its own report file
-(`test_report`, relative to the worktree). Console parsing (agent.testruns.parsing)
-stays as the fallback.
+command or its test processes' argv: pytest through PYTEST_ADDOPTS, node's test
+runner through NODE_OPTIONS, Jest through a hook NODE_OPTIONS preloads
+(hooks/jest_report.cjs: it adds a JSON reporter to the configuration Jest read,
+the project's own), all writing into a folder the sandbox mounts for the run. A
+project whose runner cannot be asked that way (Vitest, anything else) names its
+own report file (`test_report`, relative to the worktree). Console parsing
+(agent.testruns.parsing) stays as the fallback.
 
 Reports are written by code under test, so they are read as hostile input: a
 size limit, no symlinks followed, files outside the worktree refused.
@@ -17,16 +19,27 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from agent.testruns.sandbox import PROJECT_DIR
 from lib.paths import path_problem, resolved_inside
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 MAX_REPORT_BYTES = 20_000_000
 MAX_MESSAGE_CHARS = 2000
+JEST_HOOK = Path(__file__).parent / "hooks" / "jest_report.cjs"
 INJECTED_ENV = {
     "PYTEST_ADDOPTS": "--junitxml={report_dir}/pytest.xml -o junit_family=xunit1",
     "NODE_OPTIONS": ("--test-reporter=tap --test-reporter-destination=stdout "
-                     "--test-reporter=junit --test-reporter-destination={report_dir}/node.xml"),
+                     "--test-reporter=junit --test-reporter-destination={report_dir}/node.xml "
+                     f"--require {{report_dir}}/{JEST_HOOK.name}"),
+    "FACTORY_JEST_REPORT": "{report_dir}/jest.json",
 }
+# Jest's scoped run: the changed files, one a line, read by the hook (never Jest's argv).
+JEST_RELATED_ENV = "FACTORY_JEST_RELATED"
+
+
+def install_hooks(report_dir: Path) -> None:
+    """Put the preloaded hooks where the run's NODE_OPTIONS names them (the report folder, mounted for the run)."""
+    (report_dir / JEST_HOOK.name).write_bytes(JEST_HOOK.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -60,13 +73,14 @@ def read_reports(*, report_dir: Path, worktree: Path, project_report: str = "") 
     """Every report the run left: the injected ones, then the project's own; None when there is none."""
     cases: dict[str, TestCase] = {}
     kinds = []
-    sources = sorted(report_dir.glob("*.xml")) if report_dir.is_dir() else []
+    sources = sorted([*report_dir.glob("*.xml"), *report_dir.glob("*.json")]) if report_dir.is_dir() else []
     for path in sources:
         try:
-            cases.update(parse_junit(read_safely(path), root=worktree))
-            kinds.append("junit")
+            kind, parsed = parse_any(read_safely(path), root=worktree)
         except UnreadableReport:
             continue
+        cases.update(parsed)
+        kinds.append(kind)
     if project_report:
         found = project_report_file(worktree=worktree, relative=project_report)
         if found is not None:
@@ -204,9 +218,10 @@ def relative_file(path: str, *, root: Path) -> str:
     if not path:
         return ""
     candidate = PurePosixPath(path)
-    if candidate.is_absolute():
-        try:
-            return candidate.relative_to(root.as_posix()).as_posix()
-        except ValueError:
-            return candidate.as_posix()
+    if not candidate.is_absolute():
+        return candidate.as_posix()
+    # Inside the sandbox the worktree is PROJECT_DIR; unsandboxed it is `root` itself.
+    for folder in (root.as_posix(), PROJECT_DIR):
+        if candidate.is_relative_to(folder):
+            return candidate.relative_to(folder).as_posix()
     return candidate.as_posix()

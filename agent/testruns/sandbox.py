@@ -6,11 +6,14 @@ remount, or reach the host through them), as an unprivileged user id, and sees
 only what a test run needs:
 
 - the system folders read-only (/usr, /bin, /lib*, a short list from /etc);
-- the factory's own Python interpreter and its virtualenv read-only (so
-  `python -m pytest` works), and any toolchain folders named in
-  FACTORY_SANDBOX_READONLY;
-- the worktree, writable, with its `.git` link read-only (so code under test
-  cannot point the factory's later git commands at a repository it controls);
+- the factory's base Python installation read-only, never its virtualenv (the
+  minimal runner of agent.testruns.runner is made from it), and any toolchain
+  folders named in FACTORY_SANDBOX_READONLY;
+- the worktree, writable, always at PROJECT_DIR (/work/project), for setup and
+  test runs alike: what a setup installed in editable mode (`pip install -e .`,
+  `uv sync`, `poetry install`) points there, so a test run imports the
+  attempt's code; its `.git` link read-only (so code under test cannot point
+  the factory's later git commands at a repository it controls);
 - the dependencies installed for the base commit, read-only (agent.testruns.deps);
 - a private /tmp and HOME that vanish with the run, of at most FACTORY_SANDBOX_TMP_MB.
 
@@ -42,6 +45,8 @@ from agent.testruns.confine import MB, Caps
 
 # Where HOME points inside the sandbox (under the private /tmp).
 SANDBOX_HOME = "/tmp/home"
+# Where the worktree (or the setup's export of the base commit) appears inside the sandbox.
+PROJECT_DIR = "/work/project"
 # Unprivileged ids inside the sandbox (nobody/nogroup on Debian).
 SANDBOX_UID = 65534
 SANDBOX_GID = 65534
@@ -78,13 +83,15 @@ class SandboxPolicy:
 
     `readonly` are extra host folders shown read-only (FACTORY_SANDBOX_READONLY: toolchains, their caches);
     `data_dir` is FACTORY_DATA_DIR, whose secrets must not be readable when the sandbox is off;
-    `caps` what each run may use (agent.testruns.confine), held with the sandbox off too.
+    `caps` what each run may use (agent.testruns.confine), held with the sandbox off too;
+    `runners_dir` where the minimal runner is built (FACTORY_RUNNERS_DIR; None: the user's cache folder).
     """
 
     mode: str
     readonly: tuple[Path, ...] = ()
     data_dir: Path | None = None
     caps: Caps = Caps()
+    runners_dir: Path | None = None
 
     @property
     def enabled(self) -> bool:
@@ -156,8 +163,8 @@ def mount_system_dir(path: Path) -> list[str]:
 
 
 def toolchain_folders(extra: tuple[Path, ...]) -> list[Path]:
-    """The factory's interpreter and virtualenv, and the extra folders the policy names."""
-    folders = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent, *extra}
+    """The factory's base interpreter (not its virtualenv: no Django, no plugins) and the policy's extra folders."""
+    folders = {Path(sys.base_prefix).resolve(), *extra}
     return sorted(folder for folder in folders if folder.is_dir() and folder != Path("/"))
 
 
@@ -167,18 +174,18 @@ def bwrap_argv(command: list[str], *, bwrap: str, policy: SandboxPolicy, mounts:
     for folder in toolchain_folders(policy.readonly):
         args += ["--ro-bind", str(folder), str(folder)]
     worktree = bind_source(mounts.worktree, root=mounts.worktree)
-    args += ["--bind", str(worktree), str(mounts.worktree)]
+    args += ["--bind", str(worktree), PROJECT_DIR]
     # Only git's own link file or folder: a link a test left in its place is shown as the link it is.
     git_link = real_entry(worktree / ".git", root=worktree)
     if git_link is not None:
-        args += ["--ro-bind", str(git_link), str(mounts.worktree / ".git")]
+        args += ["--ro-bind", str(git_link), f"{PROJECT_DIR}/.git"]
     for source, target in mounts.writable:
         args += ["--bind", str(bind_source(source)), str(target)]
     for source, target in mounts.readonly:
         args += ["--ro-bind", str(bind_source(source)), str(target)]
     # The sandbox's own root (where bwrap made the mount points) read-only too:
     # only the worktree, /tmp, HOME and writable mounts take writes.
-    return [*args, "--remount-ro", "/", "--chdir", str(mounts.worktree), "--", *command]
+    return [*args, "--remount-ro", "/", "--chdir", PROJECT_DIR, "--", *command]
 
 
 def real_entry(path: Path, *, root: Path) -> Path | None:

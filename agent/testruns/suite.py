@@ -3,10 +3,13 @@
 Each run asks for a per-test report (agent.testruns.reports) next to the console output
 (agent.testruns.parsing); agent.testruns.verdict compares it with the base commit's results.
 The tests related to the change run first, for fast feedback: pytest on the test
-files the attempt touched and the ones the ticket names, Jest's
---findRelatedTests on the changed files, or the project's own
+files the attempt touched and the ones the ticket names, Jest's related-tests
+mode on the changed files (asked through the report hook's environment, never
+Jest's argv: a project's tests may read process.argv), or the project's own
 quick_test_command with {files}. Only when those are green does the whole
-suite run. Both timings are recorded.
+suite run. Both timings are recorded. When the base commit's whole suite took
+less than FACTORY_SCOPED_RUN_MIN_S, the scoped run is skipped: it would cost
+about as much as the suite it stands in for.
 """
 import re
 import shlex
@@ -18,12 +21,19 @@ from pathlib import Path, PurePosixPath
 from agent.testruns.command import run_command
 from agent.testruns.deps import Dependencies
 from agent.testruns.parsing_base import safe_strings
-from agent.testruns.reports import INJECTED_ENV, Report, project_report_path, read_reports
+from agent.testruns.reports import (
+    INJECTED_ENV,
+    JEST_RELATED_ENV,
+    Report,
+    install_hooks,
+    project_report_path,
+    read_reports,
+)
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
-JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?(jest|vitest)(\s|$)")
+JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
 NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
 PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 # A scoped run is trusted only when the runner really ran: 0 (green) or 1 (tests failed).
@@ -42,6 +52,20 @@ class TestSetup:
     quick_command: str = ""  # the project's, with {files}
     project_report: str = ""  # the project's own report file (test_report), relative to the worktree
     dependencies: Dependencies | None = None  # the base commit's installed dependencies, mounted read-only
+    full_suite_s: float | None = None  # how long the whole suite took on the base commit, when known
+    scoped_min_s: float = 0.0  # below that, no scoped run (FACTORY_SCOPED_RUN_MIN_S)
+
+    @property
+    def suite_is_quick(self) -> bool:
+        return self.full_suite_s is not None and self.full_suite_s < self.scoped_min_s
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """The scoped run: its command, and what its environment adds (Jest's related files)."""
+
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,16 +110,19 @@ class JudgedRuns:
 
 
 def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",
-             cancel: threading.Event | None = None) -> Run:
+             extra_env: dict[str, str] | None = None, cancel: threading.Event | None = None) -> Run:
     """One run of `command` with report injection; the project's own report file is cleared first."""
     stale = project_report_path(worktree=cwd, relative=setup.project_report) if setup.project_report else None
     if stale is not None and stale.is_file() and not stale.is_symlink():
         stale.unlink()
-    env = dict(INJECTED_ENV)
+    env = {**INJECTED_ENV, **(extra_env or {})}
     if extra_addopts:
         env["PYTEST_ADDOPTS"] = f"{env['PYTEST_ADDOPTS']} {extra_addopts}"
+    if setup.dependencies is not None:
+        setup.dependencies.seed(cwd)
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
-        mounts = setup.dependencies.mounts(worktree=cwd) if setup.dependencies else ()
+        install_hooks(Path(folder))
+        mounts = setup.dependencies.mounts() if setup.dependencies else ()
         result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
                              readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
         report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
@@ -107,9 +134,12 @@ def run_for_verdict(setup: TestSetup, *, cwd: Path, judging: Judging,
     """Scoped first when possible; the full suite only when the scoped run is green."""
     notes: list[str] = []
     scoped_run = None
-    command = scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
-    if command:
-        scoped_run = run_once(setup, cwd=cwd, command=command, cancel=cancel)
+    plan = None if setup.suite_is_quick else scoped_command(setup, cwd=cwd, files=related_files(setup, judging))
+    if setup.suite_is_quick:
+        notes.append(f"no scoped run: the whole suite took {setup.full_suite_s:.1f} s on the base, under "
+                     f"{setup.scoped_min_s:g} s (FACTORY_SCOPED_RUN_MIN_S)")
+    if plan:
+        scoped_run = run_once(setup, cwd=cwd, command=plan.command, extra_env=plan.env, cancel=cancel)
         if scoped_run.result.get("cancelled"):
             return cancelled_runs(scoped_run, judging)
         if scoped_run.result.get("timed_out") or scoped_run.result.get("limits"):
@@ -176,19 +206,18 @@ def related_files(setup: TestSetup, judging: Judging) -> list[str]:
     return candidates
 
 
-def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> str | None:
-    existing = [path for path in files if (cwd / path).is_file()]
+def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> Scoped | None:
+    """The scoped run, or None when there is none to make (no related file, a runner it cannot narrow)."""
+    existing = [path for path in files if (cwd / path).is_file() and "\n" not in path]
     if not existing:
         return None
     quoted = " ".join(shlex.quote(path) for path in existing)
     if setup.quick_command:
-        return setup.quick_command.replace("{files}", quoted)
+        return Scoped(setup.quick_command.replace("{files}", quoted))
     if PYTEST.search(setup.command):
-        return f"{setup.command} {quoted}"
-    if JEST.search(setup.command):
-        return f"{setup.command} --findRelatedTests {quoted}"
-    if NPM_TEST.search(setup.command) and runs_jest(cwd):
-        return f"{setup.command} -- --findRelatedTests {quoted}"
+        return Scoped(f"{setup.command} {quoted}")
+    if JEST.search(setup.command) or (NPM_TEST.search(setup.command) and runs_jest(cwd)):
+        return Scoped(setup.command, env={JEST_RELATED_ENV: "\n".join(existing)})
     return None
 
 

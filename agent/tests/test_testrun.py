@@ -8,7 +8,7 @@ import pytest
 
 from agent.testruns import sandbox
 from agent.testruns.command import run_command
-from agent.testruns.sandbox import SandboxPolicy, SandboxUnavailable
+from agent.testruns.sandbox import PROJECT_DIR, SandboxPolicy, SandboxUnavailable
 
 requires_sandbox = pytest.mark.skipif(
     not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",
@@ -116,7 +116,7 @@ def test_read_only_mounts_are_visible_but_not_writable(tmp_path):
     (installed / "left-pad.js").write_text("module.exports = 1;\n")
     result = run_command(command="cat node_modules/left-pad.js; (echo x > node_modules/evil.js) 2>/dev/null || "
                                  "echo 'read-only'", cwd=tree, timeout=30, sandbox=ON,
-                         readonly=((installed, tree / "node_modules"),))
+                         readonly=((installed, Path(PROJECT_DIR) / "node_modules"),))
     assert "module.exports = 1;" in result["output_tail"] and "read-only" in result["output_tail"]
     assert not (installed / "evil.js").exists()
 

@@ -30,10 +30,14 @@ log = logging.getLogger(__name__)
 NOT_RUNNABLE_EXIT_CODES = (126, 127)  # the shell could not find or execute the command
 
 
-def test_setup(*, project: Project, dependencies: Dependencies | None) -> TestSetup:
+def test_setup(*, project: Project, dependencies: Dependencies | None,
+               known: TestBaseline | None = None) -> TestSetup:
+    """How the project's tests run; `known`, the base's baseline, tells whether a scoped run is worth it."""
+    seconds = (known.summary or {}).get("duration_s") if known is not None else None
     return TestSetup(command=project.test_command, timeout=settings.FACTORY_TEST_TIMEOUT, sandbox=sandbox_policy(),
                      quick_command=project.quick_test_command, project_report=project.test_report,
-                     dependencies=dependencies)
+                     dependencies=dependencies, full_suite_s=seconds,
+                     scoped_min_s=settings.FACTORY_SCOPED_RUN_MIN_S)
 
 
 def find(*, project: Project, commit: str) -> TestBaseline | None:

@@ -223,7 +223,7 @@ def hand_back(*, ticket: Ticket, tried: list[Tried], skipped: list[tuple[str, st
 def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None,
                    known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
     return GitWorkspace(root=worktree, base=base,
-                        tests=baseline.test_setup(project=ticket.project, dependencies=dependencies),
+                        tests=baseline.test_setup(project=ticket.project, dependencies=dependencies, known=known),
                         baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
                         files_to_modify=tuple(ticket.archivos_modificar),
                         required_tests=tuple(ticket.tests_requeridos),
