@@ -253,8 +253,8 @@ class AnswerReader:
                           other_splits=others)
         return block, index + 1 if complete else index
 
-    def collect_until(self, *, start: int, stop: re.Pattern,
-                      abort: tuple[re.Pattern, ...]) -> tuple[list[str], int, bool]:
+    def collect_until(self, *, start: int, stop: re.Pattern[str],
+                      abort: tuple[re.Pattern[str], ...]) -> tuple[list[str], int, bool]:
         """Lines from `start` up to the `stop` marker; incomplete when the answer ends or another
         block starts first (its marker is left for the caller)."""
         collected: list[str] = []

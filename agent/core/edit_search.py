@@ -176,6 +176,6 @@ def most_similar_start(file_lines: list[str], search: list[str], *, size: int) -
     return max(candidates, key=lambda start: (ratio_of(matcher, windows[start]), -start))
 
 
-def ratio_of(matcher: difflib.SequenceMatcher, window: str) -> float:
+def ratio_of(matcher: difflib.SequenceMatcher[str], window: str) -> float:
     matcher.set_seq1(window)
     return matcher.ratio()

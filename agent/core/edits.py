@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from agent.core.edit_formats import EditFormat, choose_format, format_instructions, format_label
 from agent.core.edit_parsing import (
@@ -51,7 +52,7 @@ class ApplyResult:
     def ok(self) -> bool:
         return not self.failed and bool(self.applied)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "applied": list(self.applied),
             "failed": [{"path": failure.path, "reason": failure.reason} for failure in self.failed],
@@ -198,7 +199,7 @@ class PathResolver:
         raise EditError(relative, f"{relative} does not exist, so its SEARCH lines cannot be found. "
                                   "Check the path; to create a new file leave SEARCH empty.")
 
-    def ticket_candidates(self, matches) -> list[str]:
+    def ticket_candidates(self, matches: Callable[[str], bool]) -> list[str]:
         return [path for path in self.ticket_files if path not in self.written and matches(path)]
 
     def redirect(self, written: str, target: str, *, why: str) -> str:

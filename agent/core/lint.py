@@ -17,6 +17,7 @@ import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.core.codemap.python import missing_imported_names
 from agent.core.codemap.repo import RepoFiles
@@ -140,7 +141,7 @@ def ruff_binary() -> str | None:
     return shutil.which("ruff")
 
 
-def project_settings(root: Path) -> dict:
+def project_settings(root: Path) -> dict[str, Any]:
     for name in CONFIG_FILES:
         target = root / name
         if not target.is_file() or not target.resolve().is_relative_to(root):
@@ -157,23 +158,23 @@ def project_settings(root: Path) -> dict:
     return {}
 
 
-def lint_table(settings: dict) -> dict:
+def lint_table(settings: dict[str, Any]) -> dict[str, Any]:
     table = settings.get("lint")
     return table if isinstance(table, dict) else {}
 
 
-def string_list(value: object, pattern: re.Pattern) -> list[str]:
+def string_list(value: object, pattern: re.Pattern[str]) -> list[str]:
     if not isinstance(value, list):
         return []
     return [item for item in value if isinstance(item, str) and pattern.match(item)]
 
 
-def ignored_rules(settings: dict) -> set[str]:
+def ignored_rules(settings: dict[str, Any]) -> set[str]:
     return set(string_list(settings.get("ignore"), RULE_CODE)) | set(string_list(lint_table(settings).get("ignore"),
                                                                                   RULE_CODE))
 
 
-def config_overrides(settings: dict) -> list[str]:
+def config_overrides(settings: dict[str, Any]) -> list[str]:
     overrides = []
     builtins = string_list(settings.get("builtins"), IDENTIFIER)
     if builtins:

@@ -223,7 +223,7 @@ class RunGroup:
         memory, pids = self.caps.memory_mb * MB, self.caps.pids
         for folder in self.folders:
             folder.mkdir()
-        if self.found.kind == CGROUP_V2:
+        if self.found is not None and self.found.kind == CGROUP_V2:
             folder = self.folders[0]
             write(folder / "memory.max", memory)
             write(folder / "memory.swap.max", 0, optional=True)
@@ -259,7 +259,7 @@ class RunGroup:
         return found
 
     def oom_killed(self) -> bool:
-        if self.found.kind == CGROUP_V2:
+        if self.found is not None and self.found.kind == CGROUP_V2:
             return counter(self.folders[0] / "memory.events", "oom_kill") > 0
         return counter(self.folders[0] / "memory.oom_control", "oom_kill") > 0
 

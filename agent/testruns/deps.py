@@ -249,6 +249,7 @@ def export(*, clone: Path, commit: str, target: Path) -> None:
     """The commit's files, without any git metadata (setup never sees the clone or its configuration)."""
     archive = subprocess.Popen(["git", "-C", str(clone), "archive", "--format=tar", commit],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert archive.stdout is not None and archive.stderr is not None  # both piped above
     unpack = subprocess.run(["tar", "-x", "-C", str(target)], stdin=archive.stdout, capture_output=True)
     archive.stdout.close()
     error = archive.stderr.read().decode(errors="replace")

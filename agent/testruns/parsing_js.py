@@ -257,7 +257,10 @@ def mocha_failures(text: str) -> list[dict]:
 
 def mocha_title(lines: list[str], index: int) -> tuple[list[str], int]:
     """The title lines of a numbered failure: "1) Suite", "   nested", "     test name:"."""
-    parts = [MOCHA_NUMBERED.match(lines[index]).group(2).strip()]
+    numbered = MOCHA_NUMBERED.match(lines[index])
+    if numbered is None:  # callers only pass the index of a numbered line
+        return [], index
+    parts = [numbered.group(2).strip()]
     while (not parts[-1].endswith(":") and len(parts) < MOCHA_MAX_TITLE_LINES
            and index + 1 < len(lines) and lines[index + 1].strip()):
         index += 1

@@ -55,12 +55,13 @@ def ensure_room() -> None:
 
 def is_disk_full(error: BaseException) -> bool:
     """Whether the error, or one it came from, is a write refused for lack of space."""
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in FULL_ERRNOS:
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, OSError) and current.errno in FULL_ERRNOS:
             return True
-        if any(words in str(error) for words in FULL_WORDS):
+        if any(words in str(current) for words in FULL_WORDS):
             return True
-        error = error.__cause__ or error.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 

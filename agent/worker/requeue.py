@@ -30,11 +30,11 @@ def requeue_waiting() -> int:
         estado__in=RUNNABLE, queued_at__lt=timezone.now() - LOST_AFTER)
     in_queue = queueing.waiting_ticket_ids()
     # A ticket whose entry still waits (the only worker is busy) is not queued again.
-    waiting = [ticket for ticket in waiting.distinct() if str(ticket.pk) not in in_queue]
-    if not waiting or not disk_has_room() or not model_is_reachable():
+    to_queue = [ticket for ticket in waiting.distinct() if str(ticket.pk) not in in_queue]
+    if not to_queue or not disk_has_room() or not model_is_reachable():
         return 0
     queued = 0
-    for ticket in waiting:
+    for ticket in to_queue:
         with transaction.atomic():
             queued += ticket_services.queue_if_ready(ticket=ticket)
     return queued

@@ -33,6 +33,14 @@ def language_of(path: str) -> ModuleType | None:
     return BY_SUFFIX.get(os.path.splitext(path)[1].lower())  # called for every grep hit: kept cheap
 
 
+def known_language(path: str) -> ModuleType:
+    """The language of a path already filtered by language_of."""
+    language = language_of(path)
+    if language is None:
+        raise ValueError(f"no code map language for {path}")
+    return language
+
+
 def build_context_map(*, root: Path, paths: Sequence[str], written: Collection[str] = ()) -> str:
     """The map for the files to modify `paths` (relative to `root`), or "" when there is nothing to say.
     `written`: the files changed since the checkout's commit (the agent's), read from the worktree."""
@@ -41,7 +49,7 @@ def build_context_map(*, root: Path, paths: Sequence[str], written: Collection[s
     if not targets:
         return ""
     shown = set(targets)  # the prompt holds these in full
-    imported = {path: [signature for signature in language_of(path).imported_signatures(repo, path)
+    imported = {path: [signature for signature in known_language(path).imported_signatures(repo, path)
                        if signature.path not in shown] for path in targets}
     callers = find_callers(repo, targets=targets, shown=shown)
     return render(imported=imported, callers=callers.sites, unread=callers.unread)
@@ -54,9 +62,9 @@ class Callers:
 
 
 def find_callers(repo: RepoFiles, *, targets: list[str], shown: set[str]) -> Callers:
-    names = {target: language_of(target).defined_names(repo, target)[:MAX_NAMES_PER_FILE] for target in targets}
+    names = {target: known_language(target).defined_names(repo, target)[:MAX_NAMES_PER_FILE] for target in targets}
     module_words = {target: module_word(target) for target in targets}
-    globs = sorted({glob for target in targets for glob in language_of(target).GLOBS})
+    globs = sorted({glob for target in targets for glob in known_language(target).GLOBS})
     hits = repo.grep_words([*{name for found in names.values() for name in found}, *module_words.values()],
                            globs=globs)
     found: dict[str, dict[tuple[str, int], CallSite]] = {}

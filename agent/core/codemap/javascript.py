@@ -50,7 +50,10 @@ class Parsed:
     source: bytes
     root: Node
 
-    def text(self, node: Node, end: int | None = None) -> str:
+    def text(self, node: Node | None, end: int | None = None) -> str:
+        """The node's source text; "" for a field the grammar left out (child_by_field_name's None)."""
+        if node is None:
+            return ""
         return self.source[node.start_byte:node.end_byte if end is None else end].decode("utf-8", "replace")
 
 
@@ -221,12 +224,12 @@ def index_export(parsed: Parsed, statement: Node, index: ModuleIndex) -> None:
             index.reexports.append((None, "", source))  # export * from './x'
         return
     for specifier in clause.named_children:
-        name, alias = specifier.child_by_field_name("name"), specifier.child_by_field_name("alias")
-        exported = parsed.text(alias if alias is not None else name)
+        name_node, alias = specifier.child_by_field_name("name"), specifier.child_by_field_name("alias")
+        exported = parsed.text(alias if alias is not None else name_node)
         if source:
-            index.reexports.append((exported, parsed.text(name), source))
+            index.reexports.append((exported, parsed.text(name_node), source))
         else:
-            index.exports[exported] = parsed.text(name)
+            index.exports[exported] = parsed.text(name_node)
 
 
 def module_index(repo: RepoFiles, module_path: str, parsed: Parsed) -> ModuleIndex:
@@ -297,7 +300,8 @@ def import_nodes(parsed: Parsed) -> Iterator[tuple[Node, str, Node | None]]:
             value = node.child_by_field_name("value")
             if value is not None and value.type == "call_expression" and is_require(parsed, value):
                 arguments = value.child_by_field_name("arguments")
-                source = string_value(parsed, arguments.named_children[0]) if arguments.named_children else None
+                source = (string_value(parsed, arguments.named_children[0])
+                          if arguments is not None and arguments.named_children else None)
                 if source:
                     yield value, source, node.child_by_field_name("name")
         stack.extend(reversed(node.named_children))

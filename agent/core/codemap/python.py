@@ -35,10 +35,10 @@ def module_file(repo: RepoFiles, *, module: str, importer: str, level: int) -> s
     """The repository file a (relative) module name points to, or None when it is not ours."""
     parts = [part for part in module.split(".") if part]
     if level:
-        base = PurePosixPath(importer).parent
+        folder = PurePosixPath(importer).parent
         for _ in range(level - 1):
-            base = base.parent
-        bases = ["" if str(base) == "." else base.as_posix()]
+            folder = folder.parent
+        bases = ["" if str(folder) == "." else folder.as_posix()]
     else:
         bases = list(SOURCE_ROOTS)
     for base in bases:
