@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agent import services
 from agent.core.model import ModelUnavailable
-from agent.defaults import default_model
+from agent.defaults import host_health_key, default_model
 from agent.worker import diskspace, heartbeat, queueing
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -47,8 +47,12 @@ def disk_has_room() -> bool:
 
 
 def model_is_reachable() -> bool:
+    """Whether some host has the model; each host's own state is kept too (the admin names the hosts down)."""
+    model = default_model()
+    for url, ok, problem in model.pool.status(model.name):
+        services.record_health(key=host_health_key(url), ok=ok, message=problem)
     try:
-        default_model().check()
+        model.check()
     except ModelUnavailable as exc:
         services.record_health(key="model", ok=False, message=str(exc))
         return False
