@@ -1,4 +1,5 @@
 """The agent's parts as the settings configure them: the model, the sandbox, the dependency cache."""
+import threading
 from contextlib import AbstractContextManager
 
 from django.conf import settings
@@ -35,6 +36,7 @@ def ollama_model(name: str) -> OllamaModel:
 
 
 _pools: dict[tuple, HostPool] = {}
+_pools_lock = threading.Lock()
 
 
 def model_hosts() -> tuple[str, ...]:
@@ -45,9 +47,10 @@ def host_pool() -> HostPool:
     """One pool per process (and per settings, which tests change): its outstanding counts span every ticket
     and candidate this process runs."""
     key = (model_hosts(), settings.FACTORY_MODEL_TIMEOUT, settings.FACTORY_HOST_RETRY_S)
-    if key not in _pools:
-        _pools[key] = HostPool(key[0], timeout=key[1], retry_after_s=key[2])
-    return _pools[key]
+    with _pools_lock:  # tickets start on several threads at once: they must share one pool
+        if key not in _pools:
+            _pools[key] = HostPool(key[0], timeout=key[1], retry_after_s=key[2])
+        return _pools[key]
 
 
 def candidates_for(project: Project) -> int:
