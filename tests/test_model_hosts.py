@@ -12,7 +12,6 @@ from agent.worker.requeue import model_is_reachable
 from agent.worker.runner import run_ticket
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tests.test_agent_flow import RIGHT, WRONG, make_ticket
-from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

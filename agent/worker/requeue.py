@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from agent import services
 from agent.core.model import ModelUnavailable
-from agent.defaults import host_health_key, default_model
+from agent.defaults import default_model, host_health_key
 from agent.worker import diskspace, heartbeat, queueing
 from tickets import services as ticket_services
 from tickets.models import Ticket
