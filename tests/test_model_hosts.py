@@ -6,7 +6,7 @@ import time
 import pytest
 from django import db
 
-from agent.defaults import host_pool
+from agent.core.hosts import HostPool, NoHost
 from agent.health import agent_notices
 from agent.worker.requeue import model_is_reachable
 from agent.worker.runner import run_ticket
@@ -14,6 +14,8 @@ from tests.fake_ollama import FakeOllama, unreachable_url
 from tests.test_agent_flow import RIGHT, WRONG, make_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+SMALL = "qwen2.5-coder:14b"
 
 
 def by_seed(right_seed: int):
@@ -104,30 +106,42 @@ def test_no_host_with_the_model_leaves_the_ticket_pending_naming_each_host(calc_
 
 
 def test_the_least_busy_host_with_the_model_is_chosen():
-    with FakeOllama(models=["qwen2.5-coder:14b"]) as one, FakeOllama(models=["qwen2.5-coder:14b", "big:32b"]) as two:
-        pool = type(host_pool())([one.url, two.url], timeout=5)
-        first = pool.choose("qwen2.5-coder:14b")
+    with FakeOllama(models=[SMALL]) as one, FakeOllama(models=[SMALL, "big:32b"]) as two:
+        pool = HostPool([one.url, two.url], timeout=5)
+        first = pool.choose(SMALL)
         with pool.outstanding(first):
-            assert pool.choose("qwen2.5-coder:14b").url == two.url
-        assert pool.choose("qwen2.5-coder:14b").url == one.url
+            assert pool.choose(SMALL).url == two.url
+        assert pool.choose(SMALL).url == one.url
         assert pool.choose("big:32b").url == two.url
 
 
 def test_an_unreachable_host_is_tried_again_after_the_pause():
     now = [0.0]
-    with FakeOllama() as fake:
+    with FakeOllama() as fake, FakeOllama() as other:
         url = fake.url
         fake.stop()
-        pool = type(host_pool())([url], timeout=5, retry_after_s=30, clock=lambda: now[0])
-        with pytest.raises(RuntimeError, match="unreachable"):
-            pool.choose("qwen2.5-coder:14b")
+        pool = HostPool([url, other.url], timeout=5, retry_after_s=30, clock=lambda: now[0])
+        assert pool.choose(SMALL).url == other.url
         restarted = FakeOllama(port=int(url.rsplit(":", 1)[1])).start()
         try:
             now[0] = 10.0
-            with pytest.raises(RuntimeError, match="unreachable"):
-                pool.choose("qwen2.5-coder:14b")  # still within the pause: not asked
+            assert pool.choose(SMALL).url == other.url  # still within the pause: not asked
             now[0] = 31.0
-            assert pool.choose("qwen2.5-coder:14b").url == url
+            assert pool.choose(SMALL).url == url  # back, and listed first
+        finally:
+            restarted.stop()
+
+
+def test_a_lone_host_is_asked_again_at_once():
+    with FakeOllama() as fake:
+        url = fake.url
+        fake.stop()
+        pool = HostPool([url], timeout=5, retry_after_s=30)
+        with pytest.raises(NoHost, match=f"unreachable at {url}"):
+            pool.choose(SMALL)
+        restarted = FakeOllama(port=int(url.rsplit(":", 1)[1])).start()
+        try:
+            assert pool.choose(SMALL).url == url  # no pause: the ticket starts as soon as Ollama is back
         finally:
             restarted.stop()
 

@@ -80,8 +80,12 @@ class HostPool:
         host.tags_at, host.problem = self.clock(), ""
 
     def mark_down(self, host: Host, problem: str) -> None:
-        """Skip the host for retry_after_s; its tags are read again when it is next considered."""
-        host.down_until, host.problem, host.tags_at = self.clock() + self.retry_after_s, problem, float("-inf")
+        """Skip the host for retry_after_s; its tags are read again when it is next considered.
+
+        A lone host is never skipped: there is nowhere else to go, and a ticket should start as soon as it is back.
+        """
+        pause = self.retry_after_s if len(self.hosts) > 1 else 0.0
+        host.down_until, host.problem, host.tags_at = self.clock() + pause, problem, float("-inf")
 
     def forget(self, host: Host, name: str) -> None:
         """The host said it lacks `name` (deleted since its tags were read): read them again next time."""
@@ -107,8 +111,8 @@ class HostPool:
         return "; ".join((exclude or {}).get(host.url) or self.reason(host, name) for host in self.hosts)
 
     def reason(self, host: Host, name: str) -> str:
-        if host.down_until > self.clock():
-            return host.problem or f"Ollama is unreachable at {host.url}"
+        if host.problem:
+            return host.problem
         return f"Model '{name}' is not available on {host.url}: run `ollama pull {name}` there"
 
     def status(self, name: str) -> list[tuple[str, bool, str]]:
