@@ -8,7 +8,7 @@ from django import db
 
 from agent.core.hosts import HostPool, NoHost
 from agent.health import agent_notices
-from agent.worker.requeue import model_is_reachable
+from agent.worker.requeue import model_is_reachable, record_host_health
 from agent.worker.runner import run_ticket
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tests.test_agent_flow import RIGHT, WRONG, make_ticket
@@ -88,6 +88,7 @@ def test_a_host_stopped_mid_answer_loses_no_ticket(calc_project, hosts_settings)
         assert finished.estado == "completed" and finished.intentos == 1, finished.error_mensaje
         assert finished.attempts.get().model_host == other.url and len(other.requests) == 1
         # The stopped host is skipped, named per host in the admin; the model stays reachable through the other.
+        record_host_health()
         assert model_is_reachable()
         [notice] = [text for _, text in agent_notices() if "model host is skipped" in text]
         assert slow_url in notice
