@@ -104,6 +104,10 @@ class HostPool:
                 host.outstanding -= 1
 
     def digest(self, name: str) -> tuple[Host, str]:
+        """The model's digest, its tags read afresh on every usable host (a re-pulled model changes it: probing)."""
+        for host in self.hosts:
+            if host.down_until <= self.clock():
+                self.refresh(host)
         host = self.choose(name)
         return host, digest_in(host.models, name) or ""
 
