@@ -5,10 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
+from agent.worker.runner import run_ticket
 from factory_bench.report import model_busy as bench_busy
 from lib.intervals import busy_fraction, covered
 from metrics import selectors as metrics
 from tests.conftest import make_user
+from tests.fake_ollama import FakeOllama
+from tests.test_agent_flow import RIGHT, make_ticket
 from tickets import services
 from tickets.models import Ticket, TicketAttempt
 
@@ -89,3 +92,22 @@ def test_factory_bench_reports_the_busy_fraction_over_the_run(two_hosts):
                                                          "busy_fraction": 0.2333},
                                                      B: {"requests": 1, "generation_seconds": 90.0,
                                                          "busy_fraction": 0.1}}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_queued_at_a_one_at_a_time_server_count_once(calc_project, settings):
+    """Two candidates sent at once to a server that generates one answer at a time (OLLAMA_NUM_PARALLEL=1): each
+    request's time includes its wait, but their union is the server's own generation time, not the sum."""
+    project, _ = calc_project
+    settings.FACTORY_CANDIDATES = 2
+    with FakeOllama(answers=lambda _: RIGHT, delay_s=1.5, parallel=1) as fake:
+        settings.OLLAMA_HOST = url = fake.url
+        done = run_ticket(str(make_ticket(project).pk))
+    assert done.estado == "completed", done.error_mensaje
+    server_busy = covered(fake.generating)
+    assert 2.9 < server_busy < 3.5
+    [row] = [row for row in metrics.factory_metrics()["model_busy"] if row["host"] == url]
+    [attempt] = done.attempts.all()
+    requested = sum(candidate["model_seconds"] or 0 for candidate in attempt.candidates)
+    assert abs(row["generation_seconds"] - server_busy) < 0.5 < requested - server_busy
+    assert 0 < row["busy_fraction"] < 1

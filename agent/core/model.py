@@ -49,7 +49,14 @@ class ModelFailed(RuntimeError):
 
 
 class ModelCancelled(RuntimeError):
-    """The answer was no longer wanted (another candidate already won) and its request was closed."""
+    """The answer was no longer wanted (another candidate already won) and its request was closed.
+
+    `reply`: what had come by then, with the host and the seconds it took (the busy fraction counts them).
+    """
+
+    def __init__(self, message: str, *, reply: "ModelReply | None" = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,10 @@ class OllamaModel:
         try:
             stream = host.client.chat(model=self.name, messages=messages, stream=True, options=options)
             reply = self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
+        except ModelCancelled as exc:
+            if exc.reply is not None:
+                exc.reply.host, exc.reply.started = host.url, sent
+            raise
         except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise HostDown(f"Ollama is unreachable at {host.url}: {exc}") from None
         except ollama.ResponseError as exc:
@@ -198,7 +209,8 @@ class OllamaModel:
         for chunk in stream:
             if cancel is not None and cancel.is_set():
                 stream.close()  # closes the HTTP response: Ollama stops generating for it
-                raise ModelCancelled("another candidate already won")
+                raise ModelCancelled("another candidate already won", reply=ModelReply(
+                    text="".join(parts), total_seconds=time.monotonic() - started))
             parts.append(chunk.message.content or "")
             if chunk.done:
                 final = chunk
