@@ -9,6 +9,7 @@ from agent.worker.runner import run_ticket
 from factory_bench.report import model_busy as bench_busy
 from lib.intervals import busy_fraction, covered
 from metrics import selectors as metrics
+from metrics.busy import UNRECORDED_HOST
 from tests.conftest import make_user
 from tests.fake_ollama import FakeOllama
 from tests.test_agent_flow import RIGHT, make_ticket
@@ -66,7 +67,7 @@ def test_busy_fraction_per_host_and_week(two_hosts):
     assert (a["requests"], a["generation_seconds"], a["wall_seconds"], a["busy_fraction"]) == (3, 210.0, 900.0,
                                                                                                  0.2333)
     assert rows[(B, "2026-W12")]["busy_fraction"] == 0.1
-    old = rows[(metrics.UNRECORDED_HOST, "2026-W11")]
+    old = rows[(UNRECORDED_HOST, "2026-W11")]
     assert (old["wall_seconds"], old["busy_fraction"]) == (600.0, 0.25)
     assert list(rows)[0][1] == "2026-W12"  # newest week first
 
@@ -79,7 +80,7 @@ def test_the_metrics_page_and_api_show_the_busy_fraction(two_hosts):
     assert A in table and "23.3 %" in table and "10.0 %" in table and "Model busy fraction" in html
     client.force_login(make_user("api", role="architect"))
     data = client.get("/api/factory/metrics").json()
-    assert {row["host"] for row in data["model_busy"]} == {A, B, metrics.UNRECORDED_HOST}
+    assert {row["host"] for row in data["model_busy"]} == {A, B, UNRECORDED_HOST}
 
 
 def test_factory_bench_reports_the_busy_fraction_over_the_run(two_hosts):
