@@ -1,8 +1,10 @@
 """The agent's parts as the settings configure them: the model, the sandbox, the dependency cache."""
+import threading
 from contextlib import AbstractContextManager
 
 from django.conf import settings
 
+from agent.core.hosts import HostPool
 from agent.core.model import OllamaModel
 from agent.testruns import deps
 from agent.testruns.confine import Caps
@@ -29,9 +31,27 @@ def default_model() -> OllamaModel:
 
 
 def ollama_model(name: str) -> OllamaModel:
-    return OllamaModel(host=settings.OLLAMA_HOST, name=name, num_ctx=settings.FACTORY_NUM_CTX,
+    return OllamaModel(pool=host_pool(), name=name, num_ctx=settings.FACTORY_NUM_CTX,
                        temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT,
                        retries=settings.FACTORY_MODEL_RETRIES, backoff_s=settings.FACTORY_MODEL_RETRY_BACKOFF_S)
+
+
+_pools: dict[tuple, HostPool] = {}
+_pools_lock = threading.Lock()
+
+
+def model_hosts() -> tuple[str, ...]:
+    return tuple(settings.FACTORY_OLLAMA_HOSTS) or (settings.OLLAMA_HOST,)
+
+
+def host_pool() -> HostPool:
+    """One pool per process (and per settings, which tests change): its outstanding counts span every ticket
+    and candidate this process runs."""
+    key = (model_hosts(), settings.FACTORY_MODEL_TIMEOUT, settings.FACTORY_HOST_RETRY_S)
+    with _pools_lock:  # tickets start on several threads at once: they must share one pool
+        if key not in _pools:
+            _pools[key] = HostPool(key[0], timeout=key[1], retry_after_s=key[2])
+        return _pools[key]
 
 
 def candidates_for(project: Project) -> int:
@@ -43,3 +63,8 @@ def dependencies_for(*, project: Project, repo: ProjectRepo, base: str) -> Abstr
     return deps.prepared(clone=repo.path, commit=base, setup_command=project.setup_command,
                          cache_dir=settings.FACTORY_DATA_DIR / "deps" / project.name, sandbox=sandbox_policy(),
                          timeout=settings.FACTORY_TEST_TIMEOUT)
+
+
+def host_health_key(url: str) -> str:
+    """AgentHealth's key for one model host (the key column holds 50 characters)."""
+    return f"model-host:{url}"[:50]

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.utils.timesince import timesince
 
-from agent.defaults import sandbox_policy
+from agent.defaults import host_health_key, model_hosts, sandbox_policy
 from agent.models import AgentHealth
 from agent.strategies.probing import too_small_windows
 from agent.testruns.confine import Caps, describe
@@ -17,6 +17,7 @@ def agent_notices() -> list[Notice]:
     if model is not None and not model.ok:
         notices.append((messages.ERROR, f"The model is unreachable (checked {timesince(model.checked_at)} ago): "
                                         f"{model.message} Tickets wait in 'pending' and run when it answers again."))
+    notices += host_notices()
     disk = AgentHealth.objects.filter(key="disk").first()
     if disk is not None and not disk.ok:
         notices.append((messages.ERROR, f"Disk space is short (checked {timesince(disk.checked_at)} ago): "
@@ -31,6 +32,17 @@ def agent_notices() -> list[Notice]:
         notices.append((messages.WARNING, f"Test sandbox: {sandbox.describe()}."))
     notices.append(caps_notice(sandbox.caps))
     return notices
+
+
+def host_notices() -> list[Notice]:
+    """With several model hosts, each one down is named; the others keep serving."""
+    hosts = model_hosts()
+    if len(hosts) < 2:
+        return []
+    down = AgentHealth.objects.filter(key__in=[host_health_key(url) for url in hosts], ok=False)
+    return [(messages.WARNING, f"A model host is skipped (checked {timesince(entry.checked_at)} ago): "
+                               f"{entry.message} Requests go to the other hosts of FACTORY_OLLAMA_HOSTS.")
+            for entry in down]
 
 
 def caps_notice(caps: Caps) -> Notice:

@@ -23,7 +23,7 @@ DETAIL_COLUMNS = (*LIST_COLUMNS, "codigo_generado", "contexto_cipher")
 EVENT_COLUMNS = ("created_at", "actor", "kind", "from_state", "to_state", "message", "data")
 ATTEMPT_COLUMNS = ("number", "outcome", "phase", "model_name", "edit_format", "edit_results", "test_result",
                    "candidates", "feedback", "prompt_notes", "prompt_tokens", "eval_tokens", "model_seconds",
-                   "test_seconds", "started_at", "finished_at")
+                   "model_host", "test_seconds", "started_at", "finished_at")
 WRITE_FIELDS = ("titulo", "descripcion", "tipo", "prioridad", "archivos_modificar", "archivos_referencia",
                 "patrones_obligatorios", "contexto_cipher", "tests_requeridos")
 

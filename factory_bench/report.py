@@ -2,6 +2,7 @@
 import statistics
 from collections import Counter
 
+from lib.intervals import busy_fraction, covered
 from lib.outcomes import REACHED_TESTS, Outcome
 from metrics.definitions import FIRST_ATTEMPT, TESTS_FIRST, TICKET_TIME, Target
 from tickets.models import Ticket
@@ -37,7 +38,37 @@ def ticket_result(*, key: str, ticket: Ticket, hidden: dict | None) -> dict:
         "prompt_tokens_per_second": per_second(sum(attempt.prompt_tokens or 0 for attempt in answered),
                                                prompt_seconds),
         "merge_commit": "", "reference_commit": "", "note": "",
+        "model_calls": model_calls(attempts),
+        "run": [ticket.iniciado_en.timestamp(), ticket.completado_en.timestamp()] if seconds is not None else None,
     }
+
+
+def model_calls(attempts: list) -> list[list]:
+    """[host, started (epoch s), seconds] of every model request: each candidate's, else the attempt's own."""
+    calls = []
+    for attempt in attempts:
+        candidates = [entry for entry in attempt.candidates or [] if isinstance(entry, dict)]
+        if candidates:
+            calls += [[entry.get("model_host") or attempt.model_host,
+                       entry.get("model_started") or attempt.started_at.timestamp(), entry["model_seconds"]]
+                      for entry in candidates if isinstance(entry.get("model_seconds"), int | float)]
+        elif attempt.model_seconds is not None:
+            calls.append([attempt.model_host, (attempt.model_started_at or attempt.started_at).timestamp(),
+                          attempt.model_seconds])
+    return calls
+
+
+def model_busy(results: list[dict]) -> dict:
+    """Per model host: generation time (requests at once counted once) over the run's wall time, the union of the
+    tickets' runs."""
+    wall = [tuple(result["run"]) for result in results if result.get("run")]
+    hosts: dict[str, list] = {}
+    for result in results:
+        for host, started, seconds in result.get("model_calls") or []:
+            hosts.setdefault(host or "(host not recorded)", []).append((started, started + seconds))
+    return {"wall_seconds": round(covered(wall), 1),
+            "hosts": {host: {"requests": len(calls), "generation_seconds": round(covered(calls), 1),
+                             "busy_fraction": busy_fraction(calls, wall)} for host, calls in sorted(hosts.items())}}
 
 
 def per_second(amount: float, seconds: float) -> float | None:
@@ -78,6 +109,7 @@ def summarize(results: list[dict]) -> dict:
         "model_seconds": round(sum(result["model_seconds"] for result in ran), 3),
         "test_seconds": round(sum(result["test_seconds"] for result in ran), 3),
         "failure_reasons": failure_reasons(ran),
+        "model_busy": model_busy(ran),
         "not_accepted": [result["key"] for result in ran if not result["accepted"]],
     }
 
@@ -147,6 +179,10 @@ def metrics_lines(metrics: dict) -> list[str]:
     writing, reading = ("-" if speed is None else speed for speed in speeds)
     lines.append(f"  {'Tokens per ticket':<34}{metrics['tokens_per_ticket'] or 0} (model writes {writing} "
                  f"tokens/s, reads the prompt at {reading} tokens/s)")
+    for host, busy in metrics.get("model_busy", {}).get("hosts", {}).items():
+        fraction = "-" if busy["busy_fraction"] is None else f"{busy['busy_fraction'] * 100:.1f} %"
+        lines.append(f"  {'Model busy ' + host:<34}{fraction} ({busy['generation_seconds']:.0f} s generating of "
+                     f"{metrics['model_busy']['wall_seconds']:.0f} s, {busy['requests']} requests)")
     if metrics["failure_reasons"]:
         reasons = ", ".join(f"{name} {count}" for name, count in metrics["failure_reasons"].items())
         lines.append(f"  {'Failed attempts and rejections':<34}{reasons}")

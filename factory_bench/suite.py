@@ -7,7 +7,8 @@ from typing import Protocol
 
 from django.conf import settings
 
-from agent.core.model import Model, OllamaModel, ScriptedModel
+from agent.core.model import Model, ScriptedModel
+from agent.defaults import ollama_model
 from tickets import services
 
 SUITES_DIR = settings.BASE_DIR / "bench" / "suites"
@@ -168,8 +169,7 @@ class OllamaModels:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.model = OllamaModel(host=settings.OLLAMA_HOST, name=name, num_ctx=settings.FACTORY_NUM_CTX,
-                                 temperature=settings.FACTORY_TEMPERATURE, timeout=settings.FACTORY_MODEL_TIMEOUT)
+        self.model = ollama_model(name)
 
     def check(self) -> None:
         self.model.check()
@@ -178,7 +178,7 @@ class OllamaModels:
         return self.model
 
     def describe(self) -> dict:
-        return {"kind": "ollama", "host": settings.OLLAMA_HOST}
+        return {"kind": "ollama", "host": self.model.host}
 
 
 def model_source(name: str, suite: Suite) -> ModelSource:

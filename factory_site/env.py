@@ -130,6 +130,15 @@ def env_url(name: str, default: str) -> str:
     return value.rstrip("/")
 
 
+def env_urls(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of http(s) URLs, each checked like env_url."""
+    values = env_list(name, default)
+    wrong = [value for value in values if urlparse(value).scheme not in {"http", "https"} or not urlparse(value).netloc]
+    if wrong:
+        raise ImproperlyConfiguredEnv(f"{name}: {', '.join(map(repr, wrong))} must be http:// or https:// URLs")
+    return tuple(dict.fromkeys(value.rstrip("/") for value in values))
+
+
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default

@@ -18,6 +18,7 @@ from factory_site.env import (
     env_proxy_ssl_header,
     env_str,
     env_url,
+    env_urls,
     persistent_secret,
     private_cluster_url,
     saved_cluster_port,
@@ -51,6 +52,12 @@ FACTORY_DATA_DIR = env_path("FACTORY_DATA_DIR", BASE_DIR / "var")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "") or persistent_secret(FACTORY_DATA_DIR / "secret-key")
 FACTORY_URL = env_url("FACTORY_URL", "http://127.0.0.1:8000")
 OLLAMA_HOST = env_url("OLLAMA_HOST", "http://127.0.0.1:11434")
+# Several Ollama servers (comma-separated); empty: OLLAMA_HOST alone. agent/core/hosts.py picks one per request.
+FACTORY_OLLAMA_HOSTS = env_urls("FACTORY_OLLAMA_HOSTS", "")
+# Seconds an unreachable model host is skipped before it is tried again.
+FACTORY_HOST_RETRY_S = env_float("FACTORY_HOST_RETRY_S", 30.0, minimum=0.0)
+# The Ollama server of the embedding model; empty: the first of FACTORY_OLLAMA_HOSTS, else OLLAMA_HOST.
+FACTORY_EMBED_HOST = env_url("FACTORY_EMBED_HOST", "")
 FACTORY_MODEL = env_model_name("FACTORY_MODEL", "qwen2.5-coder:14b")
 FACTORY_EMBED_MODEL = env_model_name("FACTORY_EMBED_MODEL", "nomic-embed-text")
 FACTORY_EMBED_DIM = env_int("FACTORY_EMBED_DIM", 768, minimum=8)

@@ -74,7 +74,7 @@ class OllamaEmbedder:
         except ConnectionError as exc:
             raise EmbeddingUnavailable(
                 f"Ollama is unreachable at {self.host} (embedding model {self.model!r}); "
-                "start it with `ollama serve` or fix OLLAMA_HOST"
+                "start it with `ollama serve` or fix FACTORY_EMBED_HOST or OLLAMA_HOST"
             ) from exc
         except httpx.HTTPError as exc:
             raise EmbeddingUnavailable(

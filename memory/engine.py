@@ -45,12 +45,17 @@ def index() -> VectorIndex:
         return _indexes[key]
 
 
+def embed_host() -> str:
+    """FACTORY_EMBED_HOST, else the first model host: the embedding model may live on its own machine."""
+    return settings.FACTORY_EMBED_HOST or (tuple(settings.FACTORY_OLLAMA_HOSTS) or (settings.OLLAMA_HOST,))[0]
+
+
 def embedder() -> OllamaEmbedder:
-    key = (settings.OLLAMA_HOST, settings.FACTORY_EMBED_MODEL, settings.FACTORY_EMBED_DIM,
+    key = (embed_host(), settings.FACTORY_EMBED_MODEL, settings.FACTORY_EMBED_DIM,
            settings.FACTORY_EMBED_TIMEOUT)
     found = _embedders.get(key)
     if found is None:
-        found = _embedders[key] = OllamaEmbedder(settings.OLLAMA_HOST, model=settings.FACTORY_EMBED_MODEL,
+        found = _embedders[key] = OllamaEmbedder(key[0], model=settings.FACTORY_EMBED_MODEL,
                                                  dim=settings.FACTORY_EMBED_DIM,
                                                  timeout=settings.FACTORY_EMBED_TIMEOUT)
     return found

@@ -73,6 +73,11 @@ DEFINITIONS = {
                 "stopped mid-run (interrupted).",
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
              "they did not block the ticket. Counted over the tickets in scope.",
+    "model_busy": "Busy fraction of each model host per ISO week (of the request's start): the time it was "
+                  "generating (the union of its requests, each candidate's included, so requests served at once "
+                  "count once) over the factory's working wall time that week (the union of the tickets' latest "
+                  "runs and of every attempt, so hours with no ticket running are not counted). An answer "
+                  "cancelled because another candidate already won counts until it was closed.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",
     "filters": "project, since and until select tickets by project and by the day they were created (UTC, "

@@ -8,13 +8,13 @@ totals and breakdowns are sums of the few hundred cells, so the page stays
 around a second with 100,000 tickets on two cores. Targets, definitions and
 filters are in metrics.definitions.
 """
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
 from lib.outcomes import REACHED_TESTS, Outcome
+from metrics.busy import model_busy
 from metrics.definitions import (
     DEFINITIONS,
     FAILURE_REASONS,
@@ -26,7 +26,7 @@ from metrics.definitions import (
     MetricsFilter,
     Target,
 )
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from metrics.sql import fetch_rows, rounded, table_names, where_clause
 
 # SQL ----------------------------------------------------------------------
 
@@ -151,49 +151,14 @@ BY_PROJECT, BY_MODEL, BY_WEEK = 0b011, 0b101, 0b110
 BY_MODEL_ATTEMPTS, BY_OUTCOME = 0b01, 0b10
 
 
-def _where(filters: MetricsFilter) -> tuple[str, dict]:
-    clauses, params = ["true"], dict[str, object]()
-    if filters.project is not None:
-        clauses.append("t.project_id = %(project_id)s")
-        params["project_id"] = filters.project.pk
-    if filters.since is not None:
-        clauses.append("t.creado_en >= %(since)s")
-        params["since"] = _start_of(filters.since)
-    if filters.until is not None:
-        clauses.append("t.creado_en < %(until)s")
-        params["until"] = _start_of(filters.until + timedelta(days=1))
-    return " AND ".join(clauses), params
-
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_default_timezone())
-
-
-def _tables() -> dict[str, str]:
-    quote = connection.ops.quote_name
-    return {"tickets": quote(Ticket._meta.db_table), "attempts": quote(TicketAttempt._meta.db_table),
-            "events": quote(TicketEvent._meta.db_table), "projects": quote(Project._meta.db_table)}
-
-
-def _fetch(sql: str, params: dict) -> list[dict]:
-    # The planner overestimates these CTEs by orders of magnitude, which turns
-    # on JIT compilation: seconds of compiling for a query that runs in well
-    # under one. The per-ticket rows get enough memory to be sorted in RAM.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
-        cursor.execute(sql, params)
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
 def ticket_numbers(filters: MetricsFilter, now: datetime) -> dict:
     """{"cells": [...], "overall": {...}, "groups": [...]} for the tickets in scope."""
-    where, params = _where(filters)
+    where, params = where_clause(filters)
     quantiles = ", ".join(f"percentile_cont(%(quantiles)s::float8[]) WITHIN GROUP (ORDER BY {part}) AS {part}_q"
                           for part in QUANTILE_PARTS)
     sql = TICKETS_SQL.format(where=where, cells=CELLS_SQL, overall=OVERALL_SQL.format(quantiles=quantiles),
-                             groups=GROUP_QUANTILES_SQL, **_tables())
-    row = _fetch(sql, {**params, "no_answer": str(NO_ANSWER), "tz": settings.TIME_ZONE, "now": now,
+                             groups=GROUP_QUANTILES_SQL, **table_names())
+    row = fetch_rows(sql, {**params, "no_answer": str(NO_ANSWER), "tz": settings.TIME_ZONE, "now": now,
                        "reached_tests": [str(outcome) for outcome in REACHED_TESTS], "quantiles": [0.5, 0.9]})[0]
     return {"cells": row["cells"] or [], "overall": row["overall"], "groups": row["groups"] or []}
 
@@ -209,8 +174,8 @@ FROM (SELECT CASE WHEN jsonb_typeof(t.tests_resultado -> 'verdict' -> 'flaky') =
 
 
 def flaky_numbers(filters: MetricsFilter) -> dict:
-    where, params = _where(filters)
-    row = _fetch(FLAKY_SQL.format(where=where, **_tables()), params)[0]
+    where, params = where_clause(filters)
+    row = fetch_rows(FLAKY_SQL.format(where=where, **table_names()), params)[0]
     return {"tickets": row["tickets"], "tests": int(row["tests"])}
 
 
@@ -218,11 +183,11 @@ SANE_SPEED = "a.{seconds} > 0 AND a.{tokens} <= a.{seconds} * %(max_rate)s"
 
 
 def attempt_rows(filters: MetricsFilter) -> list[dict]:
-    where, params = _where(filters)
+    where, params = where_clause(filters)
     sql = ATTEMPTS_SQL.format(where=where, sane_eval=SANE_SPEED.format(tokens="eval_tokens", seconds="eval_seconds"),
                               sane_prompt=SANE_SPEED.format(tokens="prompt_tokens", seconds="prompt_eval_seconds"),
-                              **_tables())
-    return _fetch(sql, {**params, "max_rate": MAX_TOKENS_PER_SECOND})
+                              **table_names())
+    return fetch_rows(sql, {**params, "max_rate": MAX_TOKENS_PER_SECOND})
 
 
 def roll_up(cells: list[dict], key: str | None = None) -> dict:
@@ -239,20 +204,16 @@ def roll_up(cells: list[dict], key: str | None = None) -> dict:
 # Shaping ------------------------------------------------------------------
 
 
-def _num(value, digits: int = 1) -> float | None:
-    return None if value is None else round(float(value), digits)
-
-
 def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
 def _avg(total: dict, part: str, count: str = "timed") -> float | None:
-    return _num(total[f"{part}_sum"] / total[count]) if total[count] else None
+    return rounded(total[f"{part}_sum"] / total[count]) if total[count] else None
 
 
 def _quantiles(values: list | None) -> tuple[float | None, float | None]:
-    return (_num(values[0]), _num(values[1])) if values else (None, None)
+    return (rounded(values[0]), rounded(values[1])) if values else (None, None)
 
 
 def rate_metric(target: Target, numerator: int, denominator: int) -> dict:
@@ -294,7 +255,7 @@ def breakdown_row(total: dict, quantiles: list | None, **name) -> dict:
         "tickets": total["tickets"],
         **seed_metrics(total),
         "time_seconds": time_split(total, {"seconds": quantiles}),
-        "tokens_per_ticket": {"avg": _num(_avg(total, "tokens", "with_tokens"), 0)},
+        "tokens_per_ticket": {"avg": rounded(_avg(total, "tokens", "with_tokens"), 0)},
         "merged_first_time": total["merged_first_time"],
         "changes_requested": total["changes_tickets"],
     }
@@ -333,7 +294,7 @@ def queue_metrics(total: dict, overall: dict) -> dict:
         "length": total["queue_length"],
         "pending": total["queue_pending"],
         "changes_requested": total["queue_changes"],
-        "oldest_wait_seconds": _num(overall["oldest_wait"]),
+        "oldest_wait_seconds": rounded(overall["oldest_wait"]),
         "wait_seconds": {"count": overall["waits"], "median": median, "p90": p90},
     }
 
@@ -376,8 +337,8 @@ def factory_metrics(*, filters: MetricsFilter | None = None, now: datetime | Non
         "time_per_ticket": time_split(total, {part: overall[f"{part}_q"] for part in PART_NAMES}),
         "queue": queue_metrics(total, overall),
         "tokens": {
-            "per_ticket": {"count": total["with_tokens"], "avg": _num(_avg(total, "tokens", "with_tokens"), 0),
-                           "median": _num(tokens_median, 0)},
+            "per_ticket": {"count": total["with_tokens"], "avg": rounded(_avg(total, "tokens", "with_tokens"), 0),
+                           "median": rounded(tokens_median, 0)},
             **overall_throughput(speed),
         },
         "failures": failure_reasons(outcomes),
@@ -387,5 +348,6 @@ def factory_metrics(*, filters: MetricsFilter | None = None, now: datetime | Non
         "by_model": [{**row, **throughput(speed.get(row["model"]))}
                      for row in breakdown(numbers, "model", BY_MODEL)],
         "by_week": breakdown(numbers, "week", BY_WEEK),
+        "model_busy": model_busy(filters, now),
         "definitions": DEFINITIONS,
     }

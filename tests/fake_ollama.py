@@ -90,6 +90,7 @@ class FakeOllama:
         port: int = 0,
         context_lengths: dict[str, int] | None = None,
         digest_salt: str = "",
+        parallel: int | None = None,
     ) -> None:
         if isinstance(answers, str):
             raise TypeError("answers must be a list of strings or a callable, not a single string")
@@ -104,6 +105,10 @@ class FakeOllama:
         # as a re-pulled model would.
         self.context_lengths = {_full_model_name(name): length for name, length in (context_lengths or {}).items()}
         self.digest_salt = digest_salt
+        # Like OLLAMA_NUM_PARALLEL: at most this many answers are generated at once, the rest wait their turn.
+        # `generating` keeps each generation's (start, end), epoch seconds: the server's own busy time.
+        self._slots = threading.Semaphore(parallel) if parallel else None
+        self.generating: list[tuple[float, float]] = []
         self.shows: list[str] = []
         self.requests: list[dict] = []
         self._port = port
@@ -282,7 +287,10 @@ class FakeOllama:
         return answer
 
     def _answer_reply(self, body: dict, answer: str, *, prompt_tokens: int, payload_key: str) -> Reply:
-        if self.delay_s > 0:
+        if self._slots is not None:
+            with self._slots:
+                self._generate_for(self.delay_s)
+        elif self.delay_s > 0:
             time.sleep(self.delay_s)
         stats = _stats(prompt_tokens=prompt_tokens, eval_tokens=len(_tokens(answer)), delay_s=self.delay_s)
         model = body["model"]
@@ -291,6 +299,13 @@ class FakeOllama:
         chunks = [_chunk(model, _payload(payload_key, piece)) for piece in _stream_pieces(answer)]
         chunks.append(_final_chunk(model, _payload(payload_key, ""), **stats))
         return Reply(200, stream=iter(chunks))
+
+
+    def _generate_for(self, seconds: float) -> None:
+        started = time.time()
+        time.sleep(seconds)
+        with self._lock:
+            self.generating.append((started, time.time()))
 
 
 class _Server(ThreadingHTTPServer):

@@ -26,6 +26,9 @@ def run_python(code: str, **variables: str) -> subprocess.CompletedProcess:
     ("FACTORY_SCOPED_RUN_MIN_S", "soon", "is not a number"),
     ("FACTORY_SCOPED_RUN_MIN_S", "-1", "below the minimum of 0"),
     ("OLLAMA_HOST", "localhost:11434", "must be an http:// or https:// URL"),
+    ("FACTORY_OLLAMA_HOSTS", "http://gpu-a:11434,gpu-b:11434", "'gpu-b:11434' must be http:// or https:// URLs"),
+    ("FACTORY_EMBED_HOST", "gpu-c", "must be an http:// or https:// URL"),
+    ("FACTORY_HOST_RETRY_S", "soon", "FACTORY_HOST_RETRY_S"),
     ("FACTORY_EMBED_MODEL", "nomic embed", "is not a model name as Ollama spells it"),
 ])
 def test_a_value_that_cannot_be_used_stops_the_process_naming_the_variable(variable, value, says):

@@ -214,6 +214,9 @@ class TicketAttempt(models.Model):
     prompt_tokens = models.IntegerField(blank=True, null=True)
     eval_tokens = models.IntegerField(blank=True, null=True)
     model_seconds = models.FloatField(blank=True, null=True)
+    # The Ollama server that answered and when it was asked: the metrics page's busy fraction per host.
+    model_host = models.CharField(max_length=300, blank=True, default="")
+    model_started_at = models.DateTimeField(blank=True, null=True)
     prompt_eval_seconds = models.FloatField(blank=True, null=True)
     eval_seconds = models.FloatField(blank=True, null=True)
     test_seconds = models.FloatField(blank=True, null=True)

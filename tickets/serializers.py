@@ -108,8 +108,8 @@ class TicketAttemptSerializer(PlannedRepresentation, serializers.ModelSerializer
         model = TicketAttempt
         fields = [
             "number", "outcome", "phase", "model_name", "edit_format", "edit_results", "test_result", "candidates",
-            "feedback", "prompt_notes", "prompt_tokens", "eval_tokens", "model_seconds", "test_seconds",
-            "started_at", "finished_at",
+            "feedback", "prompt_notes", "prompt_tokens", "eval_tokens", "model_seconds", "model_host",
+            "test_seconds", "started_at", "finished_at",
         ]
 
 

@@ -45,8 +45,8 @@ def check_answer(*, model: Model, workspace: Workspace, prompt: Prompt, on_progr
     except ModelFailed as exc:
         record.outcome, record.feedback = MODEL_ERROR, f"The model failed to answer: {exc}"
         return record
-    except ModelCancelled:
-        record.cancelled = True
+    except ModelCancelled as exc:
+        record.cancelled, record.reply = True, exc.reply  # its model time still counts (metrics: busy fraction)
         return record
     on_progress("applying edits")
     refused = whole_file_refusals(record.reply.text, windowed=prompt.windowed)

@@ -1,4 +1,5 @@
-"""The Model interface the agent talks to, with the Ollama implementation and a scripted one for tests."""
+"""The Model interface the agent talks to, with the Ollama implementation (one host or several) and a scripted one
+for tests."""
 import json
 import threading
 import time
@@ -9,6 +10,8 @@ from typing import Protocol
 
 import httpx
 import ollama
+
+from agent.core.hosts import Host, HostPool, NoHost
 
 NS = 1_000_000_000
 ProgressCallback = Callable[[str], None]
@@ -29,12 +32,31 @@ class StreamBroken(RuntimeError):
     """One request's answer did not arrive whole: retried (agent.core.model.OllamaModel.complete) before giving up."""
 
 
+class HostDown(RuntimeError):
+    """One host could not be reached: the request moves to another host (ModelUnavailable when none is left)."""
+
+
+class ModelMissing(RuntimeError):
+    """One host lacks the model: the request moves to another host."""
+
+
+class StreamCut(RuntimeError):
+    """The connection to one host died mid-answer: retried like StreamBroken, preferably elsewhere."""
+
+
 class ModelFailed(RuntimeError):
     """The model server answered with an error for this request: the attempt counts as failed."""
 
 
 class ModelCancelled(RuntimeError):
-    """The answer was no longer wanted (another candidate already won) and its request was closed."""
+    """The answer was no longer wanted (another candidate already won) and its request was closed.
+
+    `reply`: what had come by then, with the host and the seconds it took (the busy fraction counts them).
+    """
+
+    def __init__(self, message: str, *, reply: "ModelReply | None" = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,8 @@ class ModelReply:
     total_seconds: float = 0.0
     prompt_eval_seconds: float | None = None
     eval_seconds: float | None = None
+    host: str = ""  # the Ollama server that answered
+    started: float | None = None  # when the request was sent (epoch seconds): the busy fraction's intervals
 
 
 class Model(Protocol):
@@ -81,16 +105,22 @@ def _seconds(value: int | None) -> float | None:
 class OllamaModel:
     """Ollama's chat API, streamed, with num_ctx always sent (Ollama's 2k default silently truncates).
 
-    A request whose answer breaks (cut stream, 5xx, timeout) is sent again up to `retries` times with
-    doubling pauses from `backoff_s`, then ModelBroken: an infrastructure wait, never the model's attempt.
+    Requests go to a host of the pool that has the model (agent.core.hosts); an unreachable host is skipped
+    and the request goes to the next, without a pause. A request whose answer breaks (cut stream, 5xx,
+    timeout) is sent again up to `retries` times with doubling pauses from `backoff_s`, then ModelBroken:
+    an infrastructure wait, never the model's attempt.
     """
 
-    def __init__(self, *, host: str, name: str, num_ctx: int, temperature: float, timeout: float,
-                 retries: int = 2, backoff_s: float = 2.0) -> None:
-        self.host, self.name = host, name
+    def __init__(self, *, name: str, num_ctx: int, temperature: float, timeout: float, host: str = "",
+                 pool: HostPool | None = None, retries: int = 2, backoff_s: float = 2.0) -> None:
+        self.pool = pool or HostPool([host], timeout=timeout)
+        self.name = name
         self.retries, self.backoff_s = retries, backoff_s
         self.options = {"num_ctx": num_ctx, "temperature": temperature}
-        self.client = ollama.Client(host=host, timeout=httpx.Timeout(timeout, connect=5.0))
+
+    @property
+    def host(self) -> str:
+        return self.pool.label
 
     def complete(self, *, system: str, user: str, on_progress: ProgressCallback | None = None,
                  sampling: Sampling | None = None, cancel: threading.Event | None = None) -> ModelReply:
@@ -102,12 +132,38 @@ class OllamaModel:
             if number:
                 self._pause(number, problem=problems[-1], on_progress=on_progress, cancel=cancel)
             try:
-                return self._complete_once(messages=messages, options=options, on_progress=on_progress,
-                                           cancel=cancel)
+                return self._on_some_host(messages=messages, options=options, on_progress=on_progress,
+                                          cancel=cancel)
             except StreamBroken as exc:
                 problems.append(str(exc))
         raise ModelBroken(f"Ollama at {self.host} kept failing to answer with {self.name} ({len(problems)} "
                           f"tries): {problems[-1]}")
+
+    def _on_some_host(self, *, messages: list[dict], options: dict, on_progress: ProgressCallback | None,
+                      cancel: threading.Event | None) -> ModelReply:
+        """The request on the least busy host with the model, moving on while hosts are unreachable."""
+        failed: dict[str, str] = {}
+        while True:
+            try:
+                host = self.pool.choose(self.name, exclude=failed)
+            except NoHost as exc:
+                raise ModelUnavailable(str(exc)) from None
+            try:
+                with self.pool.outstanding(host):
+                    return self._complete_once(host, messages=messages, options=options, on_progress=on_progress,
+                                               cancel=cancel)
+            except HostDown as exc:
+                self.pool.mark_down(host, str(exc))
+                failed[host.url] = str(exc)
+            except ModelMissing:
+                self.pool.forget(host, self.name)
+                failed[host.url] = (f"Model '{self.name}' is not available on {host.url}: "
+                                    f"run `ollama pull {self.name}` there")
+            except StreamCut as exc:
+                # The connection died mid-answer (the host stopped?): the retry prefers the other hosts.
+                if len(self.pool.hosts) > 1:
+                    self.pool.mark_down(host, str(exc))
+                raise StreamBroken(str(exc)) from None
 
     def _pause(self, number: int, *, problem: str, on_progress: ProgressCallback | None,
                cancel: threading.Event | None) -> None:
@@ -119,26 +175,30 @@ class OllamaModel:
         if cancel is None:
             time.sleep(seconds)
 
-    def _complete_once(self, *, messages: list[dict], options: dict, on_progress: ProgressCallback | None,
-                       cancel: threading.Event | None) -> ModelReply:
-        started = time.monotonic()
+    def _complete_once(self, host: Host, *, messages: list[dict], options: dict,
+                       on_progress: ProgressCallback | None, cancel: threading.Event | None) -> ModelReply:
+        started, sent = time.monotonic(), time.time()
         try:
-            stream = self.client.chat(model=self.name, messages=messages, stream=True, options=options)
-            return self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
+            stream = host.client.chat(model=self.name, messages=messages, stream=True, options=options)
+            reply = self._collect(stream, started=started, on_progress=on_progress, cancel=cancel)
+        except ModelCancelled as exc:
+            if exc.reply is not None:
+                exc.reply.host, exc.reply.started = host.url, sent
+            raise
         except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+            raise HostDown(f"Ollama is unreachable at {host.url}: {exc}") from None
         except ollama.ResponseError as exc:
             if exc.status_code == 404 or "not found" in str(exc.error).lower():
-                raise ModelUnavailable(
-                    f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`"
-                ) from None
+                raise ModelMissing(host.url) from None
             if exc.status_code >= 500 or exc.status_code < 0:  # -1: an error line inside the stream
-                raise StreamBroken(f"Ollama error ({exc.status_code}): {exc.error}") from None
-            raise ModelFailed(f"Ollama error ({exc.status_code}): {exc.error}") from None
+                raise StreamBroken(f"Ollama error ({exc.status_code}) at {host.url}: {exc.error}") from None
+            raise ModelFailed(f"Ollama error ({exc.status_code}) at {host.url}: {exc.error}") from None
         except httpx.TimeoutException:
-            raise StreamBroken(f"no answer within the timeout ({self.host}, {self.name})") from None
+            raise StreamBroken(f"no answer within the timeout ({host.url}, {self.name})") from None
         except (httpx.TransportError, json.JSONDecodeError) as exc:
-            raise StreamBroken(f"the connection broke during the answer: {exc}") from None
+            raise StreamCut(f"the connection to {host.url} broke during the answer: {exc}") from None
+        reply.host, reply.started = host.url, sent
+        return reply
 
     @staticmethod
     def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None,
@@ -149,7 +209,8 @@ class OllamaModel:
         for chunk in stream:
             if cancel is not None and cancel.is_set():
                 stream.close()  # closes the HTTP response: Ollama stops generating for it
-                raise ModelCancelled("another candidate already won")
+                raise ModelCancelled("another candidate already won", reply=ModelReply(
+                    text="".join(parts), total_seconds=time.monotonic() - started))
             parts.append(chunk.message.content or "")
             if chunk.done:
                 final = chunk
@@ -166,22 +227,21 @@ class OllamaModel:
                           eval_seconds=_seconds(final.eval_duration))
 
     def check(self) -> str:
-        """The model's digest; raises ModelUnavailable unless the server answers and has the model."""
+        """The model's digest; raises ModelUnavailable unless some host answers and has the model."""
         try:
-            digests = {model.model: model.digest or "" for model in self.client.list().models}
-        except (ConnectionError, httpx.TransportError) as exc:
-            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
-        for candidate in (self.name, f"{self.name}:latest"):
-            if candidate in digests:
-                return digests[candidate]
-        raise ModelUnavailable(f"Model '{self.name}' is not available on {self.host}: run `ollama pull {self.name}`")
+            return self.pool.digest(self.name)[1]
+        except NoHost as exc:
+            raise ModelUnavailable(str(exc)) from None
 
     def describe(self, *, digest: str) -> ModelFacts:
         """Family, size and the real context length, from /api/show (once per digest: agent.strategies.probing)."""
         try:
-            shown = self.client.show(self.name)
+            host = self.pool.choose(self.name)
+            shown = host.client.show(self.name)
+        except NoHost as exc:
+            raise ModelUnavailable(str(exc)) from None
         except (ConnectionError, httpx.TransportError) as exc:
-            raise ModelUnavailable(f"Ollama is unreachable at {self.host}: {exc}") from None
+            raise ModelUnavailable(f"Ollama is unreachable at {host.url}: {exc}") from None
         except ollama.ResponseError as exc:
             raise ModelUnavailable(f"Ollama cannot describe '{self.name}' ({exc.status_code}): {exc.error}") from None
         info = dict(shown.modelinfo or {})
@@ -193,11 +253,9 @@ class OllamaModel:
                           context_length=lengths[0] if lengths else None)
 
     def with_context(self, num_ctx: int) -> "OllamaModel":
-        """The same model with another num_ctx (capped at what the model really has)."""
-        model = OllamaModel.__new__(OllamaModel)
-        model.host, model.name, model.client = self.host, self.name, self.client
-        model.options = {**self.options, "num_ctx": num_ctx}
-        return model
+        """The same model on the same hosts with another num_ctx (capped at what the model really has)."""
+        return OllamaModel(name=self.name, pool=self.pool, num_ctx=num_ctx, temperature=self.options["temperature"],
+                           timeout=0, retries=self.retries, backoff_s=self.backoff_s)
 
     @property
     def num_ctx(self) -> int:

@@ -3,6 +3,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django import db
@@ -326,7 +327,8 @@ class AttemptRecorder:
         if reply is not None:
             fields.update(prompt_tokens=reply.prompt_tokens, eval_tokens=reply.eval_tokens,
                           model_seconds=reply.total_seconds, prompt_eval_seconds=reply.prompt_eval_seconds,
-                          eval_seconds=reply.eval_seconds)
+                          eval_seconds=reply.eval_seconds, model_host=reply.host,
+                          model_started_at=epoch_datetime(reply.started))
             services.record_health(key="model", ok=True)
         services.finish_attempt(attempt=self.attempt, fields=fields)
         self.attempt = None
@@ -342,6 +344,10 @@ class AttemptRecorder:
         else:
             services.finish_attempt(attempt=self.attempt, fields={"outcome": outcome, "feedback": message})
         self.attempt = None
+
+
+def epoch_datetime(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def record_edits(record: AttemptRecord) -> dict:
