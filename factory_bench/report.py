@@ -39,7 +39,8 @@ def ticket_result(*, key: str, ticket: Ticket, hidden: dict | None) -> dict:
                                                prompt_seconds),
         "merge_commit": "", "reference_commit": "", "note": "",
         "model_calls": model_calls(attempts),
-        "run": [ticket.iniciado_en.timestamp(), ticket.completado_en.timestamp()] if seconds is not None else None,
+        "run": ([ticket.iniciado_en.timestamp(), ticket.completado_en.timestamp()]
+                if ticket.iniciado_en and ticket.completado_en else None),
     }
 
 

@@ -11,16 +11,17 @@ Interval = tuple[float, float]  # (start, end), in seconds of any one clock
 
 def covered(intervals: Iterable[Interval]) -> float:
     """Seconds covered by the union of the intervals."""
-    total, current_start, current_end = 0.0, None, None
+    total = 0.0
+    current: tuple[float, float] | None = None  # the union's piece being grown
     for start, end in sorted((start, end) for start, end in intervals if end > start):
-        if current_end is None or start > current_end:
-            if current_end is not None:
-                total += current_end - current_start
-            current_start, current_end = start, end
+        if current is None or start > current[1]:
+            if current is not None:
+                total += current[1] - current[0]
+            current = (start, end)
         else:
-            current_end = max(current_end, end)
-    if current_end is not None:
-        total += current_end - current_start
+            current = (current[0], max(current[1], end))
+    if current is not None:
+        total += current[1] - current[0]
     return total
 
 

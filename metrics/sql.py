@@ -8,8 +8,9 @@ from metrics.definitions import MetricsFilter
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
 
 
-def where_clause(filters: MetricsFilter) -> tuple[str, dict]:
-    clauses, params = ["true"], {}
+def where_clause(filters: MetricsFilter) -> tuple[str, dict[str, object]]:
+    clauses: list[str] = ["true"]
+    params: dict[str, object] = {}
     if filters.project is not None:
         clauses.append("t.project_id = %(project_id)s")
         params["project_id"] = filters.project.pk

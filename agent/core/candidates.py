@@ -10,6 +10,7 @@ smallest diff. The winner's changes are then brought into the ticket's worktree.
 """
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from agent.core.attempt import APPLY_FAILED, PASSED, SYNTAX_FAILED, AttemptRecord, check_answer
 from agent.core.model import Model, ModelUnavailable, ProgressCallback, Sampling
@@ -70,6 +71,8 @@ def race(*, model: Model, workspace: Workspace, prompt: Prompt, count: int, temp
         winner = choose(entries)
         workspace.adopt(copies[winner.index])
     record = winner.record
+    if record is None:  # choose() re-raises when no candidate answered, so the winner always has one
+        raise RuntimeError("no candidate answered and none failed")
     record.candidates = [summary(entry, count=count, chosen=entry is winner) for entry in entries]
     return record
 
@@ -77,31 +80,34 @@ def race(*, model: Model, workspace: Workspace, prompt: Prompt, count: int, temp
 def choose(entries: list[Entry]) -> Entry:
     """The first green (smallest diff on a tie), else the least bad; re-raises when no answer came at all."""
     answered = [entry for entry in entries if entry.record is not None and not entry.record.cancelled]
-    green = [entry for entry in answered if entry.record.outcome == PASSED]
+    green = [entry for entry in answered if entry.record is not None and entry.record.outcome == PASSED]
     if green:
         return min(green, key=lambda entry: (entry.diff_lines, entry.finished))
     if answered:
         return min(answered, key=badness)
-    unavailable = [entry.error for entry in entries if isinstance(entry.error, ModelUnavailable)]
+    unavailable: list[Exception] = [entry.error for entry in entries if isinstance(entry.error, ModelUnavailable)]
     errors = unavailable or [entry.error for entry in entries if entry.error is not None]
     if errors:
         raise errors[0]
     return min(entries, key=lambda entry: entry.finished)  # every one cancelled: cannot happen without a green
 
 
-def badness(entry: Entry) -> tuple:
+def badness(entry: Entry) -> tuple[int, int, int, int]:
     record = entry.record
+    if record is None:
+        return (4, 0, 0, entry.diff_lines)
     if record.tests is not None:
         verdict = record.tests.get("verdict") or {}
         blocking = sum(len(verdict.get(key) or []) for key in ("broken", "new_failing", "removed"))
         failing = blocking if verdict.get("basis") == "baseline" else (record.tests.get("failed", 0)
                                                                         + record.tests.get("errors", 0))
         return (0, int(bool(record.tests.get("timed_out"))), failing, entry.diff_lines)
-    stage = {SYNTAX_FAILED: 1, APPLY_FAILED: 2}.get(record.outcome, 3)
+    stages: dict[str, int] = {SYNTAX_FAILED: 1, APPLY_FAILED: 2}
+    stage = stages.get(str(record.outcome), 3)
     return (stage, 0, 0, entry.diff_lines)
 
 
-def summary(entry: Entry, *, count: int, chosen: bool) -> dict:
+def summary(entry: Entry, *, count: int, chosen: bool) -> dict[str, Any]:
     record, reply = entry.record, entry.record.reply if entry.record else None
     tests = record.tests if record else None
     verdict = (tests or {}).get("verdict") or {}

@@ -73,7 +73,7 @@ class HostPool:
 
     def refresh(self, host: Host) -> None:
         try:
-            host.models = {model.model: model.digest or "" for model in host.client.list().models}
+            host.models = {model.model: model.digest or "" for model in host.client.list().models if model.model}
         except (ConnectionError, httpx.TransportError, ollama.ResponseError) as exc:
             self.mark_down(host, f"Ollama is unreachable at {host.url}: {exc}")
             return

@@ -6,7 +6,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import ollama
@@ -116,7 +116,7 @@ class OllamaModel:
         self.pool = pool or HostPool([host], timeout=timeout)
         self.name = name
         self.retries, self.backoff_s = retries, backoff_s
-        self.options = {"num_ctx": num_ctx, "temperature": temperature}
+        self.options: dict[str, Any] = {"num_ctx": num_ctx, "temperature": temperature}
 
     @property
     def host(self) -> str:
@@ -139,7 +139,7 @@ class OllamaModel:
         raise ModelBroken(f"Ollama at {self.host} kept failing to answer with {self.name} ({len(problems)} "
                           f"tries): {problems[-1]}")
 
-    def _on_some_host(self, *, messages: list[dict], options: dict, on_progress: ProgressCallback | None,
+    def _on_some_host(self, *, messages: list[dict[str, Any]], options: dict[str, Any], on_progress: ProgressCallback | None,
                       cancel: threading.Event | None) -> ModelReply:
         """The request on the least busy host with the model, moving on while hosts are unreachable."""
         failed: dict[str, str] = {}
@@ -175,7 +175,7 @@ class OllamaModel:
         if cancel is None:
             time.sleep(seconds)
 
-    def _complete_once(self, host: Host, *, messages: list[dict], options: dict,
+    def _complete_once(self, host: Host, *, messages: list[dict[str, Any]], options: dict[str, Any],
                        on_progress: ProgressCallback | None, cancel: threading.Event | None) -> ModelReply:
         started, sent = time.monotonic(), time.time()
         try:
@@ -201,14 +201,14 @@ class OllamaModel:
         return reply
 
     @staticmethod
-    def _collect(stream: Iterable, *, started: float, on_progress: ProgressCallback | None,
+    def _collect(stream: Iterable[Any], *, started: float, on_progress: ProgressCallback | None,
                  cancel: threading.Event | None = None) -> ModelReply:
         parts: list[str] = []
         final = None
         last_report = 0.0
         for chunk in stream:
             if cancel is not None and cancel.is_set():
-                stream.close()  # closes the HTTP response: Ollama stops generating for it
+                getattr(stream, "close", lambda: None)()  # closes the HTTP response: Ollama stops generating
                 raise ModelCancelled("another candidate already won", reply=ModelReply(
                     text="".join(parts), total_seconds=time.monotonic() - started))
             parts.append(chunk.message.content or "")
@@ -259,7 +259,7 @@ class OllamaModel:
 
     @property
     def num_ctx(self) -> int:
-        return self.options["num_ctx"]
+        return int(self.options["num_ctx"])
 
 
 class ScriptedModel:

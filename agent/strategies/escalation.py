@@ -36,7 +36,12 @@ def ladder(*, project: Project, explicit: Model | None) -> list[Rung]:
     if explicit is not None:
         return [Rung(name=explicit.name, ready=lambda: probed(explicit))]
     names = [settings.FACTORY_MODEL, *escalation_models(project)]
-    return [Rung(name=name, ready=lambda name=name: probed(ollama_model(name))) for name in dict.fromkeys(names)]
+    return [Rung(name=name, ready=ready_when_asked(name)) for name in dict.fromkeys(names)]
+
+
+def ready_when_asked(name: str) -> Callable[[], Model]:
+    """The rung's model, probed only when the ladder reaches it."""
+    return lambda: probed(ollama_model(name))
 
 
 def escalation_models(project: Project) -> list[str]:
