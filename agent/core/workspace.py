@@ -1,4 +1,5 @@
 """The agent's view of a ticket's git worktree: read, edit, check, test, diff, commit."""
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from agent.core.codemap import build_context_map
 from agent.core.content import SizeLimits, refuse_unfit
 from agent.core.edits import ApplyResult, EditFailure, apply_edits
 from agent.core.syntax import check_syntax
-from agent.testruns.required import RequiredTests, read_required
+from agent.testruns.required import RequiredTests, changed_tests, read_required
 from agent.testruns.suite import TestSetup, run_for_verdict
 from agent.testruns.verdict import Judging
 from lib import diffsource, gitrepo, gittrees
@@ -42,6 +43,7 @@ class Baseline:
     commit: str
     branch: str
     outcomes: dict[str, str] | None
+    traces: dict[str, list[str]] = field(default_factory=dict)  # failing test -> "path:line" its failure ran through
 
 
 @dataclass
@@ -56,6 +58,8 @@ class GitWorkspace:
     files_to_modify: tuple[str, ...] = ()
     # The ticket's tests_requeridos: judged by the verdict (agent.testruns.verdict).
     required_tests: tuple[str, ...] = ()
+    # archivos_modificar, archivos_referencia and bare tests_requeridos paths: their failing tests are the ticket's.
+    ticket_files: tuple[str, ...] = ()
     # Those of them that exist now, and what edits may do to their files (read again on reset).
     required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
@@ -120,14 +124,29 @@ class GitWorkspace:
         return check_syntax(root=self.root, paths=paths)
 
     def run_tests(self, *, cancel: threading.Event | None = None) -> dict:
+        changed = self.changed_files()
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
-                          base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
-                          required=self.required_tests)
+                          base_branch=self.baseline.branch, changed_files=frozenset(changed),
+                          required=self.required_tests, ticket_files=frozenset(self.ticket_files),
+                          changed_lines=base_lines_changed(self.root, self.base, self.current_tree()),
+                          base_traces=self.baseline.traces, must_run=self.required.must_run)
         try:
             result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+            touched = self.required_changes(changed)
+            if touched:
+                result["required_changed"] = touched  # first on the review page: the contract itself moved
             return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
         finally:
             self.notice_rewrites()
+
+    def required_changes(self, changed: list[str]) -> list[dict]:
+        """The required tests the change touched in files the ticket lets it change, each with its diff."""
+        found = []
+        for path, names in self.required.changeable.items():
+            if path in changed:
+                found += changed_tests(path=path, names=names, before=text_at(self.root, self.base, path),
+                                       after=self.read(path) or "")
+        return found
 
     @contextmanager
     def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
@@ -144,7 +163,7 @@ class GitWorkspace:
         gitrepo.reset_to(worktree=self.root, commit=self.base)
         self.written.clear()
         self._tree = None
-        self.required = read_required(root=self.root, entries=self.required_tests)
+        self.required = read_required(root=self.root, entries=self.required_tests, changeable=self.files_to_modify)
 
     def adopt(self, other: "GitWorkspace") -> None:
         """Make this worktree hold what `other` (a copy made by fork) holds now."""
@@ -200,6 +219,30 @@ class GitWorkspace:
         self.written.clear()
         self._tree = None
         return commit
+
+
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+")
+
+
+def base_lines_changed(root: Path, base: str, tree: str) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Per changed file, the base commit's line ranges the change replaced or inserted next to (git diff -U0)."""
+    output = subprocess.run(["git", "-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff",
+                             "--no-renames", base, tree], cwd=root, capture_output=True, check=False).stdout
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    path = ""
+    for line in output.decode("utf-8", "replace").splitlines():
+        if line.startswith("--- "):
+            path = line[6:] if line.startswith("--- a/") else ""
+        elif path and (hunk := HUNK.match(line)):
+            start, count = int(hunk.group(1)), int(hunk.group(2) or 1)
+            ranges.setdefault(path, []).append((start, start + count - 1) if count else (start, start + 1))
+    return {name: tuple(found) for name, found in ranges.items()}
+
+
+def text_at(root: Path, commit: str, path: str) -> str:
+    """A file's text at `commit` ("" when it did not exist there)."""
+    shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, check=False)
+    return shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else ""
 
 
 def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:

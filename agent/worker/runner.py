@@ -24,6 +24,7 @@ from agent.strategies.escalation import Rung, Tried, distilled, handback_line, h
 from agent.testruns import deps
 from agent.testruns.deps import Dependencies
 from agent.testruns.required import RequiredTests, read_required
+from agent.testruns.verdict import looks_like_test_path
 from agent.worker import baseline, diskspace, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
@@ -223,14 +224,24 @@ def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: D
                    known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
     return GitWorkspace(root=worktree, base=base,
                         tests=baseline.test_setup(project=ticket.project, dependencies=dependencies),
-                        baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
+                        baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes,
+                                          traces=baseline.failure_traces(known)),
                         files_to_modify=tuple(ticket.archivos_modificar),
                         required_tests=tuple(ticket.tests_requeridos),
-                        required=read_required(root=worktree, entries=ticket.tests_requeridos),
+                        ticket_files=ticket_files(ticket),
+                        required=read_required(root=worktree, entries=ticket.tests_requeridos,
+                                               changeable=ticket.archivos_modificar),
                         scratch=lambda commit: repo.scratch_worktree(commit=commit),
                         limits=SizeLimits(max_file=settings.FACTORY_MAX_FILE_KB * 1024,
                                           max_change=settings.FACTORY_MAX_CHANGE_KB * 1024),
                         diff_limit=settings.FACTORY_STORED_DIFF_KB * 1024)
+
+
+def ticket_files(ticket: Ticket) -> tuple[str, ...]:
+    """The files a base failure in makes that test the ticket's own: those it lists, and bare test paths it names."""
+    named = [entry.strip() for entry in ticket.tests_requeridos if "::" not in entry and looks_like_test_path(entry)]
+    listed = [*ticket.archivos_modificar, *ticket.archivos_referencia, *named]
+    return tuple(dict.fromkeys(path.strip().removeprefix("./") for path in listed if path.strip()))
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
@@ -274,7 +285,8 @@ def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> Tick
 
 def required_fields(required: RequiredTests) -> dict[str, list[str]]:
     """What the prompt says of the named required tests: which exist in the worktree now, which to write."""
-    return {"tests_present": list(required.present), "tests_to_write": list(required.to_write)}
+    return {"tests_present": list(required.present), "tests_to_write": list(required.to_write),
+            "tests_changeable": list(required.must_run)}
 
 
 def commit_and_push(*, ticket: Ticket, workspace: GitWorkspace, branch: str) -> str:
