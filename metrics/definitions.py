@@ -73,6 +73,9 @@ DEFINITIONS = {
                 "stopped mid-run (interrupted).",
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
              "they did not block the ticket. Counted over the tickets in scope.",
+    "idle": "Attempts with a test the model added or changed that passes on the base commit's code too (its test "
+            "files run without its other edits): it does not test the change, and the attempt was sent back. The "
+            "rate is over the attempts whose tests were judged against the base.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",
     "filters": "project, since and until select tickets by project and by the day they were created (UTC, "

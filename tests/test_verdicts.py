@@ -253,7 +253,7 @@ def test_a_file_whose_required_tests_all_exist_cannot_be_edited_at_all(tmp_path,
 EVOLVED = SUBTRACT.replace(
     "def test_add():\n    assert add(2, 3) == 5",
     '@pytest.mark.parametrize("a, b, total", [(2, 3, 5), (-1, 1, 0)])\ndef test_add(a, b, total):\n'
-    "    assert add(a, b) == total").replace("from calc import add, subtract", "import pytest\n\nfrom calc import add, subtract")
+    "    assert add(a, b) == total and subtract(total, b) == a").replace("from calc import add, subtract", "import pytest\n\nfrom calc import add, subtract")
 
 
 def test_a_required_test_whose_file_the_ticket_lists_may_evolve_but_must_still_run_and_is_shown_first(
@@ -320,3 +320,29 @@ def test_a_base_failure_that_runs_through_the_changed_lines_is_the_tickets_own(t
     assert verdict["still_failing"] == ["tests/test_duration.py::test_parse_duration"]
     baseline = TestBaseline.objects.get(project=project)
     assert "text.py:2" in baseline.summary["failure_traces"]["tests/test_slug.py::test_slugify"]
+
+
+IDLE_TEST = "test_calc.py\n```python\n" + CALC_BASE_TESTS + "\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n```\n"
+
+
+def test_a_test_the_model_adds_that_passes_on_the_base_does_not_test_the_change(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
+    idle = SUBTRACT.split("test_calc.py\n")[0] + IDLE_TEST  # subtract written, but only add() tested
+    done, fake = run_with(settings, ticket, idle, SUBTRACT)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed"
+    assert first.test_result["verdict"]["idle"] == ["test_calc.py::test_add_zero"]
+    assert "do not test the change" in first.test_result["verdict"]["reason"]
+    retry = fake.requests[1]["messages"][1]["content"]
+    assert "test_calc.py::test_add_zero" in retry and "passes on the base commit's code too" in retry
+    assert "idle" not in done.tests_resultado["verdict"]  # test_subtract fails on the base: it bites
+    assert factory_metrics()["idle"] == {"attempts": 1, "tests": 1, "judged": 2, "rate": 50.0}
+
+
+def test_a_refactor_tickets_tests_may_pass_on_the_base_and_are_shown(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
+    type(ticket).objects.filter(pk=ticket.pk).update(tipo="refactor")
+    done, _ = run_with(settings, ticket, f"calc.py\n```python\n{CALC_BASE}```\n\n" + IDLE_TEST)
+    assert done.estado == "completed" and done.intentos == 1, (done.error_mensaje, done.tests_resultado)
+    assert done.tests_resultado["verdict"]["idle"] == ["test_calc.py::test_add_zero"]

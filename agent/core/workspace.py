@@ -13,8 +13,8 @@ from agent.core.content import SizeLimits, refuse_unfit
 from agent.core.edits import ApplyResult, EditFailure, apply_edits
 from agent.core.syntax import check_syntax
 from agent.testruns.required import RequiredTests, changed_tests, read_required
-from agent.testruns.suite import TestSetup, run_for_verdict
-from agent.testruns.verdict import Judging
+from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, outcomes_on_base, run_for_verdict
+from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
 from lib.paths import resolved_inside
 
@@ -60,6 +60,9 @@ class GitWorkspace:
     required_tests: tuple[str, ...] = ()
     # archivos_modificar, archivos_referencia and bare tests_requeridos paths: their failing tests are the ticket's.
     ticket_files: tuple[str, ...] = ()
+    # Whether a test the attempt adds or changes must fail on the base commit's code (not for tickets of tipo
+    # "test" or "refactor", whose tests pass there by design); idle tests are shown either way.
+    tests_must_bite: bool = True
     # Those of them that exist now, and what edits may do to their files (read again on reset).
     required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
@@ -135,9 +138,41 @@ class GitWorkspace:
             touched = self.required_changes(changed)
             if touched:
                 result["required_changed"] = touched  # first on the review page: the contract itself moved
+            result = self.bite_check(result, changed=changed, cancel=cancel)
             return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
         finally:
             self.notice_rewrites()
+
+    def bite_check(self, result: dict, *, changed: list[str], cancel: threading.Event | None) -> dict:
+        """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
+        not test the change (fed back, and on the review page)."""
+        verdict = result.get("verdict") or {}
+        if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
+            return result
+        test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()]
+        wanted = self.new_and_changed_tests(verdict, test_files)
+        if not wanted:
+            return result
+        helpers = [path for path in changed if CONFTEST.search(path) and (self.root / path).is_file()]
+        with self.scratch(self.base) as base_tree:
+            outcomes = outcomes_on_base(self.tests, base_tree=base_tree, worktree=self.root,
+                                        files=[*helpers, *test_files], cancel=cancel)
+        if outcomes is None:
+            return {**result, "notes": [*result.get("notes", []), "the new tests could not be run on the base "
+                                        "commit alone (this runner cannot run single files), so whether they test "
+                                        "the change is unknown"]}
+        idle = idle_tests(wanted, outcomes)
+        return with_idle(result, idle=idle, blocking=self.tests_must_bite)
+
+    def new_and_changed_tests(self, verdict: dict, test_files: list[str]) -> set[str]:
+        """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
+        wanted = {test_id.split("[", 1)[0] for test_id in verdict.get("new") or []
+                  if test_id.split("::", 1)[0] in test_files}
+        for path in test_files:
+            wanted |= {entry["test"] for entry in changed_tests(path=path, names=[""], after=self.read(path) or "",
+                                                                before=text_at(self.root, self.base, path))
+                       if "::" in entry["test"]}
+        return wanted
 
     def required_changes(self, changed: list[str]) -> list[dict]:
         """The required tests the change touched in files the ticket lets it change, each with its diff."""
@@ -243,6 +278,24 @@ def text_at(root: Path, commit: str, path: str) -> str:
     """A file's text at `commit` ("" when it did not exist there)."""
     shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, check=False)
     return shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else ""
+
+
+IDLE_MESSAGE = ("does not test the change: it passes on the base commit's code too (your test file run without "
+                "your other edits); make it assert what this ticket changes")
+
+
+def with_idle(result: dict, *, idle: list[str], blocking: bool) -> dict:
+    """The result with its idle tests listed; when they block, the attempt fails and each is fed back."""
+    if not idle:
+        return result
+    verdict = {**result["verdict"], "idle": idle}
+    if not blocking:
+        return {**result, "verdict": verdict}
+    branch = verdict.get("base_branch") or "the base branch"
+    verdict.update(green=False, reason=f"{len(idle)} test(s) you added or changed pass on {branch} without your "
+                                       f"change too: they do not test the change ({', '.join(idle[:5])})")
+    failures = [{"name": name, "message": IDLE_MESSAGE, "details": f"({IDLE_MESSAGE})"} for name in idle]
+    return {**result, "success": False, "verdict": verdict, "failures": failures}
 
 
 def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:

@@ -219,6 +219,15 @@ def blocking_failures(verdict: Verdict, report: Report | None) -> list[dict]:
              "details": f"({label})"} for test_id, label in labels]
 
 
+def idle_tests(wanted: Iterable[str], base_outcomes: dict[str, str]) -> list[str]:
+    """The tests (by name, parameters ignored) the attempt added or changed that pass on the base commit's code in
+    every variant that ran there: they do not test the change. One that did not run or failed there bites."""
+    variants: dict[str, list[str]] = {}
+    for test_id, status in base_outcomes.items():
+        variants.setdefault(test_id.split("[", 1)[0], []).append(status)
+    return sorted(name for name in set(wanted) if variants.get(name) and all(s == PASSED for s in variants[name]))
+
+
 def rerun_names(test_ids: Iterable[str]) -> list[str]:
     """Plain test function names, for re-running a few tests with pytest's -k."""
     return sorted({test_id.rsplit("::", 1)[-1].split("[", 1)[0] for test_id in test_ids})

@@ -38,6 +38,7 @@ from tickets.states import State, TransitionError
 log = logging.getLogger(__name__)
 SYSTEM_PROMPT_PATH = Path(__file__).resolve().parent.parent / "prompts" / "implementer.md"
 PHASE_INTERVAL_S = 1.0
+TESTS_NEED_NOT_BITE = ("test", "tests", "refactor")  # tipos whose tests pass on the base by design
 
 
 def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
@@ -229,6 +230,7 @@ def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: D
                         files_to_modify=tuple(ticket.archivos_modificar),
                         required_tests=tuple(ticket.tests_requeridos),
                         ticket_files=ticket_files(ticket),
+                        tests_must_bite=ticket.tipo.strip().lower() not in TESTS_NEED_NOT_BITE,
                         required=read_required(root=worktree, entries=ticket.tests_requeridos,
                                                changeable=ticket.archivos_modificar),
                         scratch=lambda commit: repo.scratch_worktree(commit=commit),
