@@ -346,3 +346,31 @@ def test_a_refactor_tickets_tests_may_pass_on_the_base_and_are_shown(tmp_path, s
     done, _ = run_with(settings, ticket, f"calc.py\n```python\n{CALC_BASE}```\n\n" + IDLE_TEST)
     assert done.estado == "completed" and done.intentos == 1, (done.error_mensaje, done.tests_resultado)
     assert done.tests_resultado["verdict"]["idle"] == ["test_calc.py::test_add_zero"]
+
+
+ARCHITECT_TESTS = {"tests/test_accept.py": 'from text import slugify\n\n\ndef test_slugify_accepts():\n'
+                                           '    assert slugify("Hola Mundo") == "hola-mundo"\n'}
+
+
+def test_architect_tests_that_already_pass_on_the_base_end_the_ticket_before_any_model_request(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": SLUGIFY.split("```python\n")[1].split("```")[0]})
+    done, fake = run_with(settings, ticket_for(project, tests_codigo=ARCHITECT_TESTS))
+    assert done.estado == "failed" and fake.requests == [], done.error_mensaje
+    assert done.error_mensaje.startswith("Fix the ticket: its acceptance tests (tests_codigo) must fail on main")
+    assert "tests/test_accept.py::test_slugify_accepts" in done.error_mensaje
+    assert not done.attempts.exists()
+
+
+def test_architect_tests_are_placed_locked_shown_and_must_pass(tmp_path, settings):
+    project = slug_project(tmp_path, settings)
+    weakened = "tests/test_accept.py\n```python\ndef test_slugify_accepts():\n    assert True\n```\n"
+    done, fake = run_with(settings, ticket_for(project, tests_codigo=ARCHITECT_TESTS), weakened + WRONG_SLUGIFY,
+                          SLUGIFY)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "apply_failed" and "acceptance tests the architect wrote" in first.feedback
+    prompt = fake.requests[0]["messages"][1]["content"]
+    assert 'assert slugify("Hola Mundo") == "hola-mundo"' in prompt  # shown as the acceptance tests
+    assert "- tests/test_accept.py" in prompt.split("## Required tests")[1].split("##")[0]
+    assert "tests/test_accept.py::test_slugify_accepts" in done.tests_resultado["verdict"]["new"]
+    assert "tests/test_accept.py" in [entry["path"] for entry in done.codigo_generado["files"]]  # committed

@@ -63,6 +63,8 @@ class GitWorkspace:
     # Whether a test the attempt adds or changes must fail on the base commit's code (not for tickets of tipo
     # "test" or "refactor", whose tests pass there by design); idle tests are shown either way.
     tests_must_bite: bool = True
+    # The architect's acceptance tests (tests_codigo), path -> content: placed on the base, never edited by the model.
+    architect_tests: dict[str, str] = field(default_factory=dict)
     # Those of them that exist now, and what edits may do to their files (read again on reset).
     required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
@@ -100,12 +102,34 @@ class GitWorkspace:
                   if (self.root / path).is_file()}
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         self.written.update(result.applied)
+        result = self._undo_on_architect_tests(result)
         result = self._undo_on_required_tests(result, before=before)
         for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits,
                                     answer=list(result.applied)):
             if failure.path in result.applied:
                 result.applied.remove(failure.path)
             result.failed.append(failure)
+        return result
+
+    def place_architect_tests(self) -> None:
+        """Write the architect's tests into the worktree as the agent's own work (committed with the change)."""
+        for path, content in self.architect_tests.items():
+            target = resolved_inside(self.root, path)
+            if target is None:
+                continue  # validated on the ticket; a link the base made must not lead the write elsewhere
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            self.written.add(path)
+        self._tree = None
+
+    def _undo_on_architect_tests(self, result: ApplyResult) -> ApplyResult:
+        """The acceptance tests are the architect's: an edit to one is put back and refused."""
+        for path in [path for path in result.applied if path in self.architect_tests]:
+            self.place_architect_tests()
+            result.applied.remove(path)
+            result.failed.append(EditFailure(path=path, reason=(
+                f"{path} holds the acceptance tests the architect wrote (tests_codigo) and must not be changed; "
+                "make them pass by fixing the code")))
         return result
 
     def _undo_on_required_tests(self, result: ApplyResult, *, before: dict[str, bytes]) -> ApplyResult:
@@ -149,7 +173,8 @@ class GitWorkspace:
         verdict = result.get("verdict") or {}
         if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
             return result
-        test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()]
+        test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()
+                      and path not in self.architect_tests]  # those were checked to fail on the base already
         wanted = self.new_and_changed_tests(verdict, test_files)
         if not wanted:
             return result
@@ -198,7 +223,9 @@ class GitWorkspace:
         gitrepo.reset_to(worktree=self.root, commit=self.base)
         self.written.clear()
         self._tree = None
-        self.required = read_required(root=self.root, entries=self.required_tests, changeable=self.files_to_modify)
+        self.place_architect_tests()
+        named = [entry for entry in self.required_tests if entry not in self.architect_tests]  # those are locked here
+        self.required = read_required(root=self.root, entries=named, changeable=self.files_to_modify)
 
     def adopt(self, other: "GitWorkspace") -> None:
         """Make this worktree hold what `other` (a copy made by fork) holds now."""
