@@ -74,7 +74,7 @@ DEFINITIONS = {
     "flaky": "Tests that passed on the base branch, failed in a ticket's final run and passed when re-run alone: "
              "they did not block the ticket. Counted over the tickets in scope.",
     "idle": "Attempts with a test the model added or changed that passes on the base commit's code too (its test "
-            "files run without its other edits): it does not test the change, and the attempt was sent back. The "
+            "files run without its other edits): it does not test the change (the attempt was sent back when none of its new tests failed there). The "
             "rate is over the attempts whose tests were judged against the base.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",

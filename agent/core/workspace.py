@@ -169,7 +169,8 @@ class GitWorkspace:
 
     def bite_check(self, result: dict, *, changed: list[str], cancel: threading.Event | None) -> dict:
         """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
-        not test the change (fed back, and on the review page)."""
+        not test the change. Listed on the review page; when none of them fails there, the attempt fails and
+        they are fed back."""
         verdict = result.get("verdict") or {}
         if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
             return result
@@ -187,7 +188,8 @@ class GitWorkspace:
                                         "commit alone (this runner cannot run single files), so whether they test "
                                         "the change is unknown"]}
         idle = idle_tests(wanted, outcomes)
-        return with_idle(result, idle=idle, blocking=self.tests_must_bite)
+        # Guard cases next to a biting test (a boundary's other side) are how real fixes are tested: shown only.
+        return with_idle(result, idle=idle, blocking=self.tests_must_bite and set(idle) == wanted)
 
     def new_and_changed_tests(self, verdict: dict, test_files: list[str]) -> set[str]:
         """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
