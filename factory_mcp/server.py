@@ -187,7 +187,9 @@ def build_server(api: FactoryApi) -> MCPServer:
             "The tickets, in order. Fields: titulo (<=200 chars), descripcion, tipo (feature|bugfix|refactor|test"
             "|...), prioridad (1 highest - 5), archivos_modificar (repo-relative paths to change or create), "
             "archivos_referencia (files to imitate), patrones_obligatorios (hard rules), contexto_cipher "
-            "(context text), tests_requeridos (concrete test cases), depende_de (ticket UUIDs, or the 0-based "
+            "(context text), tests_requeridos (concrete test cases), tests_codigo (acceptance tests you wrote, as "
+            "whole files {path: content}; each must fail on the base, the model may not edit them, they must "
+            "pass), depende_de (ticket UUIDs, or the 0-based "
             "index of an EARLIER ticket in this list), project (optional, overrides the default)."))],
         project: Annotated[str | None, Field(description="Default project name for tickets that name none.")] = None,
         idempotency_key: Annotated[str | None, Field(description=(

@@ -6,6 +6,8 @@ from typing import Any
 CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
               ("new_failing", "new and failing", "bad", True),
               ("removed", "passed on the base but did not run", "bad", True),
+              ("idle", "do not test the change (pass on the base too)", "bad", True),
+              ("ticket_failing", "the ticket's own, failing on the base and still failing", "bad", True),
               ("fixed", "fixed (failed on the base, pass now)", "good", False),
               ("new", "new and passing", "good", False),
               ("flaky", "flaky (failed once, passed on re-run)", "busy", True))

@@ -78,6 +78,9 @@ DEFINITIONS = {
                   "count once) over the factory's working wall time that week (the union of the tickets' latest "
                   "runs and of every attempt, so hours with no ticket running are not counted). An answer "
                   "cancelled because another candidate already won counts until it was closed.",
+    "idle": "Attempts with a test the model added or changed that passes on the base commit's code too (its test "
+            "files run without its other edits): it does not test the change (the attempt was sent back when none of its new tests failed there). The "
+            "rate is over the attempts whose tests were judged against the base.",
     "review": "Merged first time: merged without any changes_requested. Changes requested: tickets sent back "
               "by a reviewer at least once.",
     "filters": "project, since and until select tickets by project and by the day they were created (UTC, "

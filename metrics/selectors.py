@@ -179,6 +179,27 @@ def flaky_numbers(filters: MetricsFilter) -> dict:
     return {"tickets": row["tickets"], "tests": int(row["tests"])}
 
 
+# Attempts whose tests were all green but some of the tests it added or changed passed on the base commit's code
+# too: they do not test the change (agent.core.workspace, bite_check). Over the attempts whose tests were judged.
+IDLE_SQL = """
+SELECT count(*) FILTER (WHERE jsonb_array_length(i.idle) > 0) AS attempts,
+       count(*) AS judged,
+       coalesce(sum(jsonb_array_length(i.idle)), 0) AS tests
+FROM (SELECT CASE WHEN jsonb_typeof(a.test_result -> 'verdict' -> 'idle') = 'array'
+                  THEN a.test_result -> 'verdict' -> 'idle' ELSE '[]'::jsonb END AS idle
+      FROM {attempts} a JOIN {tickets} t ON t.id = a.ticket_id
+      WHERE {where} AND jsonb_typeof(a.test_result -> 'verdict') = 'object') i
+"""
+
+
+def idle_numbers(filters: MetricsFilter) -> dict:
+    where, params = _where(filters)
+    row = _fetch(IDLE_SQL.format(where=where, **_tables()), params)[0]
+    judged = row["judged"] or 0
+    return {"attempts": row["attempts"], "tests": int(row["tests"]), "judged": judged,
+            "rate": round(100 * row["attempts"] / judged, 1) if judged else None}
+
+
 SANE_SPEED = "a.{seconds} > 0 AND a.{tokens} <= a.{seconds} * %(max_rate)s"
 
 
@@ -343,6 +364,7 @@ def factory_metrics(*, filters: MetricsFilter | None = None, now: datetime | Non
         },
         "failures": failure_reasons(outcomes),
         "flaky": flaky_numbers(filters),
+        "idle": idle_numbers(filters),
         "review": review_metrics(total),
         "by_project": breakdown(numbers, "project", BY_PROJECT),
         "by_model": [{**row, **throughput(speed.get(row["model"]))}

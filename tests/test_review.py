@@ -630,6 +630,21 @@ def test_the_page_shows_each_test_by_its_verdict(repo_project, reviewer):
     assert 'id="manifests-changed"' in page and "<code>package.json</code>" in page
 
 
+def test_a_changed_required_test_is_marked_with_its_diff_before_the_verdict(repo_project, reviewer):
+    project, remote = repo_project
+    diff = "--- a/tests/test_a.py::test_add\n+++ b/tests/test_a.py::test_add\n-def test_add():\n+@pytest.mark.parametrize('a', [1, 2])\n"
+    tests = {**VERDICT_TESTS, "required_changed": [{"test": "tests/test_a.py::test_add", "path": "tests/test_a.py",
+                                                    "diff": diff}],
+             "verdict": {**VERDICT_TESTS["verdict"], "ticket_failing": ["tests/test_a.py::test_own"]}}
+    ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")}, tests=tests)
+    page = staff_client(reviewer).get(reverse("review-ticket", args=[ticket.pk])).content.decode()
+    marked = page.index("required test changed")
+    assert marked < page.index("<b>Verdict:</b>")
+    assert "<code>tests/test_a.py::test_add</code>" in page[marked:]
+    assert "+@pytest.mark.parametrize(&#x27;a&#x27;, [1, 2])" in page[marked:]
+    assert "1 the ticket&#x27;s own, failing on the base and still failing" in page
+
+
 def test_a_ticket_failed_by_its_project_offers_to_edit_the_project_and_retry(repo_project, reviewer):
     project, _ = repo_project
     ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})

@@ -27,6 +27,14 @@ def test_seed_ticket_round_trips_with_every_field(api, project):
         assert field in fetched.data
 
 
+def test_architect_written_tests_are_taken_and_read_back(api, project):
+    tests = {"tests/test_slug.py": "from text import slugify\n\n\ndef test_slugify():\n    assert slugify('A b') == 'a-b'\n"}
+    created = api.post("/api/factory/tickets", {**SEED_TICKET, "tests_codigo": tests}, format="json")
+    assert created.status_code == 201, created.content
+    assert api.get(f"/api/factory/tickets/{created.data['id']}").data["tests_codigo"] == tests
+    assert Ticket.objects.get(pk=created.data["id"]).tests_codigo == tests
+
+
 def test_routes_answer_with_and_without_trailing_slash(api, project):
     assert api.get("/api/factory/tickets").status_code == 200
     assert api.get("/api/factory/tickets/").status_code == 200
@@ -63,6 +71,12 @@ def test_project_is_required_when_several_exist(api, project):
         ({"tests_requeridos": [{"a": 1}]}, "tests_requeridos"),
         ({"prioridd": 2}, "prioridd"),
         ({"estado": "merged"}, "estado"),
+        ({"tests_codigo": ["tests/test_a.py"]}, "tests_codigo"),
+        ({"tests_codigo": {"../outside/test_a.py": "x"}}, "tests_codigo"),
+        ({"tests_codigo": {".git/hooks/test_a.py": "x"}}, "tests_codigo"),
+        ({"tests_codigo": {"tests/test_a.py": 1}}, "tests_codigo"),
+        ({"tests_codigo": {"tests/test_a.py": "x" * 200_001}}, "tests_codigo"),
+        ({"tests_codigo": {f"tests/test_{n}.py": "x" for n in range(51)}}, "tests_codigo"),
     ],
 )
 def test_bad_input_names_the_field(api, project, change, field):

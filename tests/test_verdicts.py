@@ -196,10 +196,12 @@ def test_subtract():
 '''
 
 
-def subtract_ticket(tmp_path, settings, *, required: list[str], calc: str = CALC_BASE):
+def subtract_ticket(tmp_path, settings, *, required: list[str], calc: str = CALC_BASE,
+                    modify: tuple[str, ...] = ("calc.py",)):
+    """The test file is not in archivos_modificar unless `modify` says so: its existing required tests are locked."""
     project = make_project(tmp_path, settings, {"calc.py": calc, "test_calc.py": CALC_BASE_TESTS})
     return ticket_for(project, titulo="Add subtract", descripcion="subtract(a, b) returns a - b.",
-                      archivos_modificar=["calc.py", "test_calc.py"], tests_requeridos=required)
+                      archivos_modificar=list(modify), tests_requeridos=required)
 
 
 def test_a_required_test_that_does_not_exist_yet_is_added_to_its_existing_file(tmp_path, settings):
@@ -247,3 +249,129 @@ def test_a_file_whose_required_tests_all_exist_cannot_be_edited_at_all(tmp_path,
                "instead" in refused.feedback
     assert done.tests_resultado["verdict"]["fixed"] == ["test_calc.py::test_add"]
     assert "already exist and are the contract" in fake.requests[0]["messages"][1]["content"]
+
+
+EVOLVED = SUBTRACT.replace(
+    "def test_add():\n    assert add(2, 3) == 5",
+    '@pytest.mark.parametrize("a, b, total", [(2, 3, 5), (-1, 1, 0)])\ndef test_add(a, b, total):\n'
+    "    assert add(a, b) == total and subtract(total, b) == a").replace("from calc import add, subtract", "import pytest\n\nfrom calc import add, subtract")
+
+
+def test_a_required_test_whose_file_the_ticket_lists_may_evolve_but_must_still_run_and_is_shown_first(
+        tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=["test_calc.py::test_add", "test_calc.py::test_subtract"],
+                             modify=("calc.py", "test_calc.py"))
+    removed = SUBTRACT.replace("def test_add():\n    assert add(2, 3) == 5\n\n\n", "")
+    done, fake = run_with(settings, ticket, removed, EVOLVED)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed" and "test_add" in first.feedback  # changed is fine, gone is not
+    required = fake.requests[0]["messages"][1]["content"].split("## Required tests")[1].split("##")[0]
+    assert "their file is yours to modify" in required and "- test_calc.py::test_add" in required
+    verdict = done.tests_resultado["verdict"]
+    assert "test_calc.py::test_add[-1-1-0]" in verdict["new"] and verdict["broken"] == []
+    [changed] = done.tests_resultado["required_changed"]
+    assert changed["test"] == "test_calc.py::test_add" and changed["path"] == "test_calc.py"
+    assert "+@pytest.mark.parametrize" in changed["diff"] and "-def test_add():" in changed["diff"]
+
+
+SLUG_STUB = '''def slugify(text):
+    raise NotImplementedError("this ticket's job")
+
+
+def parse_duration(text):
+    raise NotImplementedError("another ticket's job")
+'''
+SLUG_TEST = 'from text import slugify\n\n\ndef test_slugify():\n    assert slugify("Hola Mundo") == "hola-mundo"\n'
+DURATION_TEST = "from text import parse_duration\n\n\ndef test_parse_duration():\n    assert parse_duration('2m') == 120\n"
+WRONG_SLUGIFY = SLUGIFY.replace('return "-".join(text.lower().split())', "return text.lower()")
+
+
+def slug_project(tmp_path, settings):
+    return make_project(tmp_path, settings, {"text.py": SLUG_STUB, "tests/test_slug.py": SLUG_TEST,
+                                             "tests/test_duration.py": DURATION_TEST})
+
+
+def test_a_wrong_answer_that_leaves_the_tickets_own_failing_test_red_is_not_accepted(tmp_path, settings):
+    """The miss of issue 23: the test file is only in archivos_referencia and fails on the base (the stub raises)."""
+    ticket = ticket_for(slug_project(tmp_path, settings), archivos_referencia=["tests/test_slug.py"])
+    done, fake = run_with(settings, ticket, WRONG_SLUGIFY, SLUGIFY)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed"
+    verdict = first.test_result["verdict"]
+    assert verdict["ticket_failing"] == ["tests/test_slug.py::test_slugify"]
+    assert "the ticket's own test(s)" in verdict["reason"]
+    retry = fake.requests[1]["messages"][1]["content"]
+    assert "the ticket's own test(s) fail on main and still fail: tests/test_slug.py::test_slugify" in retry
+    assert "assert 'hola mundo' == 'hola-mundo'" in retry  # fed back with its failure, as a broken test is
+    # The unrelated red test (its failure runs through a line no attempt changes) still does not block.
+    final = done.tests_resultado["verdict"]
+    assert final["still_failing"] == ["tests/test_duration.py::test_parse_duration"]
+    assert final["fixed"] == ["tests/test_slug.py::test_slugify"] and "1 already failing on main" in final["reason"]
+
+
+def test_a_base_failure_that_runs_through_the_changed_lines_is_the_tickets_own(tmp_path, settings):
+    settings.FACTORY_MAX_ATTEMPTS = 1
+    project = slug_project(tmp_path, settings)
+    done, _ = run_with(settings, ticket_for(project), WRONG_SLUGIFY)  # the test file is listed nowhere
+    assert done.estado == "failed", done.tests_resultado
+    verdict = done.tests_resultado["verdict"]
+    assert verdict["ticket_failing"] == ["tests/test_slug.py::test_slugify"]
+    assert verdict["still_failing"] == ["tests/test_duration.py::test_parse_duration"]
+    baseline = TestBaseline.objects.get(project=project)
+    assert "text.py:2" in baseline.summary["failure_traces"]["tests/test_slug.py::test_slugify"]
+
+
+IDLE_TEST = "test_calc.py\n```python\n" + CALC_BASE_TESTS + "\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n```\n"
+
+
+def test_a_test_the_model_adds_that_passes_on_the_base_does_not_test_the_change(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
+    idle = SUBTRACT.split("test_calc.py\n")[0] + IDLE_TEST  # subtract written, but only add() tested
+    done, fake = run_with(settings, ticket, idle, SUBTRACT)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed"
+    assert first.test_result["verdict"]["idle"] == ["test_calc.py::test_add_zero"]
+    assert "do not test the change" in first.test_result["verdict"]["reason"]
+    retry = fake.requests[1]["messages"][1]["content"]
+    assert "test_calc.py::test_add_zero" in retry and "passes on the base commit's code too" in retry
+    assert "idle" not in done.tests_resultado["verdict"]  # test_subtract fails on the base: it bites
+    assert factory_metrics()["idle"] == {"attempts": 1, "tests": 1, "judged": 2, "rate": 50.0}
+
+
+def test_a_refactor_tickets_tests_may_pass_on_the_base_and_are_shown(tmp_path, settings):
+    ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
+    type(ticket).objects.filter(pk=ticket.pk).update(tipo="refactor")
+    done, _ = run_with(settings, ticket, f"calc.py\n```python\n{CALC_BASE}```\n\n" + IDLE_TEST)
+    assert done.estado == "completed" and done.intentos == 1, (done.error_mensaje, done.tests_resultado)
+    assert done.tests_resultado["verdict"]["idle"] == ["test_calc.py::test_add_zero"]
+
+
+ARCHITECT_TESTS = {"tests/test_accept.py": 'from text import slugify\n\n\ndef test_slugify_accepts():\n'
+                                           '    assert slugify("Hola Mundo") == "hola-mundo"\n'}
+
+
+def test_architect_tests_that_already_pass_on_the_base_end_the_ticket_before_any_model_request(tmp_path, settings):
+    project = make_project(tmp_path, settings, {"text.py": SLUGIFY.split("```python\n")[1].split("```")[0]})
+    done, fake = run_with(settings, ticket_for(project, tests_codigo=ARCHITECT_TESTS))
+    assert done.estado == "failed" and fake.requests == [], done.error_mensaje
+    assert done.error_mensaje.startswith("Fix the ticket: its acceptance tests (tests_codigo) must fail on main")
+    assert "tests/test_accept.py::test_slugify_accepts" in done.error_mensaje
+    assert not done.attempts.exists()
+
+
+def test_architect_tests_are_placed_locked_shown_and_must_pass(tmp_path, settings):
+    project = slug_project(tmp_path, settings)
+    weakened = "tests/test_accept.py\n```python\ndef test_slugify_accepts():\n    assert True\n```\n"
+    done, fake = run_with(settings, ticket_for(project, tests_codigo=ARCHITECT_TESTS), weakened + WRONG_SLUGIFY,
+                          SLUGIFY)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "apply_failed" and "acceptance tests the architect wrote" in first.feedback
+    prompt = fake.requests[0]["messages"][1]["content"]
+    assert 'assert slugify("Hola Mundo") == "hola-mundo"' in prompt  # shown as the acceptance tests
+    assert "- tests/test_accept.py" in prompt.split("## Required tests")[1].split("##")[0]
+    assert "tests/test_accept.py::test_slugify_accepts" in done.tests_resultado["verdict"]["new"]
+    assert "tests/test_accept.py" in [entry["path"] for entry in done.codigo_generado["files"]]  # committed

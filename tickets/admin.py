@@ -232,7 +232,7 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["project", "titulo", "descripcion", "tipo", "prioridad", "depende_de"]}),
         ("For the implementer", {"fields": ["archivos_modificar", "archivos_referencia", "patrones_obligatorios",
-                                            "contexto_cipher", "tests_requeridos"]}),
+                                            "contexto_cipher", "tests_requeridos", "tests_codigo"]}),
         ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "created",
                               "started", "finished"]}),
         # Shown readable below the fields (diff, test table); the stored JSON stays at hand, folded.
@@ -316,6 +316,8 @@ class TicketAdmin(admin.ModelAdmin):
         # Saving goes through the services so the event log, queueing and
         # state checks are the same as through the API.
         fields = {name: form.cleaned_data[name] for name in services.DEFINITION_FIELDS if name in form.cleaned_data}
+        if "tests_codigo" in fields and fields["tests_codigo"] is None:
+            fields["tests_codigo"] = {}  # the admin's empty JSON box means no architect-written tests
         if change:
             try:
                 services.update_ticket(ticket=obj, actor=roles.signed_in(request.user), changes=fields)

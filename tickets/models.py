@@ -38,6 +38,30 @@ def validate_repository_path(value: str) -> None:
         raise ValidationError(problem)
 
 
+TESTS_CODIGO_MAX_FILES, TESTS_CODIGO_MAX_FILE_BYTES, TESTS_CODIGO_MAX_BYTES = 50, 200_000, 1_000_000
+
+
+def validate_tests_codigo(value) -> None:
+    """The architect's acceptance tests: {"repo/relative/path": "the file's whole content", ...}, bounded."""
+    if not isinstance(value, dict):
+        raise ValidationError('tests_codigo is an object of test files: {"tests/test_x.py": "its content", ...}.')
+    if len(value) > TESTS_CODIGO_MAX_FILES:
+        raise ValidationError(f"tests_codigo holds {len(value)} files; at most {TESTS_CODIGO_MAX_FILES}.")
+    total = 0
+    for path, content in value.items():
+        problem = path_problem(path) if isinstance(path, str) else "a path must be a string"
+        if problem:
+            raise ValidationError(f"tests_codigo: {problem}.")
+        if not isinstance(content, str) or "\x00" in content:
+            raise ValidationError(f"tests_codigo[{path!r}] must be the file's text (a string without NUL bytes).")
+        size = len(content.encode("utf-8", "surrogatepass"))
+        if size > TESTS_CODIGO_MAX_FILE_BYTES:
+            raise ValidationError(f"tests_codigo[{path!r}] is {size} bytes; at most {TESTS_CODIGO_MAX_FILE_BYTES}.")
+        total += size
+    if total > TESTS_CODIGO_MAX_BYTES:
+        raise ValidationError(f"tests_codigo holds {total} bytes in all; at most {TESTS_CODIGO_MAX_BYTES}.")
+
+
 def validate_quick_test_command(value: str) -> None:
     if value.strip() and "{files}" not in value:
         raise ValidationError("Put {files} where the changed files go, e.g. `pytest -q {files}`.")
@@ -103,6 +127,10 @@ class Ticket(models.Model):
     patrones_obligatorios = _text_array()
     contexto_cipher = models.TextField(blank=True, default="")
     tests_requeridos = _text_array()
+    tests_codigo = models.JSONField(
+        default=dict, blank=True, validators=[validate_tests_codigo],
+        help_text="Acceptance tests written by the architect: {path: content}. Each must fail on the base commit; "
+                  "the model may not edit them, and they must pass.")
     depende_de = models.ManyToManyField("self", symmetrical=False, related_name="bloquea", blank=True)
 
     estado = models.CharField(max_length=50, choices=State.choices, default=State.PENDING)

@@ -10,6 +10,8 @@ from restkit.fields import RefusesUnknownFields, StrictCharField, StrictIntegerF
 from tickets import changes
 from tickets.links import links_for_id, ticket_links
 from tickets.models import (
+    TESTS_CODIGO_MAX_FILE_BYTES,
+    TESTS_CODIGO_MAX_FILES,
     EditFormat,
     Project,
     Ticket,
@@ -18,6 +20,7 @@ from tickets.models import (
     validate_branch_name,
     validate_model_name,
     validate_repository_path,
+    validate_tests_codigo,
 )
 from tickets.representation import PlannedRepresentation, same
 from tickets.selectors import DEPENDENCY_IDS, PROJECT_NAME
@@ -126,6 +129,12 @@ class TicketWriteSerializer(RefusesUnknownFields, serializers.Serializer):
     patrones_obligatorios = serializers.ListField(child=StrictCharField(), required=False)
     contexto_cipher = StrictCharField(required=False, allow_blank=True, allow_null=True)
     tests_requeridos = serializers.ListField(child=StrictCharField(), required=False)
+    tests_codigo = serializers.DictField(child=StrictCharField(trim_whitespace=False, allow_blank=True),
+                                         required=False, validators=[validate_tests_codigo], help_text=(
+        "Acceptance tests written by the architect, as whole files: {\"tests/test_x.py\": \"content\", ...} "
+        f"(at most {TESTS_CODIGO_MAX_FILES} files, {TESTS_CODIGO_MAX_FILE_BYTES} bytes each). They are added on the "
+        "base before the model's first request and must each fail there (one that passes fails the ticket with "
+        "'Fix the ticket:'); the model may not edit them, and they must pass."))
     depende_de = serializers.ListField(child=serializers.UUIDField(), required=False)
 
     def to_internal_value(self, data):
@@ -197,7 +206,7 @@ class TicketSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = [
             "id", "project", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar",
-            "archivos_referencia", "patrones_obligatorios", "contexto_cipher", "tests_requeridos",
+            "archivos_referencia", "patrones_obligatorios", "contexto_cipher", "tests_requeridos", "tests_codigo",
             "depende_de", "estado", "intentos", "branch_name", "codigo_generado", "tests_resultado",
             "error_mensaje", "creado_en", "iniciado_en", "completado_en", "links",
         ]
@@ -234,7 +243,8 @@ class TicketListSerializer(PlannedRepresentation, TicketSerializer):
     }
 
     class Meta(TicketSerializer.Meta):
-        fields = [name for name in TicketSerializer.Meta.fields if name not in ("codigo_generado", "contexto_cipher")]
+        fields = [name for name in TicketSerializer.Meta.fields
+                  if name not in ("codigo_generado", "contexto_cipher", "tests_codigo")]
         read_only_fields = fields
 
     def links_of(self, ticket_id) -> dict:

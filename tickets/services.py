@@ -38,6 +38,7 @@ DEFINITION_FIELDS = (
     "patrones_obligatorios",
     "contexto_cipher",
     "tests_requeridos",
+    "tests_codigo",
 )
 # Event names sent to webhooks when a ticket enters a state.
 STATE_EVENTS: dict[str, str] = {

@@ -37,6 +37,7 @@ class TicketBrief:
     # Of the tests_requeridos that name a test (`path::test`): those in the worktree, and those to write.
     tests_present: list[str] = field(default_factory=list)
     tests_to_write: list[str] = field(default_factory=list)
+    tests_changeable: list[str] = field(default_factory=list)  # existing, but in archivos_modificar: may evolve
     lessons: list[str] = field(default_factory=list)
     reviewer_feedback: str = ""
     # What an earlier model's run tried and why it failed, for the model the ticket was escalated to.
@@ -232,7 +233,10 @@ def required_tests_section(brief: TicketBrief) -> str:
     named = {*brief.tests_present, *brief.tests_to_write}
     parts = [
         ("These already exist and are the contract: make them pass by fixing the code; do not change or delete "
-         "them.", brief.tests_present),
+         "them.", [case for case in brief.tests_present if case not in brief.tests_changeable]),
+        ("These already exist and their file is yours to modify: you may update them for this change (new cases, "
+         "updated assertions) but not delete them; they must pass. The reviewer sees each change to them first.",
+         brief.tests_changeable),
         ("These do not exist yet: add each one, with exactly this file and name (next to the tests already in the "
          "file, leaving those as they are). They must pass.", brief.tests_to_write),
         ("Write a test for each case below; all of them must pass. Once written they are the contract: do not "

@@ -1,4 +1,5 @@
 """The agent's view of a ticket's git worktree: read, edit, check, test, diff, commit."""
+import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -11,9 +12,9 @@ from agent.core.codemap import build_context_map
 from agent.core.content import SizeLimits, refuse_unfit
 from agent.core.edits import ApplyResult, EditFailure, apply_edits
 from agent.core.syntax import check_syntax
-from agent.testruns.required import RequiredTests, read_required
-from agent.testruns.suite import TestSetup, run_for_verdict
-from agent.testruns.verdict import Judging
+from agent.testruns.required import RequiredTests, changed_tests, read_required
+from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, outcomes_on_base, run_for_verdict
+from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
 from lib.paths import resolved_inside
 
@@ -42,6 +43,7 @@ class Baseline:
     commit: str
     branch: str
     outcomes: dict[str, str] | None
+    traces: dict[str, list[str]] = field(default_factory=dict)  # failing test -> "path:line" its failure ran through
 
 
 @dataclass
@@ -56,6 +58,13 @@ class GitWorkspace:
     files_to_modify: tuple[str, ...] = ()
     # The ticket's tests_requeridos: judged by the verdict (agent.testruns.verdict).
     required_tests: tuple[str, ...] = ()
+    # archivos_modificar, archivos_referencia and bare tests_requeridos paths: their failing tests are the ticket's.
+    ticket_files: tuple[str, ...] = ()
+    # Whether a test the attempt adds or changes must fail on the base commit's code (not for tickets of tipo
+    # "test" or "refactor", whose tests pass there by design); idle tests are shown either way.
+    tests_must_bite: bool = True
+    # The architect's acceptance tests (tests_codigo), path -> content: placed on the base, never edited by the model.
+    architect_tests: dict[str, str] = field(default_factory=dict)
     # Those of them that exist now, and what edits may do to their files (read again on reset).
     required: RequiredTests = field(default_factory=RequiredTests)
     # A detached checkout of a commit for as long as a block runs (ProjectRepo.scratch_worktree): for candidates.
@@ -93,12 +102,34 @@ class GitWorkspace:
                   if (self.root / path).is_file()}
         result = apply_edits(root=self.root, answer=answer, files_to_modify=self.files_to_modify)
         self.written.update(result.applied)
+        result = self._undo_on_architect_tests(result)
         result = self._undo_on_required_tests(result, before=before)
         for failure in refuse_unfit(root=self.root, paths=self.written, limits=self.limits,
                                     answer=list(result.applied)):
             if failure.path in result.applied:
                 result.applied.remove(failure.path)
             result.failed.append(failure)
+        return result
+
+    def place_architect_tests(self) -> None:
+        """Write the architect's tests into the worktree as the agent's own work (committed with the change)."""
+        for path, content in self.architect_tests.items():
+            target = resolved_inside(self.root, path)
+            if target is None:
+                continue  # validated on the ticket; a link the base made must not lead the write elsewhere
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+            self.written.add(path)
+        self._tree = None
+
+    def _undo_on_architect_tests(self, result: ApplyResult) -> ApplyResult:
+        """The acceptance tests are the architect's: an edit to one is put back and refused."""
+        for path in [path for path in result.applied if path in self.architect_tests]:
+            self.place_architect_tests()
+            result.applied.remove(path)
+            result.failed.append(EditFailure(path=path, reason=(
+                f"{path} holds the acceptance tests the architect wrote (tests_codigo) and must not be changed; "
+                "make them pass by fixing the code")))
         return result
 
     def _undo_on_required_tests(self, result: ApplyResult, *, before: dict[str, bytes]) -> ApplyResult:
@@ -120,14 +151,64 @@ class GitWorkspace:
         return check_syntax(root=self.root, paths=paths)
 
     def run_tests(self, *, cancel: threading.Event | None = None) -> dict:
+        changed = self.changed_files()
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
-                          base_branch=self.baseline.branch, changed_files=frozenset(self.changed_files()),
-                          required=self.required_tests)
+                          base_branch=self.baseline.branch, changed_files=frozenset(changed),
+                          required=self.required_tests, ticket_files=frozenset(self.ticket_files),
+                          changed_lines=base_lines_changed(self.root, self.base, self.current_tree()),
+                          base_traces=self.baseline.traces, must_run=self.required.must_run)
         try:
             result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
+            touched = self.required_changes(changed)
+            if touched:
+                result["required_changed"] = touched  # first on the review page: the contract itself moved
+            result = self.bite_check(result, changed=changed, cancel=cancel)
             return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
         finally:
             self.notice_rewrites()
+
+    def bite_check(self, result: dict, *, changed: list[str], cancel: threading.Event | None) -> dict:
+        """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
+        not test the change. Listed on the review page; when none of them fails there, the attempt fails and
+        they are fed back."""
+        verdict = result.get("verdict") or {}
+        if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
+            return result
+        test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()
+                      and path not in self.architect_tests]  # those were checked to fail on the base already
+        wanted = self.new_and_changed_tests(verdict, test_files)
+        if not wanted:
+            return result
+        helpers = [path for path in changed if CONFTEST.search(path) and (self.root / path).is_file()]
+        with self.scratch(self.base) as base_tree:
+            outcomes = outcomes_on_base(self.tests, base_tree=base_tree, worktree=self.root,
+                                        files=[*helpers, *test_files], cancel=cancel)
+        if outcomes is None:
+            return {**result, "notes": [*result.get("notes", []), "the new tests could not be run on the base "
+                                        "commit alone (this runner cannot run single files), so whether they test "
+                                        "the change is unknown"]}
+        idle = idle_tests(wanted, outcomes)
+        # Guard cases next to a biting test (a boundary's other side) are how real fixes are tested: shown only.
+        return with_idle(result, idle=idle, blocking=self.tests_must_bite and set(idle) == wanted)
+
+    def new_and_changed_tests(self, verdict: dict, test_files: list[str]) -> set[str]:
+        """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
+        wanted = {test_id.split("[", 1)[0] for test_id in verdict.get("new") or []
+                  if test_id.split("::", 1)[0] in test_files}
+        for path in test_files:
+            wanted |= {entry["test"] for entry in changed_tests(path=path, names=[""], after=self.read(path) or "",
+                                                                before=text_at(self.root, self.base, path))
+                       if "::" in entry["test"]}
+        return wanted
+
+    def required_changes(self, changed: list[str]) -> list[dict]:
+        """The required tests the change touched in files the ticket lets it change, each with its diff."""
+        found = []
+        for path, names in self.required.changeable.items():
+            if path in changed:
+                found += changed_tests(path=path, names=names, before=text_at(self.root, self.base, path),
+                                       after=self.read(path) or "")
+        return found
 
     @contextmanager
     def fork(self, count: int) -> Iterator[list["GitWorkspace"]]:
@@ -144,7 +225,9 @@ class GitWorkspace:
         gitrepo.reset_to(worktree=self.root, commit=self.base)
         self.written.clear()
         self._tree = None
-        self.required = read_required(root=self.root, entries=self.required_tests)
+        self.place_architect_tests()
+        named = [entry for entry in self.required_tests if entry not in self.architect_tests]  # those are locked here
+        self.required = read_required(root=self.root, entries=named, changeable=self.files_to_modify)
 
     def adopt(self, other: "GitWorkspace") -> None:
         """Make this worktree hold what `other` (a copy made by fork) holds now."""
@@ -200,6 +283,48 @@ class GitWorkspace:
         self.written.clear()
         self._tree = None
         return commit
+
+
+HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+")
+
+
+def base_lines_changed(root: Path, base: str, tree: str) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Per changed file, the base commit's line ranges the change replaced or inserted next to (git diff -U0)."""
+    output = subprocess.run(["git", "-c", "core.quotePath=false", "diff", "-U0", "--no-color", "--no-ext-diff",
+                             "--no-renames", base, tree], cwd=root, capture_output=True, check=False).stdout
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    path = ""
+    for line in output.decode("utf-8", "replace").splitlines():
+        if line.startswith("--- "):
+            path = line[6:] if line.startswith("--- a/") else ""
+        elif path and (hunk := HUNK.match(line)):
+            start, count = int(hunk.group(1)), int(hunk.group(2) or 1)
+            ranges.setdefault(path, []).append((start, start + count - 1) if count else (start, start + 1))
+    return {name: tuple(found) for name, found in ranges.items()}
+
+
+def text_at(root: Path, commit: str, path: str) -> str:
+    """A file's text at `commit` ("" when it did not exist there)."""
+    shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, check=False)
+    return shown.stdout.decode("utf-8", "replace") if shown.returncode == 0 else ""
+
+
+IDLE_MESSAGE = ("does not test the change: it passes on the base commit's code too (your test file run without "
+                "your other edits); make it assert what this ticket changes")
+
+
+def with_idle(result: dict, *, idle: list[str], blocking: bool) -> dict:
+    """The result with its idle tests listed; when they block, the attempt fails and each is fed back."""
+    if not idle:
+        return result
+    verdict = {**result["verdict"], "idle": idle}
+    if not blocking:
+        return {**result, "verdict": verdict}
+    branch = verdict.get("base_branch") or "the base branch"
+    verdict.update(green=False, reason=f"{len(idle)} test(s) you added or changed pass on {branch} without your "
+                                       f"change too: they do not test the change ({', '.join(idle[:5])})")
+    failures = [{"name": name, "message": IDLE_MESSAGE, "details": f"({IDLE_MESSAGE})"} for name in idle]
+    return {**result, "success": False, "verdict": verdict, "failures": failures}
 
 
 def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:

@@ -31,11 +31,14 @@ from agent.testruns.reports import (
 )
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
+from lib.paths import resolved_inside
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
 NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
 PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
+JS_TEST_FILE = re.compile(r"(^|/)([^/]*\.(test|spec)\.[cm]?[jt]sx?|__tests__/[^/]*\.[cm]?[jt]sx?)$")
+CONFTEST = re.compile(r"(^|/)conftest\.py$")
 # A scoped run is trusted only when the runner really ran: 0 (green) or 1 (tests failed).
 CONCLUSIVE_EXIT_CODES = (0, 1)
 
@@ -238,3 +241,31 @@ def merge_details(blocking: list[dict], *, console: list[dict]) -> list[dict]:
             (found for name, found in by_name.items() if name and item["name"].endswith(name.split("::")[-1])), None)
         merged.append({**item, **({"details": match.get("details", "")} if match and match.get("details") else {})})
     return merged
+
+
+def is_test_file(path: str) -> bool:
+    return bool(PYTHON_TEST_FILE.search(path) or JS_TEST_FILE.search(path))
+
+
+def outcomes_on_base(setup: TestSetup, *, base_tree: Path, worktree: Path, files: list[str],
+                     cancel: threading.Event | None = None) -> dict[str, str] | None:
+    """The attempt's test `files` (and its conftest.py files) copied onto a checkout of the base commit and run
+    there in the sandbox: their outcomes, or None when this runner cannot run just those files."""
+    copied = [path for path in files if copy_into(worktree, base_tree, path)]
+    command = scoped_command(setup, cwd=base_tree, files=[path for path in copied if is_test_file(path)])
+    if command is None:
+        return None
+    run = run_once(setup, cwd=base_tree, command=command, cancel=cancel)
+    return run.report.outcomes() if run.report else None
+
+
+def copy_into(source_root: Path, target_root: Path, path: str) -> bool:
+    """One regular file, never through a link on either side (a model-written test file is hostile)."""
+    source, target = resolved_inside(source_root, path), resolved_inside(target_root, path)
+    if source is None or target is None or (source_root / path).is_symlink() or not source.is_file():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    target.write_bytes(source.read_bytes())
+    return True

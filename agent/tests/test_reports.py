@@ -94,7 +94,8 @@ def test_absent_tests_are_not_removed_in_a_scoped_run():
 def test_a_named_required_test_must_pass_even_if_it_failed_on_main():
     verdict = judge(judging=judging({"t.py::test_x": "failed"}, required=["t.py::test_x"]),
                     report=report(**{"t.py::test_x": "failed"}), exit_code=1, timed_out=False)
-    assert not verdict.green and "required test(s) still fail" in verdict.reason
+    assert not verdict.green and verdict.ticket_failing == ["t.py::test_x"]
+    assert "1 of the ticket's own test(s) fail on main and still fail: t.py::test_x" in verdict.reason
 
 
 def test_without_a_report_on_main_the_exit_code_decides():

@@ -22,6 +22,7 @@ from agent.models import TestBaseline
 from agent.testruns.deps import Dependencies
 from agent.testruns.parsing_base import safe_strings
 from agent.testruns.suite import Run, TestSetup, run_once
+from agent.testruns.verdict import trace_locations
 from lib.gitrepo import ProjectRepo
 from tickets.models import Project
 from tickets.selectors import project_repo
@@ -80,11 +81,27 @@ def check_runnable(*, project: Project, commit: str, run: Run) -> None:
                              f"{result['exit_code']}: not found or not executable in the sandbox): {tail}")
 
 
+MAX_TRACED_FAILURES, MAX_TRACE_PLACES = 2000, 30
+
+
+def traces_of(run: Run) -> dict[str, list[str]]:
+    """Where each base failure ran through ("path:line"): a failure through code a ticket changes is its own."""
+    failing = [case for case in run.report.cases.values() if case.failing] if run.report else []
+    return safe_strings({case.id: trace_locations(case.message)[:MAX_TRACE_PLACES]
+                         for case in failing[:MAX_TRACED_FAILURES]})
+
+
+def failure_traces(known: TestBaseline) -> dict[str, list[str]]:
+    traces = (known.summary or {}).get("failure_traces")
+    return traces if isinstance(traces, dict) else {}  # baselines recorded before traces were kept have none
+
+
 @transaction.atomic
 def record(*, project: Project, commit: str, run: Run) -> TestBaseline:
     result = run.result
     summary = {name: result.get(name) for name in ("passed", "failed", "errors", "skipped", "exit_code",
                                                    "duration_s", "framework")}
+    summary["failure_traces"] = traces_of(run)
     try:
         with transaction.atomic():
             return TestBaseline.objects.create(

@@ -19,13 +19,14 @@ from agent.core.model import Model, ModelBroken, ModelUnavailable
 from agent.core.prompting import Prompt, PromptTooLarge, TicketBrief
 from agent.core.workspace import Baseline, GitWorkspace
 from agent.defaults import candidates_for, dependencies_for
-from agent.errors import ProjectProblem
+from agent.errors import ProjectProblem, TicketProblem
 from agent.models import TestBaseline
 from agent.strategies.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
 from agent.testruns import deps
 from agent.testruns.deps import Dependencies
 from agent.testruns.required import RequiredTests, read_required
-from agent.worker import baseline, diskspace, fit, heartbeat, worktrees
+from agent.testruns.verdict import looks_like_test_path
+from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
 from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
@@ -38,6 +39,7 @@ from tickets.states import State, TransitionError
 log = logging.getLogger(__name__)
 SYSTEM_PROMPT_PATH = Path(__file__).resolve().parent.parent / "prompts" / "implementer.md"
 PHASE_INTERVAL_S = 1.0
+TESTS_NEED_NOT_BITE = ("test", "tests", "refactor")  # tipos whose tests pass on the base by design
 
 
 def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
@@ -80,7 +82,7 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         message = f"Fix the project: {exc}"
         recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
-    except PromptTooLarge as exc:
+    except (PromptTooLarge, TicketProblem) as exc:
         message = str(exc)
         recorder.abandon(message, outcome=Outcome.ERROR)
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
@@ -145,8 +147,13 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
     base = merge_base(worktree=worktree, default_branch=project.default_branch)
     with dependencies_for(project=project, repo=repo, base=base) as dependencies:
         known = baseline.ensure(project=project, repo=repo, commit=base, dependencies=dependencies)
+        if ticket.tests_codigo:
+            acceptance.check_they_fail_on_base(repo=repo, base=base, branch=project.default_branch,
+                                               setup=baseline.test_setup(project=project, dependencies=dependencies),
+                                               files=ticket.tests_codigo)
         workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies,
                                    known=known, repo=repo)
+        workspace.place_architect_tests()
         result = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
                        brief=brief_for(ticket, feedback=feedback, required=workspace.required))
     ensure_still_ours(ticket)
@@ -182,7 +189,8 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
             services.record_escalation(ticket=ticket, from_model=tried[-1].model, to_model=model.name,
                                        reason=tried[-1].result.error)
-            brief = replace(brief, earlier_runs=distilled(tried), **required_fields(workspace.required))
+            fields = required_fields(workspace.required, architect=list(ticket.tests_codigo))
+            brief = replace(brief, earlier_runs=distilled(tried), **fields)
         recorder.model_name = model.name
         try:
             result = implementer_for(ticket=ticket, model=model, workspace=workspace, recorder=recorder).run(brief)
@@ -225,14 +233,26 @@ def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: D
                    known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
     return GitWorkspace(root=worktree, base=base,
                         tests=baseline.test_setup(project=ticket.project, dependencies=dependencies, known=known),
-                        baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes),
+                        baseline=Baseline(commit=base, branch=ticket.project.default_branch, outcomes=known.outcomes,
+                                          traces=baseline.failure_traces(known)),
                         files_to_modify=tuple(ticket.archivos_modificar),
-                        required_tests=tuple(ticket.tests_requeridos),
-                        required=read_required(root=worktree, entries=ticket.tests_requeridos),
+                        required_tests=(*ticket.tests_requeridos, *ticket.tests_codigo),
+                        ticket_files=ticket_files(ticket),
+                        architect_tests=dict(ticket.tests_codigo),
+                        tests_must_bite=ticket.tipo.strip().lower() not in TESTS_NEED_NOT_BITE,
+                        required=read_required(root=worktree, entries=ticket.tests_requeridos,
+                                               changeable=ticket.archivos_modificar),
                         scratch=lambda commit: repo.scratch_worktree(commit=commit),
                         limits=SizeLimits(max_file=settings.FACTORY_MAX_FILE_KB * 1024,
                                           max_change=settings.FACTORY_MAX_CHANGE_KB * 1024),
                         diff_limit=settings.FACTORY_STORED_DIFF_KB * 1024)
+
+
+def ticket_files(ticket: Ticket) -> tuple[str, ...]:
+    """The files a base failure in makes that test the ticket's own: those it lists, and bare test paths it names."""
+    named = [entry.strip() for entry in ticket.tests_requeridos if "::" not in entry and looks_like_test_path(entry)]
+    listed = [*ticket.archivos_modificar, *ticket.archivos_referencia, *named, *ticket.tests_codigo]
+    return tuple(dict.fromkeys(path.strip().removeprefix("./") for path in listed if path.strip()))
 
 
 def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
@@ -265,18 +285,25 @@ def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
 
 
 def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> TicketBrief:
+    # The architect's tests are shown like reference files and listed as the contract that already exists.
+    architect = list(ticket.tests_codigo)
+    fields = required_fields(required, architect=architect)
     return TicketBrief(
         titulo=ticket.titulo, descripcion=ticket.descripcion, tipo=ticket.tipo,
-        archivos_modificar=list(ticket.archivos_modificar), archivos_referencia=list(ticket.archivos_referencia),
+        archivos_modificar=list(ticket.archivos_modificar),
+        archivos_referencia=list(dict.fromkeys([*ticket.archivos_referencia, *architect])),
         patrones_obligatorios=list(ticket.patrones_obligatorios), contexto_cipher=ticket.contexto_cipher or "",
-        tests_requeridos=list(ticket.tests_requeridos), **required_fields(required),
+        tests_requeridos=list(dict.fromkeys([*ticket.tests_requeridos, *architect])), **fields,
         lessons=memory_hooks.lessons_for(ticket=ticket), reviewer_feedback=feedback,
     )
 
 
-def required_fields(required: RequiredTests) -> dict[str, list[str]]:
-    """What the prompt says of the named required tests: which exist in the worktree now, which to write."""
-    return {"tests_present": list(required.present), "tests_to_write": list(required.to_write)}
+def required_fields(required: RequiredTests, *, architect: list[str]) -> dict[str, list[str]]:
+    """What the prompt says of the named required tests: which exist in the worktree now (the architect's
+    acceptance tests among them), which to write."""
+    return {"tests_present": list(dict.fromkeys([*required.present, *architect])),
+            "tests_to_write": list(required.to_write),
+            "tests_changeable": list(required.must_run)}
 
 
 def commit_and_push(*, ticket: Ticket, workspace: GitWorkspace, branch: str) -> str:
