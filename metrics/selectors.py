@@ -193,8 +193,8 @@ FROM (SELECT CASE WHEN jsonb_typeof(a.test_result -> 'verdict' -> 'idle') = 'arr
 
 
 def idle_numbers(filters: MetricsFilter) -> dict:
-    where, params = _where(filters)
-    row = _fetch(IDLE_SQL.format(where=where, **_tables()), params)[0]
+    where, params = where_clause(filters)
+    row = fetch_rows(IDLE_SQL.format(where=where, **table_names()), params)[0]
     judged = row["judged"] or 0
     return {"attempts": row["attempts"], "tests": int(row["tests"]), "judged": judged,
             "rate": round(100 * row["attempts"] / judged, 1) if judged else None}
