@@ -54,7 +54,6 @@ def test_long_modules_say_why():
 
 
 @pytest.mark.mypy
-@pytest.mark.xfail(strict=False, reason="agent/ is fixed after the merge")
 def test_mypy_is_clean():
     """The mypy check: every app with the Django and DRF stubs, lib/ and agent/core strictly (mypy.ini)."""
     done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,

@@ -5,6 +5,7 @@ per candidate when several answers race (agent.core.candidates).
 """
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.core.edit_formats import whole_file_refusals
 from agent.core.edits import ApplyResult, EditFailure
@@ -27,11 +28,11 @@ class AttemptRecord:
     reply: ModelReply | None = None
     edits: ApplyResult | None = None
     syntax: list[EditFailure] = field(default_factory=list)
-    tests: dict | None = None
+    tests: dict[str, Any] | None = None
     feedback: str = ""
     diff: str = ""
     cancelled: bool = False  # another candidate won before this one was done
-    candidates: list[dict] = field(default_factory=list)  # every candidate of the attempt, when several raced
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # every candidate of the attempt, when several raced
 
 
 def check_answer(*, model: Model, workspace: Workspace, prompt: Prompt, on_progress: ProgressCallback,
@@ -84,7 +85,7 @@ def syntax_feedback(failures: list[EditFailure]) -> str:
     return "\n".join(lines + [f"- {failure.path}: {failure.reason}" for failure in failures])
 
 
-def test_feedback(tests: dict) -> str:
+def test_feedback(tests: dict[str, Any]) -> str:
     if tests.get("refused"):
         return refused_feedback(tests["refused"])
     if tests.get("timed_out"):
@@ -102,13 +103,13 @@ def test_feedback(tests: dict) -> str:
     return summarize_failures(tests, header=head)
 
 
-def refused_feedback(refused: list[dict]) -> str:
+def refused_feedback(refused: list[dict[str, Any]]) -> str:
     lines = ["After the tests ran, the project's files were not fit to commit, so this attempt fails whatever the "
              "tests said; what broke the rules was undone:"]
     return "\n".join(lines + [f"- {entry['path']}: {entry['reason']}" for entry in refused])
 
 
-def timeout_feedback(tests: dict) -> str:
+def timeout_feedback(tests: dict[str, Any]) -> str:
     limit = tests.get("timeout_s") or 0
     tail = (tests.get("output_tail") or "").strip()[-1500:]
     return (f"The tests did not finish within {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}) and were killed: "

@@ -4,10 +4,11 @@ Django-free on purpose: it runs over a Model, a Workspace and a Recorder, so
 tests swap in a scripted model and a real temporary git repository.
 """
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.core.attempt import PASSED, AttemptRecord, check_answer, one_line_error
 from agent.core.candidates import race
+from agent.core.edit_formats import EditFormat
 from agent.core.edits import choose_format
 from agent.core.model import Model
 from agent.core.prompting import Prompt, PromptInputs, TicketBrief, build_prompt
@@ -24,7 +25,7 @@ class Recorder(Protocol):
 class RunResult:
     success: bool
     attempts: int
-    tests: dict | None
+    tests: dict[str, Any] | None
     error: str = ""
     last_feedback: str = ""  # what the last attempt was told went wrong
     changed_files: list[str] = field(default_factory=list)  # what the run's attempts touched
@@ -74,7 +75,7 @@ class Implementer:
         self.recorder.attempt_finished(record)
         return record
 
-    def inputs(self, brief: TicketBrief, edit_format: str, previous_failure: str) -> PromptInputs:
+    def inputs(self, brief: TicketBrief, edit_format: EditFormat, previous_failure: str) -> PromptInputs:
         return PromptInputs(
             brief=brief,
             files_to_modify={path: self.workspace.read(path)

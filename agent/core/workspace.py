@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from agent.core.codemap import build_context_map
 from agent.core.content import SizeLimits, refuse_unfit
@@ -30,10 +30,10 @@ class Workspace(Protocol):
     def context_map(self, paths: list[str]) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict: ...
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]: ...
     def diff(self) -> str: ...
-    def fork(self, count: int) -> AbstractContextManager[list["Workspace"]]: ...
-    def adopt(self, other: "Workspace") -> None: ...
+    def fork(self, count: int) -> AbstractContextManager[list[Self]]: ...
+    def adopt(self, other: Self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class GitWorkspace:
     # current_tree() until the worktree may have changed (an edit, a reset, a candidate adopted, a test run that
     # touched a written file), and the written files' (mtime, size) when it was made.
     _tree: str | None = field(default=None, repr=False)
-    _stamp: tuple = field(default=(), repr=False)
+    _stamp: tuple[Any, ...] = field(default=(), repr=False)
 
     def read(self, path: str) -> str | None:
         target = resolved_inside(self.root, path)  # never show the model anything from outside the worktree
@@ -150,7 +150,7 @@ class GitWorkspace:
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
         return check_syntax(root=self.root, paths=paths)
 
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict:
+    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]:
         changed = self.changed_files()
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
                           base_branch=self.baseline.branch, changed_files=frozenset(changed),
@@ -167,7 +167,7 @@ class GitWorkspace:
         finally:
             self.notice_rewrites()
 
-    def bite_check(self, result: dict, *, changed: list[str], cancel: threading.Event | None) -> dict:
+    def bite_check(self, result: dict[str, Any], *, changed: list[str], cancel: threading.Event | None) -> dict[str, Any]:
         """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
         not test the change. Listed on the review page; when none of them fails there, the attempt fails and
         they are fed back."""
@@ -191,7 +191,7 @@ class GitWorkspace:
         # Guard cases next to a biting test (a boundary's other side) are how real fixes are tested: shown only.
         return with_idle(result, idle=idle, blocking=self.tests_must_bite and set(idle) == wanted)
 
-    def new_and_changed_tests(self, verdict: dict, test_files: list[str]) -> set[str]:
+    def new_and_changed_tests(self, verdict: dict[str, Any], test_files: list[str]) -> set[str]:
         """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
         wanted = {test_id.split("[", 1)[0] for test_id in verdict.get("new") or []
                   if test_id.split("::", 1)[0] in test_files}
@@ -201,7 +201,7 @@ class GitWorkspace:
                        if "::" in entry["test"]}
         return wanted
 
-    def required_changes(self, changed: list[str]) -> list[dict]:
+    def required_changes(self, changed: list[str]) -> list[dict[str, Any]]:
         """The required tests the change touched in files the ticket lets it change, each with its diff."""
         found = []
         for path, names in self.required.changeable.items():
@@ -247,8 +247,8 @@ class GitWorkspace:
         if self.stamp() != self._stamp:
             self._tree = None
 
-    def stamp(self) -> tuple:
-        stamps = []
+    def stamp(self) -> tuple[Any, ...]:
+        stamps: list[tuple[str, int | None, int | None]] = []
         for path in sorted(self.written):
             try:
                 info = (self.root / path).stat()
@@ -267,11 +267,11 @@ class GitWorkspace:
     def bounded_diff(self) -> diffsource.Bounded:
         return diffsource.bounded(self.root, self.base, self.current_tree(), limit=self.diff_limit)
 
-    def stats(self) -> list[dict]:
+    def stats(self) -> list[dict[str, Any]]:
         """Every changed file with its line counts, size, and whether it is binary or a link."""
         return diffsource.files(self.root, self.base, self.current_tree())
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """What the ticket keeps of the change: a bounded diff and every file; git has the rest."""
         preview = self.bounded_diff()
         return {"diff": preview.text, "diff_truncated": preview.truncated, "files": self.stats()}
@@ -313,7 +313,7 @@ IDLE_MESSAGE = ("does not test the change: it passes on the base commit's code t
                 "your other edits); make it assert what this ticket changes")
 
 
-def with_idle(result: dict, *, idle: list[str], blocking: bool) -> dict:
+def with_idle(result: dict[str, Any], *, idle: list[str], blocking: bool) -> dict[str, Any]:
     """The result with its idle tests listed; when they block, the attempt fails and each is fed back."""
     if not idle:
         return result
@@ -327,7 +327,7 @@ def with_idle(result: dict, *, idle: list[str], blocking: bool) -> dict:
     return {**result, "success": False, "verdict": verdict, "failures": failures}
 
 
-def refused_after_tests(result: dict, failures: list[EditFailure]) -> dict:
+def refused_after_tests(result: dict[str, Any], failures: list[EditFailure]) -> dict[str, Any]:
     """A test run that left files the change may not keep fails, whatever the tests said."""
     if not failures or result.get("cancelled"):
         return result

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+Shaped = TypeVar("Shaped")
 
 OUTPUT_TAIL_CHARS = 4000
 SECTION_TAIL_LINES = 25
@@ -78,12 +81,17 @@ def safe_text(data: bytes | str) -> str:
     return data.decode("utf-8", "replace").replace("\x00", "\\x00")
 
 
-def safe_strings(value: object) -> object:
-    """`value` (a result: dicts, lists, strings) with every string, keys included, made safe_text."""
+def safe_strings(value: Shaped) -> Shaped:
+    """`value` (a result: dicts, lists, strings) with every string, keys included, made safe_text; the same shape
+    (a tuple comes back as a list, as JSON would have it)."""
+    return cast(Shaped, _safe(value))
+
+
+def _safe(value: object) -> object:
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {safe_strings(key): safe_strings(item) for key, item in value.items()}
+        return {_safe(key): _safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [safe_strings(item) for item in value]
+        return [_safe(item) for item in value]
     return value

@@ -252,10 +252,10 @@ def outcomes_on_base(setup: TestSetup, *, base_tree: Path, worktree: Path, files
     """The attempt's test `files` (and its conftest.py files) copied onto a checkout of the base commit and run
     there in the sandbox: their outcomes, or None when this runner cannot run just those files."""
     copied = [path for path in files if copy_into(worktree, base_tree, path)]
-    command = scoped_command(setup, cwd=base_tree, files=[path for path in copied if is_test_file(path)])
-    if command is None:
+    plan = scoped_command(setup, cwd=base_tree, files=[path for path in copied if is_test_file(path)])
+    if plan is None:
         return None
-    run = run_once(setup, cwd=base_tree, command=command, cancel=cancel)
+    run = run_once(setup, cwd=base_tree, command=plan.command, extra_env=plan.env, cancel=cancel)
     return run.report.outcomes() if run.report else None
 
 

@@ -109,7 +109,10 @@ def record(*, project: Project, commit: str, run: Run) -> TestBaseline:
                 report=run.report.kind if run.report else "console",
                 outcomes=safe_strings(run.report.outcomes()) if run.report else None, summary=summary)
     except IntegrityError:  # another host computed it meanwhile: theirs is as good
-        return find(project=project, commit=commit)
+        theirs = find(project=project, commit=commit)
+        if theirs is None:
+            raise
+        return theirs
 
 
 def refresh(*, project_id: int) -> str:

@@ -5,6 +5,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from django import db
 from django.conf import settings
@@ -164,7 +165,7 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
                               handback=result.error if result.error.startswith("Every model failed") else "")
     ensure_still_ours(ticket)
     if result.success:
-        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))
+        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests or {}, code=code))
     error = result.error if result.error.startswith("Every model failed") else (
         f"Failed after {result.attempts} attempts: {result.error}")
     failed = finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=error, tests=result.tests, code=code))
@@ -298,7 +299,7 @@ def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> Tick
     )
 
 
-def required_fields(required: RequiredTests, *, architect: list[str]) -> dict[str, list[str]]:
+def required_fields(required: RequiredTests, *, architect: list[str]) -> dict[str, Any]:
     """What the prompt says of the named required tests: which exist in the worktree now (the architect's
     acceptance tests among them), which to write."""
     return {"tests_present": list(dict.fromkeys([*required.present, *architect])),
@@ -357,7 +358,8 @@ class AttemptRecorder:
                           eval_seconds=reply.eval_seconds, model_host=reply.host,
                           model_started_at=epoch_datetime(reply.started))
             services.record_health(key="model", ok=True)
-        services.finish_attempt(attempt=self.attempt, fields=fields)
+        if self.attempt is not None:  # None only when no attempt was started: nothing to finish
+            services.finish_attempt(attempt=self.attempt, fields=fields)
         self.attempt = None
 
     def shown_format(self, formats: list[str]) -> str:
