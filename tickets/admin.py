@@ -23,8 +23,7 @@ from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate
 from tickets.serializers import check_repository
 from tickets.states import NotEditable, TransitionError
 
-# Set on a request whose ticket the agent claimed before the admin form was saved: no "saved" message then.
-NOT_SAVED_ATTRIBUTE = "_factory_not_saved"
+NOT_SAVED_ATTRIBUTE = "_factory_not_saved"  # the agent claimed the ticket before the form was saved: no "saved"
 
 
 class EscalationField(SimpleArrayField):
@@ -375,8 +374,7 @@ class TicketAdmin(admin.ModelAdmin):
             messages.warning(request, line)
 
 
-def warn_about_agent_health(request: HttpRequest) -> None:
-    """Say loudly when the factory cannot work as configured (the checks are registered by other apps)."""
+def warn_about_agent_health(request: HttpRequest) -> None:  # the checks are registered by other apps
     for level, message in health.notices():
         messages.add_message(request, level, message)
 
