@@ -29,9 +29,9 @@ def project(tmp_path, settings):
                                    setup_command=SETUP)
 
 
-def ticket_for(project, files=("app.py",)):
+def ticket_for(project, files=("app.py",), tipo="feature"):
     ticket, _ = services.create_ticket(actor=None, project=project, fields={
-        "titulo": "Change X", "descripcion": "Set X to 2.", "archivos_modificar": list(files)})
+        "titulo": "Change X", "descripcion": "Set X to 2.", "archivos_modificar": list(files), "tipo": tipo})
     return ticket
 
 
@@ -43,7 +43,8 @@ def test_setup_runs_on_the_base_commit_once_and_tests_see_it_read_only(project, 
                "    assert Path('deps_out/by').read_text() == 'base\\n'\n```\n")
     with FakeOllama(answers=[hostile, "app.py\n```python\nX = 3\n```\n"]) as fake:
         settings.OLLAMA_HOST = fake.url
-        first = run_ticket(str(ticket_for(project, files=("app.py", "requirements.txt", "install.sh")).pk))
+        # Its test guards the installed dependencies and passes on the base too: a "test" ticket, need not bite.
+        first = run_ticket(str(ticket_for(project, files=("app.py", "requirements.txt", "install.sh"), tipo="test").pk))
         second = run_ticket(str(ticket_for(project).pk))
     assert first.estado == "completed", (first.error_mensaje, first.tests_resultado)
     assert second.estado == "completed", (second.error_mensaje, second.tests_resultado)

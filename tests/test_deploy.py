@@ -85,7 +85,7 @@ def requirement_names(path: Path) -> set[str]:
 
 def test_the_runtime_requirements_list_no_test_package():
     runtime = requirement_names(RUNTIME)
-    assert {"django", "gunicorn", "django-q2"} <= runtime
+    assert {"django", "waitress", "django-q2"} <= runtime
     assert not runtime & TEST_PACKAGES, runtime & TEST_PACKAGES
     assert all(re.search(r"==\S", line) for line in RUNTIME.read_text().splitlines()
                if line.strip() and not line.startswith("#")), "every runtime package is pinned"

@@ -145,7 +145,8 @@ def test_a_hostile_test_cannot_escape_the_sandbox(hostile_setup, settings):
     with FakeOllama(answers=[answer]) as fake:
         settings.OLLAMA_HOST = fake.url
         ticket, _ = services.create_ticket(actor=None, project=project, fields={
-            "titulo": "Escape", "descripcion": "d", "archivos_modificar": ["calc.py", "tests/test_escape.py"]})
+            "titulo": "Escape", "descripcion": "d", "archivos_modificar": ["calc.py", "tests/test_escape.py"],
+            "tipo": "test"})  # its test probes the sandbox and passes on the base too: it need not bite
         done = run_ticket(str(ticket.pk))
     assert done.estado == "completed", (done.error_mensaje, done.tests_resultado)
     # Files a test run writes are never committed: only what the model's answer wrote is pushed.

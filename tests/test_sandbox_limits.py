@@ -210,7 +210,8 @@ def test_the_worker_feeds_caps_back_and_stores_any_bytes(tmp_path, settings):
     with FakeOllama(answers=[answer(HOG_TEST), answer(STORM_TEST), answer(BYTES_TEST)]) as fake:
         settings.OLLAMA_HOST = fake.url
         ticket, _ = services.create_ticket(actor=None, project=project, fields={
-            "titulo": "Caps", "descripcion": "d", "archivos_modificar": ["calc.py", "tests/test_calc.py"]})
+            "titulo": "Caps", "descripcion": "d", "archivos_modificar": ["calc.py", "tests/test_calc.py"],
+            "tipo": "test"})  # its tests probe the caps, not a change: they need not fail on the base
         done = run_ticket(str(ticket.pk))
         prompts = [request["messages"][1]["content"] for request in fake.requests]
     attempts = list(done.attempts.order_by("number"))
