@@ -61,8 +61,8 @@ def run_ticket(ticket_id: str, *, model: Model | None = None) -> Ticket | None:
 def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
     recorder = AttemptRecorder(ticket=ticket, model_name=model.name if model else settings.FACTORY_MODEL)
     try:
-        fit.check_fit(ticket=ticket, num_ctx=getattr(model, "num_ctx", settings.FACTORY_NUM_CTX))
-        return execute_with_room(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder)
+        return execute_with_room(ticket=ticket, rungs=ladder(project=ticket.project, explicit=model), recorder=recorder,
+                                 num_ctx=getattr(model, "num_ctx", settings.FACTORY_NUM_CTX))
     except DiskFull as exc:
         return wait_for_disk(ticket, recorder=recorder, error=exc)
     except RunSuperseded:
@@ -96,10 +96,12 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
 
 
-def execute_with_room(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -> Ticket:
-    """execute, started only with FACTORY_MIN_FREE_MB free; a write refused for lack of space becomes DiskFull."""
+def execute_with_room(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder", num_ctx: int) -> Ticket:
+    """The fit check, then execute, started only with FACTORY_MIN_FREE_MB free (the fit check may clone); a write
+    refused for lack of space becomes DiskFull."""
     diskspace.ensure_room()
     try:
+        fit.check_fit(ticket=ticket, num_ctx=num_ctx)
         return execute(ticket=ticket, rungs=rungs, recorder=recorder)
     except DatabaseError:
         raise
