@@ -7,6 +7,7 @@ and a passed compatibility check stays passed until the index's record of its em
 changes. After fork() the child builds its own embedder and thread pool rather than share the
 parent's sockets and threads (which the child does not have).
 """
+import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,6 +16,8 @@ from django.conf import settings
 
 from memory.embeddings import OllamaEmbedder
 from memory.index import VectorIndex, open_index
+
+log = logging.getLogger(__name__)
 
 _indexes: dict[tuple, VectorIndex] = {}
 _embedders: dict[tuple, OllamaEmbedder] = {}
@@ -38,11 +41,20 @@ def index() -> VectorIndex:
     with _building:
         if key not in _indexes:
             for stale in _indexes.values():
-                stale.close()  # settings changed (tests): hand the old shard over instead of keeping it open
+                close_stale(stale)
             _indexes.clear()
             _indexes[key] = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
                                        dim=settings.FACTORY_EMBED_DIM)
         return _indexes[key]
+
+
+def close_stale(stale: VectorIndex) -> None:
+    """Settings changed (tests): hand the old shard over instead of keeping it open. Its folder may be gone (a
+    test's temporary disk): what it could not flush belonged to that folder, and the new index must still open."""
+    try:
+        stale.close()
+    except Exception:
+        log.warning("the previous memory index could not be closed cleanly", exc_info=True)
 
 
 def embed_host() -> str:
