@@ -18,6 +18,7 @@ from pathlib import Path
 import _django
 import httpx
 import psycopg
+from _server import database_url, free_port
 
 from tests.fake_ollama import FakeOllama, _Handler
 
@@ -31,17 +32,6 @@ class NoDelayHandler(_Handler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def database_url(db: dict) -> str:
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 class ConnectionSampler(threading.Thread):
