@@ -10,8 +10,8 @@ from agent.testruns import deps
 from agent.testruns.confine import Caps
 from agent.testruns.deps import Dependencies
 from agent.testruns.sandbox import SandboxPolicy
-from lib.gitrepo import ProjectRepo
 from tickets.models import Project
+from tickets.repos import ProjectRepo
 
 
 def sandbox_policy() -> SandboxPolicy:

@@ -1,5 +1,6 @@
 """Thin django-q2 entry points for the agent (queued by agent.worker.queueing)."""
-from agent.worker import baseline, requeue, runner, worktrees
+from agent.worker import baseline, requeue, runner
+from tickets import repos
 
 
 def run_ticket(ticket_id: str) -> str:
@@ -16,4 +17,4 @@ def refresh_baseline(project_id: int) -> str:
 
 
 def keep_spares(project_id: int) -> int:
-    return worktrees.keep_spares(project_id=project_id)
+    return repos.keep_spares(project_id=project_id)

@@ -108,7 +108,7 @@ def measure_fresh(project, tickets: int, *, first_index: int) -> tuple[list[floa
     """No warm checkout: every ticket writes a whole new worktree. Floor: a bare `git worktree add`."""
     from django.conf import settings
 
-    from tickets.selectors import project_repo
+    from tickets.repos import project_repo
 
     settings.FACTORY_WARM_WORKTREES = 0
     overheads, floors = [], []
@@ -156,7 +156,7 @@ def measure_warm(project, work: Path, tickets: int, *, first_index: int) -> tupl
     from django.conf import settings
 
     from agent.worker import baseline
-    from tickets.selectors import project_repo
+    from tickets.repos import project_repo
 
     settings.FACTORY_WARM_WORKTREES = 2
     repo = project_repo(project)
@@ -185,7 +185,7 @@ def measure_candidates(project, tickets: int, *, first_index: int, delay: float)
     from django.conf import settings
 
     from tests.fake_ollama import FakeOllama
-    from tickets.selectors import project_repo
+    from tickets.repos import project_repo
 
     settings.FACTORY_WARM_WORKTREES = 4  # the ticket's checkout and three copies for the candidates
     one, three = [], []

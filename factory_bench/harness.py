@@ -43,7 +43,7 @@ from factory_bench.suite import (
     model_source,
 )
 from tickets import decisions as review
-from tickets import selectors, services
+from tickets import repos, services
 from tickets.models import Project, Ticket
 from tickets.roles import ARCHITECT, REVIEWER, grant_role
 from tickets.states import FINAL, State
@@ -115,7 +115,7 @@ def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
     """
     if ticket.branch_name is None:  # a completed ticket always has its branch
         raise BenchmarkError(f"{key}: the completed ticket names no branch to judge")
-    repo = selectors.project_repo(ticket.project)
+    repo = repos.project_repo(ticket.project)
     worktree = repo.worktree_path(ticket.branch_name)
     target = worktree / suite.hidden_tests_dir
     shutil.rmtree(target, ignore_errors=True)

@@ -1,14 +1,14 @@
-"""The approve's git side: merge a ticket branch into the remote's default branch and push, at most once.
+"""The approve's git plumbing: merge a branch into a detached checkout of the default branch and push it, and find
+the merge commits that name tickets.
 
-Every merge commit names its ticket on a `Ticket: <id>` line. Before merging, the fetched default branch is
-searched for one: an approve that pushed and then died before recording it (the web process killed, the
-database lost) left it there, and the next approve or the reconcile records that merge instead of making another.
+Every merge commit names its ticket on a `Ticket: <id>` line, which is how a merge pushed by an approve that died
+before recording it is found again (tickets.repos.merging decides when; this module only speaks git).
 """
 from dataclasses import dataclass, field
 
 import git
 
-from lib.gitrepo import COMMITTER, GitError, ProjectRepo, _run
+from lib.gitrepo import COMMITTER, GitError, _run, remote_branches
 
 TICKET_TRAILER = "Ticket: "
 TICKETS_PER_SEARCH = 200  # ticket ids per `git log --grep` call, to keep its command line short
@@ -23,30 +23,12 @@ class MergeOutcome:
     earlier: bool = False  # the merge was already on the remote (an earlier approve pushed it): none made now
 
 
-def merge_and_push(project: ProjectRepo, *, branch: str, message: str, ticket_id: str) -> MergeOutcome:
-    """Merge the ticket branch into the remote's default branch with a merge commit, then push.
-
-    `message` must carry the `Ticket: <ticket_id>` line. When the remote already has a merge naming the
-    ticket, that one is returned and nothing is merged again. On a conflict nothing is pushed and the
-    conflicting files are listed.
-    """
-    project.sync()
-    with project.merge_checkout(name=branch) as work:
-        earlier = merges_naming(project, [ticket_id], fetch=False).get(ticket_id)
-        if earlier:
-            return MergeOutcome(merged=True, commit=earlier, earlier=True,
-                                message=f"Already merged as {earlier[:10]} by an earlier approve")
-        return merge_in(work, branch=branch, message=message, default_branch=project.default_branch)
-
-
-def merges_naming(project: ProjectRepo, ticket_ids: list[str], *, fetch: bool = True) -> dict[str, str]:
-    """The merge commits on the remote's default branch whose message names these tickets, by ticket id."""
-    repo = project.sync() if fetch else project.repo()
+def merges_naming_in(repo: git.Repo, ticket_ids: list[str], *, ref: str) -> dict[str, str]:
+    """The merge commits reachable from `ref` whose message names these tickets, by ticket id (the newest)."""
     wanted, found = set(ticket_ids), dict[str, str]()
     for start in range(0, len(ticket_ids), TICKETS_PER_SEARCH):
         greps = [f"--grep={TICKET_TRAILER}{ticket_id}" for ticket_id in ticket_ids[start:start + TICKETS_PER_SEARCH]]
-        output = _run(repo, "log", "log", "--merges", "--fixed-strings", *greps, "--format=%H%x00%B%x01",
-                      f"origin/{project.default_branch}")
+        output = _run(repo, "log", "log", "--merges", "--fixed-strings", *greps, "--format=%H%x00%B%x01", ref)
         for record in output.split("\x01"):
             commit, _, body = record.strip().partition("\x00")
             for line in body.splitlines():
@@ -57,7 +39,7 @@ def merges_naming(project: ProjectRepo, ticket_ids: list[str], *, fetch: bool = 
 
 
 def merge_in(work: git.Repo, *, branch: str, message: str, default_branch: str) -> MergeOutcome:
-    source = f"origin/{branch}" if f"origin/{branch}" in ProjectRepo.remote_branches(work) else branch
+    source = f"origin/{branch}" if f"origin/{branch}" in remote_branches(work) else branch
     try:
         work.git.execute(["git", "merge", "--no-ff", "--no-edit", "-m", message, source], env=COMMITTER)
     except git.GitCommandError as exc:

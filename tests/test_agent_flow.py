@@ -15,7 +15,7 @@ from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

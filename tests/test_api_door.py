@@ -8,7 +8,6 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from lib.gitrepo import GitError, ProjectRepo
 from memory.models import MemoryItem
 from restkit.parsers import BodyTooLarge, LimitedJSONParser
 from tests.conftest import client_for, make_remote_repo
@@ -16,6 +15,7 @@ from tests.fake_ollama import unreachable_url
 from tests.test_memory import LESSON, memory_env  # noqa: F401 (fixture)
 from tickets import services
 from tickets.models import Project
+from tickets.repos import GitError, ProjectRepo
 
 PROJECT = {"name": "web", "test_command": "npm test"}
 SECRET_URL = "https://factory-bot:s3cret-token@git.example.com/acme/web.git"

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from lib import gitmerge
 from tests.conftest import client_for, make_remote_repo
 from tests.test_recovery import database_url
 from tests.test_review import APP, completed_ticket, merge_commits, remote_head, staff_client
 from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket, TicketEvent
-from tickets.selectors import project_repo
+from tickets.repos import merge_and_push, project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +50,7 @@ def push_merge_as_a_cut_approve(ticket: Ticket, *, mark: bool = True) -> str:
     """What an approve killed between its push and its commit leaves: the merge on the remote, `completed` here."""
     if mark:
         review.mark_approving(ticket=ticket, user=_Named())
-    outcome = gitmerge.merge_and_push(
+    outcome = merge_and_push(
         project_repo(ticket.project), branch=ticket.branch_name, message=f"Merge {ticket.branch_name}\n\nTicket: {ticket.pk}\nApproved-by: ana",
         ticket_id=str(ticket.pk))
     assert outcome.merged and not outcome.earlier

@@ -4,8 +4,8 @@ import subprocess
 from pathlib import Path
 
 from agent.core.workspace import Baseline, GitWorkspace
-from lib.gitrepo import CLEAN, ProjectRepo
 from tests.conftest import git, make_remote_repo
+from tickets.repos import CLEAN, ProjectRepo
 
 
 def project_repo(tmp_path: Path, *, spares: int = 2) -> ProjectRepo:

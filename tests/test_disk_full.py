@@ -14,7 +14,7 @@ from lib.gitrepo import GitError, commit_all
 from tests.fake_ollama import FakeOllama
 from tests.test_agent_flow import RIGHT, make_ticket
 from tickets.models import TicketEvent
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 
 pytestmark = [pytest.mark.django_db(transaction=True),
               pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")]

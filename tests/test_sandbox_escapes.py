@@ -21,7 +21,7 @@ from agent.worker.runner import run_ticket
 from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
 from tickets import services
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

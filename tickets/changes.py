@@ -15,7 +15,7 @@ from django.urls import reverse
 from lib import diffpage, diffsource
 from lib.diffsource import DiffUnavailable
 from tickets.models import Ticket
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 
 API_FILES = 500  # files listed in GET /tickets/<id>; the raw diff has them all
 PREVIEW_HEADER = "X-Factory-Diff"

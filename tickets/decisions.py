@@ -4,7 +4,7 @@ actions, PATCH estado and the MCP server all call them).
 Every path goes through these
 functions, which check the reviewer's role and the ticket's state under a row
 lock, so a second click or a stale page can never merge twice. The worktree of a
-merged or cancelled ticket is recycled by the agent app, which owns worktrees.
+merged or cancelled ticket is recycled by tickets.repos, which owns the clones and worktrees.
 
 An approve whose merge was pushed but never recorded (the web process killed, or the database lost, between
 the push and the commit) is found again by its merge commit's `Ticket:` line: by the next approve, at start
@@ -19,10 +19,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from lib import gitmerge
-from lib.gitmerge import TICKET_TRAILER
-from lib.gitrepo import GitError
-from tickets import roles, selectors, services
+from tickets import repos, roles, selectors, services
 from tickets.models import Project, Ticket, TicketEvent
 from tickets.signals import review_comment
 from tickets.states import FINAL, Actor, State, TransitionError
@@ -92,13 +89,13 @@ def approve(*, ticket: Ticket, user: User, expected_state: str | None = None,
             raise TransitionError(locked.estado, State.MERGED, "only a completed ticket can be approved")
         if not locked.branch_name:
             raise TransitionError(locked.estado, State.MERGED, "the ticket has no branch to merge")
-        repo = selectors.project_repo(locked.project)
-        message = (f"Merge {locked.branch_name}: {locked.titulo}\n\n{TICKET_TRAILER}{locked.pk}\n"
+        repo = repos.project_repo(locked.project)
+        message = (f"Merge {locked.branch_name}: {locked.titulo}\n\n{repos.TICKET_TRAILER}{locked.pk}\n"
                    f"Approved-by: {user.get_username()}")
         try:
-            outcome = gitmerge.merge_and_push(repo, branch=locked.branch_name, message=message,
-                                              ticket_id=str(locked.pk))
-        except GitError as exc:
+            outcome = repos.merge_and_push(repo, branch=locked.branch_name, message=message,
+                                           ticket_id=str(locked.pk))
+        except repos.GitError as exc:
             services.record_event(ticket=locked, actor=user, kind=TicketEvent.Kind.ERROR,
                                   message=f"Approve failed: {exc}")
             return ApproveResult(ticket=locked, merged=False, message=str(exc))
@@ -145,8 +142,8 @@ def reconcile_merges() -> int:
     recorded = 0
     for project, tickets in approving_by_project().items():
         try:
-            pushed = gitmerge.merges_naming(selectors.project_repo(project), [str(ticket.pk) for ticket in tickets])
-        except GitError as exc:
+            pushed = repos.merges_naming(repos.project_repo(project), [str(ticket.pk) for ticket in tickets])
+        except repos.GitError as exc:
             log.warning("cannot check project %s's merges: %s", project.name, exc)
             continue
         for ticket in tickets:

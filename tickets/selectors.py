@@ -1,11 +1,9 @@
 """Reads of projects and tickets, and the filters the API and admin share."""
 import django_filters
 from django import forms
-from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 
-from lib.gitrepo import ProjectRepo
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
 
@@ -145,12 +143,6 @@ def known_rows(queryset: QuerySet, rows: list) -> QuerySet:
 
 def project_list() -> QuerySet[Project]:
     return Project.objects.all()
-
-
-def project_repo(project: Project) -> ProjectRepo:
-    """The project's cached clone and worktrees under FACTORY_DATA_DIR."""
-    return ProjectRepo(data_dir=settings.FACTORY_DATA_DIR, name=project.name, url=project.repo_url,
-                       default_branch=project.default_branch, spares=settings.FACTORY_WARM_WORKTREES)
 
 
 def only_project() -> Project | None:

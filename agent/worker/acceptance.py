@@ -12,8 +12,8 @@ from pathlib import Path
 from agent.errors import TicketProblem
 from agent.testruns.suite import TestSetup, is_test_file, outcomes_on_base, scoped_command
 from agent.testruns.verdict import idle_tests, test_file
-from lib.gitrepo import ProjectRepo
 from lib.paths import resolved_inside
+from tickets.repos import ProjectRepo
 
 
 def check_they_fail_on_base(*, repo: ProjectRepo, base: str, branch: str, setup: TestSetup,

@@ -23,9 +23,8 @@ from agent.testruns.deps import Dependencies
 from agent.testruns.parsing_base import safe_strings
 from agent.testruns.suite import Run, TestSetup, run_once
 from agent.testruns.verdict import trace_locations
-from lib.gitrepo import ProjectRepo
 from tickets.models import Project
-from tickets.selectors import project_repo
+from tickets.repos import ProjectRepo, project_repo
 
 log = logging.getLogger(__name__)
 NOT_RUNNABLE_EXIT_CODES = (126, 127)  # the shell could not find or execute the command

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from lib.gitrepo import ProjectRepo
+from tickets.repos import ProjectRepo
 
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 # What git, Python and the shell print when a write found no room.

@@ -11,7 +11,7 @@ from pathlib import Path
 from agent.core.edits import choose_format
 from agent.core.prompting import PromptInputs, TicketBrief, build_prompt
 from tickets.models import Ticket
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 
 SYSTEM_PROMPT_PATH = Path(__file__).resolve().parent.parent / "prompts" / "implementer.md"  # as runner's
 MAX_READ_BYTES = 64 * 1024 * 1024  # a file bigger than this cannot fit any context: its first bytes tell as much

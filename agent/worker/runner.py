@@ -30,11 +30,12 @@ from agent.testruns.verdict import looks_like_test_path
 from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
-from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
+from lib.gitrepo import GitError, branch_name_for, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import Ticket, TicketAttempt, TicketEvent
-from tickets.selectors import project_repo, run_attempts
+from tickets.repos import ProjectRepo, project_repo
+from tickets.selectors import run_attempts
 from tickets.states import State, TransitionError
 
 log = logging.getLogger(__name__)

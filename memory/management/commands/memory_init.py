@@ -1,11 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from lib.gitrepo import GitError
 from memory import services
 from memory.index import IndexUnavailable
 from memory.initial import repository_chunks
 from tickets.models import Project
-from tickets.selectors import project_repo
+from tickets.repos import GitError, project_repo
 
 
 class Command(BaseCommand):
