@@ -93,7 +93,7 @@ def complete_ticket(*, ticket: Ticket, tests: dict, code: dict) -> Ticket:
 
 def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: dict | None = None) -> Ticket:
     error = " ".join(cleaned(error).split())  # one line, whatever git or a test runner printed
-    fields = {"error_mensaje": error[:2000]}
+    fields: dict[str, object] = {"error_mensaje": error[:2000]}
     if tests is not None:
         fields["tests_resultado"] = cleaned(tests)
     if code is not None:

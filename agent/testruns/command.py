@@ -7,8 +7,9 @@ agent.testruns.runner, then the system's), under the kernel caps of agent.testru
 and, unless FACTORY_SANDBOX=off, inside the sandbox. Its output is streamed
 through a pipe read against the time limit: at most FACTORY_TEST_OUTPUT_MB is
 kept (its head and its tail, the middle cut with a note), nothing on disk, and
-any bytes become safe text (invalid UTF-8 replaced, NUL written as \\x00) before
-anything parses or stores them. At the limit, or when the command ends, the
+any bytes become safe text (lib.safetext.replaced: invalid UTF-8 replaced, NUL
+written as \\x00) before anything parses or stores them; that text is held to the
+same cap in characters (NUL-heavy output would otherwise be four times it). At the limit, or when the command ends, the
 whole process group and the run's cgroup are killed, daemons included; a daemon
 still holding the pipe then is not waited for.
 """
@@ -29,7 +30,6 @@ from pathlib import Path
 
 from agent.testruns.confine import MB, RunGroup
 from agent.testruns.parsing import parse_test_output
-from agent.testruns.parsing_base import safe_text
 from agent.testruns.runner import DEFAULT_RUNNERS_DIR, python_runner
 from agent.testruns.sandbox import (
     PROJECT_DIR,
@@ -40,6 +40,7 @@ from agent.testruns.sandbox import (
     bwrap_argv,
     check_unsandboxed_allowed,
 )
+from lib.safetext import replaced
 
 # Where a run's report folder appears inside the sandbox.
 REPORT_DIR_INSIDE = "/factory-report"
@@ -148,7 +149,7 @@ def result_of(done: Execution, *, command: str, timeout: float) -> dict:
     if timed_out:
         notes.append(f"[factory] killed after the {timeout:.0f} s limit (FACTORY_TEST_TIMEOUT={timeout:.0f})")
     text = done.text + "".join(f"\n{note}\n" for note in notes)
-    result = parse_test_output(output=text, exit_code=done.exit_code, command=safe_text(command),
+    result = parse_test_output(output=text, exit_code=done.exit_code, command=replaced(command),
                                duration_s=round(done.seconds, 3), timed_out=timed_out)
     result["timeout_s"] = timeout
     result["cancelled"] = done.stopped == CANCELLED
@@ -191,13 +192,19 @@ def execute(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str], 
             os.close(read_end)
     finally:
         group.close()
-    return Execution(text=output.text(), exit_code=process.returncode, stopped=stopped,
+    text = output.text()
+    return Execution(text=text, exit_code=process.returncode, stopped=stopped,
                      seconds=time.monotonic() - started, limits=limits,
-                     output_cut=output.cut_message(caps.output_mb) if output.omitted else "")
+                     output_cut=output.cut_message(caps.output_mb) if output.omitted or output.text_cut else "")
 
 
 class CappedOutput:
-    """At most `limit` bytes of a stream: its first half and its last half, and how much was cut between."""
+    """At most `limit` bytes of a stream: its first half and its last half, and how much was cut between.
+
+    As text it stays within `limit` characters too: a NUL byte becomes the four characters \\x00, so the text of
+    NUL-heavy output would be up to four times the cap (and every parser would read all of it). text() cuts it
+    the same way, keeping the head and the tail.
+    """
 
     def __init__(self, *, limit: int):
         self.half = max(1, limit // 2)
@@ -205,6 +212,7 @@ class CappedOutput:
         self.tail: deque[bytes] = deque()
         self.tail_size = 0
         self.total = 0
+        self.text_cut = 0  # characters text() left out beyond the omitted bytes
 
     def add(self, chunk: bytes) -> None:
         self.total += len(chunk)
@@ -227,14 +235,31 @@ class CappedOutput:
         return self.total - len(self.head) - len(self.tail_bytes())
 
     def cut_message(self, limit_mb: int) -> str:
-        return (f"the tests wrote {self.total / MB:.0f} MB of output, more than {limit_mb} MB "
+        if self.omitted:
+            return (f"the tests wrote {self.total / MB:.0f} MB of output, more than {limit_mb} MB "
+                    f"(FACTORY_TEST_OUTPUT_MB); the middle was cut")
+        return (f"the tests' output, with each NUL byte written as \\x00, came to more than {limit_mb} MB of text "
                 f"(FACTORY_TEST_OUTPUT_MB); the middle was cut")
 
     def text(self) -> str:
-        head, tail = safe_text(bytes(self.head)), safe_text(self.tail_bytes())
+        """The kept bytes as safe text, within the cap; sets text_cut (read by cut_message's caller)."""
+        head, tail = replaced(bytes(self.head)), replaced(self.tail_bytes())
         if not self.omitted:
-            return head + tail
-        return f"{head}\n[factory] {self.omitted} bytes of output omitted\n{tail}"
+            head = tail = head + tail  # the whole stream: only its text can be over the cap
+            if len(head) <= 2 * self.half:
+                self.text_cut = 0
+                return head
+            self.text_cut = len(head) - 2 * self.half
+        else:
+            self.text_cut = max(0, len(head) - self.half) + max(0, len(tail) - self.half)
+        return f"{head[:self.half]}\n[factory] {self.omission()}\n{tail[-self.half:]}"
+
+    def omission(self) -> str:
+        parts = [f"{self.omitted} bytes of output omitted"] if self.omitted else []
+        if self.text_cut:
+            parts.append(f"{self.text_cut} characters of its text omitted (NUL bytes written as \\x00 made it "
+                         "longer than the cap)")
+        return "; ".join(parts)
 
 
 def widen(pipe_end: int) -> None:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
-
-Shaped = TypeVar("Shaped")
 
 OUTPUT_TAIL_CHARS = 4000
 SECTION_TAIL_LINES = 25
@@ -73,25 +70,3 @@ def head_lines(lines: list[str], limit: int = DETAIL_MAX_LINES) -> str:
     text = "\n".join(line[indent:] for line in kept).rstrip()
     return text + ("\n..." if len(lines) > limit else "")
 
-
-def safe_text(data: bytes | str) -> str:
-    """Any bytes as text PostgreSQL and the pages take: invalid UTF-8 and lone surrogates replaced, NUL as \\x00."""
-    if isinstance(data, str):
-        data = data.encode("utf-8", "replace")
-    return data.decode("utf-8", "replace").replace("\x00", "\\x00")
-
-
-def safe_strings(value: Shaped) -> Shaped:
-    """`value` (a result: dicts, lists, strings) with every string, keys included, made safe_text; the same shape
-    (a tuple comes back as a list, as JSON would have it)."""
-    return cast(Shaped, _safe(value))
-
-
-def _safe(value: object) -> object:
-    if isinstance(value, str):
-        return safe_text(value)
-    if isinstance(value, dict):
-        return {_safe(key): _safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_safe(item) for item in value]
-    return value

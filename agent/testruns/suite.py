@@ -20,7 +20,6 @@ from pathlib import Path, PurePosixPath
 
 from agent.testruns.command import run_command
 from agent.testruns.deps import Dependencies
-from agent.testruns.parsing_base import safe_strings
 from agent.testruns.reports import (
     INJECTED_ENV,
     JEST_RELATED_ENV,
@@ -32,6 +31,7 @@ from agent.testruns.reports import (
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
 from lib.paths import resolved_inside
+from lib.safetext import cleaned, replaced
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
@@ -109,7 +109,7 @@ class JudgedRuns:
         result["duration_s"] = round(sum(run.result.get("duration_s") or 0 for run in (self.scoped, self.full)
                                          if run is not None), 3)
         result["notes"] = self.notes
-        return safe_strings(result)  # a report's test names are the tests' own bytes too
+        return cleaned(result, form=replaced)  # a report's test names are the tests' own bytes too
 
 
 def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = "",

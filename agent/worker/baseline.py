@@ -20,9 +20,9 @@ from agent.defaults import dependencies_for, sandbox_policy
 from agent.errors import ProjectProblem
 from agent.models import TestBaseline
 from agent.testruns.deps import Dependencies
-from agent.testruns.parsing_base import safe_strings
 from agent.testruns.suite import Run, TestSetup, run_once
 from agent.testruns.verdict import trace_locations
+from lib.safetext import cleaned, replaced
 from tickets.models import Project
 from tickets.repos import ProjectRepo, project_repo
 
@@ -86,8 +86,8 @@ MAX_TRACED_FAILURES, MAX_TRACE_PLACES = 2000, 30
 def traces_of(run: Run) -> dict[str, list[str]]:
     """Where each base failure ran through ("path:line"): a failure through code a ticket changes is its own."""
     failing = [case for case in run.report.cases.values() if case.failing] if run.report else []
-    return safe_strings({case.id: trace_locations(case.message)[:MAX_TRACE_PLACES]
-                         for case in failing[:MAX_TRACED_FAILURES]})
+    return cleaned({case.id: trace_locations(case.message)[:MAX_TRACE_PLACES]
+                    for case in failing[:MAX_TRACED_FAILURES]}, form=replaced)
 
 
 def failure_traces(known: TestBaseline) -> dict[str, list[str]]:
@@ -106,7 +106,7 @@ def record(*, project: Project, commit: str, run: Run) -> TestBaseline:
             return TestBaseline.objects.create(
                 project=project, commit=commit, command=project.test_command,
                 report=run.report.kind if run.report else "console",
-                outcomes=safe_strings(run.report.outcomes()) if run.report else None, summary=summary)
+                outcomes=cleaned(run.report.outcomes(), form=replaced) if run.report else None, summary=summary)
     except IntegrityError:  # another host computed it meanwhile: theirs is as good
         theirs = find(project=project, commit=commit)
         if theirs is None:
