@@ -8,7 +8,7 @@ from django.dispatch import Signal
 
 # A ticket changed. kwargs: ticket (Ticket), event (str: created, started, attempt_finished, completed,
 # failed, merged, changes_requested, cancelled, requeued), data (dict), from_state (the state it left, or "").
-# Webhooks and the agent listen.
+# Webhooks, the agent and tickets.repos (which recycles a merged or cancelled ticket's worktree) listen.
 ticket_event = Signal()
 
 # A ticket may be run now (created, sent back, or its last dependency merged). kwargs: ticket_id (str),
