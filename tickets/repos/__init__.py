@@ -10,7 +10,8 @@ admin and API through them, memory_init and factory_bench all start from `projec
 - pool: a merged or cancelled ticket's checkout recycled as a spare, the pool refilled (FACTORY_WARM_WORKTREES).
 
 Beneath it, lib.gitrepo and lib.gitmerge are plain git on one repository or worktree; nothing else builds a
-ProjectRepo or touches the clones and worktrees folders (.importlinter keeps the modules inside private).
+ProjectRepo or touches the clones and worktrees folders outside tests (.importlinter keeps the modules
+inside private).
 """
 from lib.gitmerge import TICKET_TRAILER, MergeOutcome
 from lib.gitrepo import GitError

@@ -27,7 +27,6 @@ def spare_name() -> str:
     return f"{CLEAN}{uuid.uuid4().hex[:8]}"
 
 
-
 class ProjectRepo:
     """The cached bare clone of one project, and the worktrees made from it."""
 
