@@ -9,9 +9,9 @@ of two forms, each kept where it is because stored rows already hold it:
   (agent.services). A path or a diff line stays readable byte for byte; the exact bytes stay in git, where the
   raw diff download reads them.
 - replaced, U+FFFD (replaced): what a test run printed and the test names and messages its reports hold
-  (agent.testruns.command, .suite, agent.worker.baseline). Baselines stored by earlier runs key their outcomes by
-  these test names, so the verdict matches a test named with invalid bytes only in this form; and in the
-  model's next prompt a U+FFFD cannot be mistaken for source text to copy.
+  (agent.testruns.command, .suite, agent.worker.baseline). Stored baselines key their outcomes by these test names
+  and stored results show them so: another form would make such a test look new beside an older baseline. In
+  the model's next prompt a U+FFFD cannot be mistaken for source text to copy either.
 
 cleaned() walks a result (dicts, lists, strings) in either form. clean() leaves replaced text as it is, so a run's
 result passes through the attempt's storage unchanged.
