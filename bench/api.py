@@ -38,12 +38,12 @@ def fill(project, *, first: int, count: int) -> None:
             """
             INSERT INTO dev_tickets (id, project_id, titulo, descripcion, tipo, prioridad, archivos_modificar,
                 archivos_referencia, patrones_obligatorios, contexto_cipher, tests_requeridos, estado, intentos,
-                creado_en, idempotency_hash)
+                creado_en, idempotency_hash, tests_codigo)
             SELECT gen_random_uuid(), %s, 'Ticket ' || n || ' endpoint facturas pdf',
                 repeat('Endpoint que genera PDF de factura usando pdfkit. ', 3), 'feature', 1 + n %% 5,
                 ARRAY['backend/app/x.js'], ARRAY[]::text[], ARRAY[]::text[], '', ARRAY['200 con PDF'],
                 (ARRAY['merged','merged','merged','merged','merged','merged','completed','failed','pending',
-                       'cancelled'])[1 + n %% 10], 1, now() - (n || ' seconds')::interval, ''
+                       'cancelled'])[1 + n %% 10], 1, now() - (n || ' seconds')::interval, '', '{}'::jsonb
             FROM generate_series(%s, %s) AS n
             """,
             [project.pk, first + 1, first + count],
