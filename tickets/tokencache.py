@@ -41,8 +41,8 @@ class Snapshot:
         self.generation, self.stamp = _generation[0], current_stamp()
 
 
-def stamp_path() -> Path:
-    return Path(settings.FACTORY_DATA_DIR) / STAMP_NAME
+def stamp_path() -> str:
+    return os.path.join(settings.FACTORY_DATA_DIR, STAMP_NAME)  # no Path built per request
 
 
 def current_stamp() -> tuple[int, int, int] | None:
@@ -95,7 +95,7 @@ def forget_all(**_signal_kwargs: Any) -> None:
 
 
 def bump_stamp() -> None:
-    path = stamp_path()
+    path = Path(stamp_path())
     fresh = path.with_name(f"{STAMP_NAME}.{os.getpid()}.{threading.get_ident()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
