@@ -12,7 +12,7 @@ its own database `factory_bench_api`, so it never touches your data.
    creation event, agent queue entry) in one transaction; a second line compares with the ticket's INSERT
    alone. Ratios are p50 over p50. Measured on --small tickets, then the list again after filling up to
    --large, to show the list does not grow with the table.
-2. Load (bench/api_load.py): a real gunicorn on loopback, as `make run` starts it, and --clients concurrent
+2. Load (bench/api_load.py): the real web server on loopback (waitress, as `make run` starts it), and --clients concurrent
    HTTP clients each sending its share of --load ticket POSTs and --load memory POSTs: errors, latency beside
    the bare POST under the same load, and the peak of database connections beside the pool's budget.
 """
