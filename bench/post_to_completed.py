@@ -8,8 +8,7 @@ function and a test file for it. Each figure is the time from the API's POST to 
 (branch pushed). Its floor, timed just before it so both see the same load: a shell script cloning the
 remote, writing the same two files, running the same test command with the same minimal runner (outside the
 sandbox), committing and pushing a branch. Median of --tickets pairs (the first ticket, which clones the
-repository and starts the model probe, is left out). Then the phases the agent recorded for the slowest
-ticket (its attempt's model and test seconds, and its events).
+repository and starts the model probe, is left out). Then, per ticket, the phases the agent recorded.
 Needs DATABASE_URL like the other benchmarks; uses its own database `factory_bench_post`.
 """
 import argparse
@@ -97,11 +96,19 @@ def ticket_seconds(api, *, project_name: str, index: int) -> tuple[float, object
 
 
 def phases(ticket) -> str:
+    """Where the ticket's time went, from what the agent recorded: pick-up, before the first attempt, each
+    attempt (its model and test seconds), and after the last one (commit, push, memory, the state change)."""
+    created = ticket.creado_en.timestamp()
     attempts = list(ticket.attempts.order_by("number"))
-    parts = [f"attempt {a.number}: model {a.model_seconds or 0:.2f} s, tests {a.test_seconds or 0:.2f} s, "
-             f"whole {a.total_seconds or 0:.2f} s" for a in attempts]
-    started = ticket.iniciado_en.timestamp() - ticket.creado_en.timestamp()
-    return f"created -> started {started:.2f} s; " + "; ".join(parts)
+    parts = [f"picked up after {ticket.iniciado_en.timestamp() - created:.2f} s"]
+    if attempts:
+        parts.append(f"first attempt started after {attempts[0].started_at.timestamp() - ticket.iniciado_en.timestamp():.2f} s")
+    for attempt in attempts:
+        parts.append(f"attempt {attempt.number}: {attempt.total_seconds or 0:.2f} s (model {attempt.model_seconds or 0:.2f} s, "
+                     f"tests {attempt.test_seconds or 0:.2f} s)")
+    if attempts and attempts[-1].finished_at:
+        parts.append(f"completed {ticket.completado_en.timestamp() - attempts[-1].finished_at.timestamp():.2f} s after it")
+    return "; ".join(parts)
 
 
 def run(tickets: int, root: Path) -> None:
@@ -136,8 +143,8 @@ def run(tickets: int, root: Path) -> None:
     p50, floor = _django.percentile(walls, 0.5), _django.percentile(floors, 0.5)
     print(f"POST -> completed, instant model        p50 {p50:5.2f} s beside the bare shell's {floor:5.2f} s: "
           f"{p50 / floor:4.2f}x (target <= {TARGET}x: {'met' if p50 <= TARGET * floor else 'MISSED'})")
-    slowest = done[walls.index(max(walls))]
-    print(f"  slowest ticket: {phases(slowest)}")
+    for index, ticket in enumerate(done, start=1):
+        print(f"  ticket {index}: {phases(ticket)}")
 
 
 def main() -> None:
