@@ -62,6 +62,8 @@ def measure(base: str, token: str, *, size: int, requests: int, clients: int, se
     print(f"{'':>17} {clients} clients {rate['api']:7.1f}/s beside the floor's {rate['floor']:7.1f}/s: "
           f"{rate['api'] / rate['floor']:5.2f}x (target >= {THROUGHPUT_TARGET}x: "
           f"{'met' if rate['api'] >= THROUGHPUT_TARGET * rate['floor'] else 'MISSED'}); {len(errors)} errors")
+    for error in errors[:3]:
+        print(f"{'':>17} error: {error}")
 
 
 def run(arguments: argparse.Namespace) -> None:
