@@ -106,8 +106,8 @@ def throughput(base: str, token: str | None, *, clients_count: int, seconds: flo
     p50 latency and errors."""
     latencies: list[float] = []
     errors: list[str] = []
-    deadline = time.perf_counter() + seconds
     connections = clients(base, token, clients_count)
+    deadline = time.perf_counter() + seconds  # after the clients exist: making 16 took seconds on a loaded machine
 
     def client(http: httpx.Client, number: int) -> None:
         n = number

@@ -12,7 +12,7 @@ its own database `factory_bench_api`, so it never touches your data.
    creation event, agent queue entry) in one transaction; a second line compares with the ticket's INSERT
    alone. Ratios are p50 over p50. Measured on --small tickets, then the list again after filling up to
    --large, to show the list does not grow with the table.
-2. Load (bench/api_load.py): a real gunicorn on loopback, as `make run` starts it, and --clients concurrent
+2. Load (bench/api_load.py): the real web server on loopback (waitress, as `make run` starts it), and --clients concurrent
    HTTP clients each sending its share of --load ticket POSTs and --load memory POSTs: errors, latency beside
    the bare POST under the same load, and the peak of database connections beside the pool's budget.
 """
@@ -38,12 +38,12 @@ def fill(project, *, first: int, count: int) -> None:
             """
             INSERT INTO dev_tickets (id, project_id, titulo, descripcion, tipo, prioridad, archivos_modificar,
                 archivos_referencia, patrones_obligatorios, contexto_cipher, tests_requeridos, estado, intentos,
-                creado_en, idempotency_hash)
+                creado_en, idempotency_hash, tests_codigo)
             SELECT gen_random_uuid(), %s, 'Ticket ' || n || ' endpoint facturas pdf',
                 repeat('Endpoint que genera PDF de factura usando pdfkit. ', 3), 'feature', 1 + n %% 5,
                 ARRAY['backend/app/x.js'], ARRAY[]::text[], ARRAY[]::text[], '', ARRAY['200 con PDF'],
                 (ARRAY['merged','merged','merged','merged','merged','merged','completed','failed','pending',
-                       'cancelled'])[1 + n %% 10], 1, now() - (n || ' seconds')::interval, ''
+                       'cancelled'])[1 + n %% 10], 1, now() - (n || ' seconds')::interval, '', '{}'::jsonb
             FROM generate_series(%s, %s) AS n
             """,
             [project.pk, first + 1, first + count],

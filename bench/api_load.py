@@ -1,28 +1,24 @@
-"""Load part of bench/api.py: a real gunicorn on loopback, concurrent clients, errors and database connections.
+"""Load part of bench/api.py: the real web server on loopback, concurrent clients, errors and database connections.
 
-gunicorn runs as `make run` starts it (factory_site/gunicorn_conf.py: FACTORY_WEB_WORKERS processes of 4
-threads, here 2), on the benchmark's database, with a fake Ollama for the memory's embeddings. --clients
+The server runs as `make run` starts it (factory_site/serve.py: waitress in one process of FACTORY_WEB_THREADS
+threads, through bench/_server.py), on the benchmark's database, with a fake Ollama for the memory's embeddings. --clients
 threads share --load ticket POSTs, then --load memory POSTs, then as many POSTs to the bare floor view, each
 phase bounded by --load-timeout seconds. A thread samples pg_stat_activity all along: the peak of the
-server's connections to the database, beside the pool's budget (workers x FACTORY_DB_POOL_MAX).
+server's connections to the database, beside the pool's budget (FACTORY_DB_POOL_MAX: one process).
 """
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import _django
+import _server
 import httpx
 import psycopg
-from _server import database_url, free_port
 
 from tests.fake_ollama import FakeOllama, _Handler
 
-WEB_WORKERS = 2
 SERVER_NAME = "factory-bench-load"  # the server's connections, told apart from this process's own
 
 
@@ -48,26 +44,6 @@ class ConnectionSampler(threading.Thread):
                                      "application_name = %s", [self.database, SERVER_NAME]).fetchone()[0]
                 self.peak = max(self.peak, count)
                 time.sleep(0.05)
-
-
-def start_server(*, url: str, port: int, ollama: str, data_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": url, "FACTORY_BIND": f"127.0.0.1:{port}", "FACTORY_WEB_WORKERS":
-           str(WEB_WORKERS), "OLLAMA_HOST": ollama, "FACTORY_DATA_DIR": data_dir, "FACTORY_LOG_LEVEL": "WARNING",
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "PYTHONPATH": f"{_django.ROOT}:{_django.ROOT / 'bench'}"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--config",
-                               "python:factory_site.gunicorn_conf", "_floors_wsgi:application"],
-                              cwd=_django.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/schema/", timeout=2)
-            return server
-        except httpx.HTTPError:
-            if server.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {server.stderr.read()[-2000:]}") from None
-            time.sleep(0.3)
-    server.terminate()
-    raise RuntimeError("gunicorn did not answer within 60 s")
 
 
 def hammer(base: str, path: str, bodies, *, total: int, clients: int, token: str | None,
@@ -120,12 +96,12 @@ def run(*, project, writes: int, clients: int, timeout_s: float) -> None:
     from rest_framework.authtoken.models import Token
 
     db = settings.DATABASES["default"]
-    url = database_url(db)
+    url = _server.database_url(db)
     token = Token.objects.get(user__username="bench-architect").key
-    port = free_port()
     pool_max = settings.FACTORY_DB_POOL_MAX if settings.FACTORY_DB_POOL else "unpooled"
-    print(f"\nLoad: gunicorn on 127.0.0.1:{port}, {WEB_WORKERS} workers x 4 threads, pool max {pool_max} per "
-          f"process; {clients} clients; each phase stops after {timeout_s:.0f} s")
+    threads = os.environ.get("FACTORY_WEB_THREADS", "4")
+    print(f"\nLoad: waitress as `make run` starts it (one process, {threads} threads), pool "
+          f"max {pool_max}; {clients} clients; each phase stops after {timeout_s:.0f} s")
 
     def ticket(client: int, index: int) -> dict:
         return {"titulo": f"Load ticket {index} from client {client}", "descripcion": "Under load.",
@@ -137,26 +113,24 @@ def run(*, project, writes: int, clients: int, timeout_s: float) -> None:
 
     with tempfile.TemporaryDirectory(prefix="api-load-") as data_dir, FakeOllama() as fake:
         fake._server.RequestHandlerClass = NoDelayHandler
-        server = start_server(url=f"{url}?application_name={SERVER_NAME}", port=port, ollama=fake.url, data_dir=data_dir)
-        sampler = ConnectionSampler(url, db["NAME"])
-        sampler.start()
-        base = f"http://127.0.0.1:{port}"
-        try:
-            tickets = hammer(base, "/api/factory/tickets", ticket, total=writes, clients=clients, token=token,
-                             timeout_s=timeout_s)
-            memories = hammer(base, "/api/factory/memory", memory, total=writes, clients=clients, token=token,
-                              timeout_s=timeout_s)
-            floor = hammer(base, f"/bench/floor/projects/{project.pk}/tickets", ticket, total=writes,
-                           clients=clients, token=None, timeout_s=timeout_s)
-        finally:
-            sampler.stop.set()
-            sampler.join()
-            server.terminate()
-            server.wait(timeout=30)
+        with _server.started(database=f"{url}?application_name={SERVER_NAME}", ollama=fake.url,
+                             data_dir=data_dir) as (base, _):
+            sampler = ConnectionSampler(url, db["NAME"])
+            sampler.start()
+            try:
+                tickets = hammer(base, "/api/factory/tickets", ticket, total=writes, clients=clients, token=token,
+                                 timeout_s=timeout_s)
+                memories = hammer(base, "/api/factory/memory", memory, total=writes, clients=clients, token=token,
+                                  timeout_s=timeout_s)
+                floor = hammer(base, f"/bench/floor/projects/{project.pk}/tickets", ticket, total=writes,
+                               clients=clients, token=None, timeout_s=timeout_s)
+            finally:
+                sampler.stop.set()
+                sampler.join()
         report("POST /api/factory/tickets under load", tickets, floor)
         report("POST /api/factory/memory under load", memories, floor)
         report("POST bare floor view under load", floor)
-        budget = WEB_WORKERS * pool_max if isinstance(pool_max, int) else "-"
+        budget = pool_max if isinstance(pool_max, int) else "-"
         print(f"{'database connections of the server':<40} peak {sampler.peak} (pool budget {budget}; the "
               f"server allows {max_connections(url)})")
 

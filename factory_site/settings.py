@@ -202,6 +202,10 @@ DATABASES = {
 }
 # Rows a paginated list counts exactly; past it `count` is the planner's estimate (restkit/pagination.py).
 FACTORY_API_EXACT_COUNT_LIMIT = env_int("FACTORY_API_EXACT_COUNT_LIMIT", 5_000, minimum=1)
+# API tokens whose user and roles a process remembers (tickets/tokencache.py); 0 asks the database every time.
+FACTORY_TOKEN_CACHE_SIZE = env_int("FACTORY_TOKEN_CACHE_SIZE", 1024, minimum=0, maximum=1_000_000)
+# Seconds an entry lives: the bound on seeing a change made around Django (raw SQL) or on another machine.
+FACTORY_TOKEN_CACHE_SECONDS = env_float("FACTORY_TOKEN_CACHE_SECONDS", 30.0, minimum=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

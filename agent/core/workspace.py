@@ -8,12 +8,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from agent.core.baserun import BaseRun
 from agent.core.codemap import build_context_map
 from agent.core.content import SizeLimits, refuse_unfit
 from agent.core.edits import ApplyResult, EditFailure, apply_edits
 from agent.core.syntax import check_syntax
 from agent.testruns.required import RequiredTests, changed_tests, read_required
-from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, outcomes_on_base, run_for_verdict
+from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, run_for_verdict
 from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
 from lib.paths import resolved_inside
@@ -157,32 +158,47 @@ class GitWorkspace:
                           required=self.required_tests, ticket_files=frozenset(self.ticket_files),
                           changed_lines=base_lines_changed(self.root, self.base, self.current_tree()),
                           base_traces=self.baseline.traces, must_run=self.required.must_run)
+        early = self.start_base_run(changed)
         try:
             result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()
             touched = self.required_changes(changed)
             if touched:
                 result["required_changed"] = touched  # first on the review page: the contract itself moved
-            result = self.bite_check(result, changed=changed, cancel=cancel)
+            result = self.bite_check(result, changed=changed, early=early)
             return refused_after_tests(result, refuse_unfit(root=self.root, paths=self.written, limits=self.limits))
         finally:
+            if early is not None:
+                early.stop()
             self.notice_rewrites()
 
-    def bite_check(self, result: dict[str, Any], *, changed: list[str], cancel: threading.Event | None) -> dict[str, Any]:
-        """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
-        not test the change. Listed on the review page; when none of them fails there, the attempt fails and
-        they are fed back."""
-        verdict = result.get("verdict") or {}
-        if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
-            return result
+    def bite_files(self, changed: list[str]) -> tuple[list[str], list[str]]:
+        """(the attempt's new and changed test files, the conftest.py files it wrote): what runs on the base."""
         test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()
                       and path not in self.architect_tests]  # those were checked to fail on the base already
+        helpers = [path for path in changed if CONFTEST.search(path) and (self.root / path).is_file()]
+        return test_files, helpers
+
+    def start_base_run(self, changed: list[str]) -> BaseRun | None:
+        """The bite check's run on the base, started beside the attempt's own run instead of after it: the two
+        sandboxes start up at once (most of a small suite's time). Stopped unused when the attempt fails."""
+        test_files, helpers = self.bite_files(changed)
+        if self.scratch is None or self.baseline.outcomes is None or not test_files:
+            return None
+        return BaseRun(scratch=self.scratch, base=self.base, tests=self.tests, worktree=self.root,
+                       files=[*helpers, *test_files])
+
+    def bite_check(self, result: dict[str, Any], *, changed: list[str], early: BaseRun | None) -> dict[str, Any]:
+        """A green attempt's new and changed tests, run on the base commit's code (by `early`, started with the
+        attempt's run): those that pass there too do not test the change. Listed on the review page; when none
+        of them fails there, the attempt fails and they are fed back."""
+        verdict = result.get("verdict") or {}
+        if not result.get("success") or verdict.get("basis") != "baseline" or early is None:
+            return result
+        test_files, _ = self.bite_files(changed)
         wanted = self.new_and_changed_tests(verdict, test_files)
         if not wanted:
             return result
-        helpers = [path for path in changed if CONFTEST.search(path) and (self.root / path).is_file()]
-        with self.scratch(self.base) as base_tree:
-            outcomes = outcomes_on_base(self.tests, base_tree=base_tree, worktree=self.root,
-                                        files=[*helpers, *test_files], cancel=cancel)
+        outcomes = early.outcomes()
         if outcomes is None:
             return {**result, "notes": [*result.get("notes", []), "the new tests could not be run on the base "
                                         "commit alone (this runner cannot run single files), so whether they test "
@@ -365,3 +381,4 @@ def compact_tree(files: list[str], *, max_lines: int) -> str:
     if len(lines) > max_lines:
         lines = lines[:max_lines] + [f"... and {len(lines) - max_lines} more entries"]
     return "\n".join(lines)
+
