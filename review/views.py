@@ -19,11 +19,9 @@ from lib.outcomes import Outcome
 from lib.testresults import format_seconds, test_view
 from tickets import changes, roles, selectors
 from tickets import decisions as review
-from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 
-# How the agent starts error_mensaje when the project, not the model, must be fixed (agent.worker.runner).
-PROJECT_PROBLEM = "Fix the project:"
 # Applied files listed per attempt; an answer may write 10,000 (the diff lists them all).
 EDITS_SHOWN = 100
 # States in which the agent will change the ticket by itself: the page watches for that.
@@ -235,7 +233,7 @@ def available_actions(ticket: Ticket) -> dict[str, bool]:
 
 def project_problem(ticket: Ticket) -> bool:
     """The run failed for a reason the project must fix: the model is not to blame, so no comment for it."""
-    return ticket.estado == State.FAILED and (ticket.error_mensaje or "").startswith(PROJECT_PROBLEM)
+    return ticket.estado == State.FAILED and ticket.failure_kind == FailureKind.PROJECT
 
 
 def merge_commit(ticket: Ticket, events: list[TicketEvent]) -> str:

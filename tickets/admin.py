@@ -221,7 +221,7 @@ class StillEditableForm(forms.ModelForm):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ["titulo", "estado", "prioridad", "project", "intentos", "age", "review_link"]
-    list_filter = ["estado", "prioridad", "tipo", "project"]
+    list_filter = ["estado", "failure_kind", "prioridad", "tipo", "project"]
     search_fields = ["titulo", "descripcion", "id"]
     date_hierarchy = "creado_en"
     list_select_related = ["project"]
@@ -232,14 +232,14 @@ class TicketAdmin(admin.ModelAdmin):
         (None, {"fields": ["project", "titulo", "descripcion", "tipo", "prioridad", "depende_de"]}),
         ("For the implementer", {"fields": ["archivos_modificar", "archivos_referencia", "patrones_obligatorios",
                                             "contexto_cipher", "tests_requeridos", "tests_codigo"]}),
-        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "created",
-                              "started", "finished"]}),
+        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "failure_kind",
+                              "created", "started", "finished"]}),
         # Shown readable below the fields (diff, test table); the stored JSON stays at hand, folded.
         ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"],
                                    "classes": ["collapse"]}),
     ]
-    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "created", "started", "finished",
-                       "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]
+    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "failure_kind", "created", "started",
+                       "finished", "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if isinstance(db_field, ArrayField):

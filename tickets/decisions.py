@@ -196,7 +196,7 @@ def request_changes(*, ticket: Ticket, user: User, comment: str, rebase: bool = 
                               data={"feedback": True, "rebase": rebase})
         updated = services.transition(ticket=locked, to=State.CHANGES_REQUESTED, actor=user,
                                       message="Changes requested.", data={"comment": comment, "rebase": rebase},
-                                      fields={"error_mensaje": None})
+                                      fields=dict(services.NO_FAILURE))
     lesson = comment if lesson is None else lesson.strip()
     if lesson:
         transaction.on_commit(lambda: review_comment.send(sender=Ticket, ticket=updated, comment=lesson,

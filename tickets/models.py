@@ -22,6 +22,23 @@ class EditFormat(models.TextChoices):
     DIFF = "diff", "SEARCH/REPLACE blocks"
 
 
+class FailureKind(models.TextChoices):
+    """Why a ticket failed, or waits, stored beside error_mensaje: readers ask this, never the message's wording.
+
+    Who acts next follows from it: a person fixes the project or the machine, the architect the ticket.
+    """
+
+    NONE = "", "None"
+    PROJECT = "project", "Fix the project"
+    TICKET = "ticket", "Fix the ticket"
+    ATTEMPTS = "attempts", "Tests still failing after the attempts"
+    MODELS = "models", "Every model failed"
+    MODEL_UNAVAILABLE = "model_unavailable", "Model server unreachable or broken"
+    DISK = "disk", "Not enough disk space"
+    INTERRUPTED = "interrupted", "Run interrupted"
+    INTERNAL = "internal", "Internal error in the agent"
+
+
 def validate_model_name(value: str) -> None:
     if not is_model_name(value):
         raise ValidationError(f"{value!r} is not {MODEL_NAME_HELP}.")
@@ -140,6 +157,8 @@ class Ticket(models.Model):
     codigo_generado = models.JSONField(blank=True, null=True)
     tests_resultado = models.JSONField(blank=True, null=True)
     error_mensaje = models.TextField(blank=True, null=True)
+    failure_kind = models.CharField(max_length=20, choices=FailureKind.choices, blank=True, default=FailureKind.NONE,
+                                    help_text="Why the ticket failed or waits (error_mensaje says it in words).")
 
     creado_en = models.DateTimeField(default=timezone.now)
     iniciado_en = models.DateTimeField(blank=True, null=True)

@@ -208,7 +208,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "id", "project", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar",
             "archivos_referencia", "patrones_obligatorios", "contexto_cipher", "tests_requeridos", "tests_codigo",
             "depende_de", "estado", "intentos", "branch_name", "codigo_generado", "tests_resultado",
-            "error_mensaje", "creado_en", "iniciado_en", "completado_en", "links",
+            "error_mensaje", "failure_kind", "creado_en", "iniciado_en", "completado_en", "links",
         ]
         read_only_fields = fields
 
