@@ -4,6 +4,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from agent.models import AgentHealth
+from lib.changerecord import ChangeRecord
 from lib.safetext import cleaned
 from tickets import services as ticket_services
 from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
@@ -84,21 +85,21 @@ def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
     Ticket.objects.filter(pk=attempt.ticket_id, intentos__gt=0).update(intentos=F("intentos") - 1)
 
 
-def complete_ticket(*, ticket: Ticket, tests: dict, code: dict) -> Ticket:
+def complete_ticket(*, ticket: Ticket, tests: dict, code: ChangeRecord) -> Ticket:
     return ticket_services.transition(ticket=ticket, to=State.COMPLETED, actor=AGENT,
                                       message="Tests passed; branch pushed for review.",
-                                      fields={"tests_resultado": cleaned(tests), "codigo_generado": cleaned(code),
+                                      fields={"tests_resultado": cleaned(tests), "codigo_generado": cleaned(code.to_json()),
                                               **ticket_services.NO_FAILURE})
 
 
 def fail_ticket(*, ticket: Ticket, error: str, kind: FailureKind, tests: dict | None = None,
-                code: dict | None = None) -> Ticket:
+                code: ChangeRecord | None = None) -> Ticket:
     error = " ".join(cleaned(error).split())  # one line, whatever git or a test runner printed
     fields: dict[str, object] = {"error_mensaje": error[:2000], "failure_kind": kind}
     if tests is not None:
         fields["tests_resultado"] = cleaned(tests)
     if code is not None:
-        fields["codigo_generado"] = cleaned(code)
+        fields["codigo_generado"] = cleaned(code.to_json())
     return ticket_services.transition(ticket=ticket, to=State.FAILED, actor=AGENT, message=error[:500],
                                       fields=fields)
 

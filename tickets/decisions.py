@@ -58,7 +58,7 @@ def ensure_reviewer(user: User | None) -> None:
 
 def head_of(ticket: Ticket) -> str:
     """The commit the reviewer was shown; a re-run by the agent changes it."""
-    return str((ticket.codigo_generado or {}).get("head") or "")
+    return ticket.change.head
 
 
 def _lock(ticket: Ticket) -> Ticket:

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from lib.changerecord import ChangeRecord
 from lib.languages import BM25_LANGUAGES
 from lib.modelnames import MODEL_NAME_HELP, is_model_name
 from lib.outcomes import CHOICES as OUTCOME_CHOICES
@@ -196,6 +197,17 @@ class Ticket(models.Model):
     @property
     def short_id(self) -> str:
         return str(self.id)[:8]
+
+    @property
+    def change(self) -> ChangeRecord:
+        """codigo_generado read through its schema (lib.changerecord); empty before the agent stored one.
+
+        Read once per stored value: a page asks several times, and a change may list 10,000 files."""
+        stored = self.codigo_generado
+        cached = self.__dict__.get("_change")
+        if cached is None or cached[0] is not stored:
+            cached = self.__dict__["_change"] = (stored, ChangeRecord.from_json(stored))
+        return cached[1]
 
 
 class TicketEvent(models.Model):

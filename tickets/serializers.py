@@ -222,7 +222,7 @@ class TicketSerializer(serializers.ModelSerializer):
     def get_codigo_generado(self, ticket: Ticket) -> dict | None:
         """The change without its diff text: every file (the first 500) with its size and its diff's link."""
         diff_link = ticket_links(ticket, self.context.get("request"))["diff"]
-        return changes.summary(ticket.codigo_generado, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
+        return changes.summary(ticket, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
 
     def get_links(self, ticket: Ticket) -> dict:
         return ticket_links(ticket, self.context.get("request"))

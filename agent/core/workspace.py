@@ -16,6 +16,7 @@ from agent.testruns.required import RequiredTests, changed_tests, read_required
 from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, outcomes_on_base, run_for_verdict
 from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
+from lib.changerecord import FileStat
 from lib.paths import resolved_inside
 
 TREE_MAX_LINES = 150
@@ -267,14 +268,9 @@ class GitWorkspace:
     def bounded_diff(self) -> diffsource.Bounded:
         return diffsource.bounded(self.root, self.base, self.current_tree(), limit=self.diff_limit)
 
-    def stats(self) -> list[dict[str, Any]]:
+    def stats(self) -> list[FileStat]:
         """Every changed file with its line counts, size, and whether it is binary or a link."""
         return diffsource.files(self.root, self.base, self.current_tree())
-
-    def summary(self) -> dict[str, Any]:
-        """What the ticket keeps of the change: a bounded diff and every file; git has the rest."""
-        preview = self.bounded_diff()
-        return {"diff": preview.text, "diff_truncated": preview.truncated, "files": self.stats()}
 
     def commit(self, message: str) -> str | None:
         """Commit what the agent wrote on the worktree's branch; None when that is nothing."""

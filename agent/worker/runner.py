@@ -30,6 +30,7 @@ from agent.testruns.verdict import looks_like_test_path
 from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
+from lib.changerecord import ChangeRecord
 from lib.gitrepo import GitError, ProjectRepo, branch_name_for, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
@@ -263,13 +264,13 @@ def ticket_files(ticket: Ticket) -> tuple[str, ...]:
     return tuple(dict.fromkeys(path.strip().removeprefix("./") for path in listed if path.strip()))
 
 
-def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
-    summary = {**workspace.summary(), "base": workspace.base, "head": head}
-    manifests = deps.changed_manifests([entry["path"] for entry in summary["files"]])
-    if manifests:
-        # Tests ran with the base commit's dependencies: the reviewer must know these changed.
-        summary["dependency_manifests_changed"] = manifests
-    return summary
+def change_summary(*, workspace: GitWorkspace, head: str) -> ChangeRecord:
+    """What the ticket keeps of the change (codigo_generado): a bounded diff and every file; git has the rest."""
+    preview, files = workspace.bounded_diff(), workspace.stats()
+    # Tests ran with the base commit's dependencies: the reviewer must know which manifests changed.
+    return ChangeRecord(diff=preview.text, diff_truncated=preview.truncated, files=tuple(files), base=workspace.base,
+                        head=head, dependency_manifests_changed=tuple(deps.changed_manifests(
+                            [entry["path"] for entry in files])))
 
 
 def merge_base(*, worktree: Path, default_branch: str) -> str:
