@@ -6,6 +6,7 @@ from django.utils import timezone
 from agent.models import AgentHealth
 from lib.changerecord import ChangeRecord
 from lib.safetext import cleaned
+from lib.testschema import SuiteResult
 from tickets import services as ticket_services
 from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
@@ -85,14 +86,14 @@ def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
     Ticket.objects.filter(pk=attempt.ticket_id, intentos__gt=0).update(intentos=F("intentos") - 1)
 
 
-def complete_ticket(*, ticket: Ticket, tests: dict, code: ChangeRecord) -> Ticket:
+def complete_ticket(*, ticket: Ticket, tests: SuiteResult | None, code: ChangeRecord) -> Ticket:
     return ticket_services.transition(ticket=ticket, to=State.COMPLETED, actor=AGENT,
                                       message="Tests passed; branch pushed for review.",
-                                      fields={"tests_resultado": cleaned(tests), "codigo_generado": cleaned(code.to_json()),
+                                      fields={"tests_resultado": cleaned(tests or {}), "codigo_generado": cleaned(code.to_json()),
                                               **ticket_services.NO_FAILURE})
 
 
-def fail_ticket(*, ticket: Ticket, error: str, kind: FailureKind, tests: dict | None = None,
+def fail_ticket(*, ticket: Ticket, error: str, kind: FailureKind, tests: SuiteResult | None = None,
                 code: ChangeRecord | None = None) -> Ticket:
     error = " ".join(cleaned(error).split())  # one line, whatever git or a test runner printed
     fields: dict[str, object] = {"error_mensaje": error[:2000], "failure_kind": kind}

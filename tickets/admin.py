@@ -18,6 +18,7 @@ from django.utils.timesince import timesince
 from lib import diffview, testresults
 from lib.formatting import preformatted, pretty_json, timestamp
 from lib.repourl import RepoUrlProblem, masked
+from lib.testschema import SuiteResult
 from tickets import changes, health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate_model_name, validate_repository_path
 from tickets.serializers import check_repository
@@ -172,7 +173,7 @@ class TicketAttemptInline(admin.StackedInline):
                            preformatted(attempt.prompt, css_class="factory-pre factory-prompt"))
 
 
-def summarize_tests(result: dict | None) -> str:
+def summarize_tests(result: SuiteResult | None) -> str:
     if not result:
         return "-"
     return (f"{result.get('passed', 0)} passed, {result.get('failed', 0)} failed, "
@@ -180,7 +181,7 @@ def summarize_tests(result: dict | None) -> str:
             f"in {result.get('duration_s', 0):.1f} s (exit {result.get('exit_code')})")
 
 
-def render_test_result(result: dict | None) -> SafeString:
+def render_test_result(result: SuiteResult | None) -> SafeString:
     return mark_safe(render_to_string("admin/tickets/ticket/_test_result.html",  # the template escapes
                                       {"tests": testresults.test_view(result)}))
 
@@ -235,8 +236,7 @@ class TicketAdmin(admin.ModelAdmin):
         ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "failure_kind",
                               "created", "started", "finished"]}),
         # Shown readable below the fields (diff, test table); the stored JSON stays at hand, folded.
-        ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"],
-                                   "classes": ["collapse"]}),
+        ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"], "classes": ["collapse"]}),
     ]
     readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "failure_kind", "created", "started",
                        "finished", "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]

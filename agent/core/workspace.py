@@ -18,6 +18,7 @@ from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
 from lib.changerecord import FileStat
 from lib.paths import resolved_inside
+from lib.testschema import Failure, RequiredChange, SuiteResult, VerdictRecord
 
 TREE_MAX_LINES = 150
 
@@ -31,7 +32,7 @@ class Workspace(Protocol):
     def context_map(self, paths: list[str]) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]: ...
+    def run_tests(self, *, cancel: threading.Event | None = None) -> SuiteResult: ...
     def diff(self) -> str: ...
     def fork(self, count: int) -> AbstractContextManager[list[Self]]: ...
     def adopt(self, other: Self) -> None: ...
@@ -151,7 +152,7 @@ class GitWorkspace:
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
         return check_syntax(root=self.root, paths=paths)
 
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]:
+    def run_tests(self, *, cancel: threading.Event | None = None) -> SuiteResult:
         changed = self.changed_files()
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
                           base_branch=self.baseline.branch, changed_files=frozenset(changed),
@@ -168,12 +169,12 @@ class GitWorkspace:
         finally:
             self.notice_rewrites()
 
-    def bite_check(self, result: dict[str, Any], *, changed: list[str], cancel: threading.Event | None) -> dict[str, Any]:
+    def bite_check(self, result: SuiteResult, *, changed: list[str], cancel: threading.Event | None) -> SuiteResult:
         """A green attempt's new and changed tests, run on the base commit's code: those that pass there too do
         not test the change. Listed on the review page; when none of them fails there, the attempt fails and
         they are fed back."""
-        verdict = result.get("verdict") or {}
-        if not result.get("success") or verdict.get("basis") != "baseline" or self.scratch is None:
+        verdict = result.get("verdict")
+        if verdict is None or not result["success"] or verdict["basis"] != "baseline" or self.scratch is None:
             return result
         test_files = [path for path in changed if is_test_file(path) and (self.root / path).is_file()
                       and path not in self.architect_tests]  # those were checked to fail on the base already
@@ -192,7 +193,7 @@ class GitWorkspace:
         # Guard cases next to a biting test (a boundary's other side) are how real fixes are tested: shown only.
         return with_idle(result, idle=idle, blocking=self.tests_must_bite and set(idle) == wanted)
 
-    def new_and_changed_tests(self, verdict: dict[str, Any], test_files: list[str]) -> set[str]:
+    def new_and_changed_tests(self, verdict: VerdictRecord, test_files: list[str]) -> set[str]:
         """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
         wanted = {test_id.split("[", 1)[0] for test_id in verdict.get("new") or []
                   if test_id.split("::", 1)[0] in test_files}
@@ -202,7 +203,7 @@ class GitWorkspace:
                        if "::" in entry["test"]}
         return wanted
 
-    def required_changes(self, changed: list[str]) -> list[dict[str, Any]]:
+    def required_changes(self, changed: list[str]) -> list[RequiredChange]:
         """The required tests the change touched in files the ticket lets it change, each with its diff."""
         found = []
         for path, names in self.required.changeable.items():
@@ -309,21 +310,22 @@ IDLE_MESSAGE = ("does not test the change: it passes on the base commit's code t
                 "your other edits); make it assert what this ticket changes")
 
 
-def with_idle(result: dict[str, Any], *, idle: list[str], blocking: bool) -> dict[str, Any]:
+def with_idle(result: SuiteResult, *, idle: list[str], blocking: bool) -> SuiteResult:
     """The result with its idle tests listed; when they block, the attempt fails and each is fed back."""
     if not idle:
         return result
-    verdict = {**result["verdict"], "idle": idle}
+    verdict: VerdictRecord = {**result["verdict"], "idle": idle}
     if not blocking:
         return {**result, "verdict": verdict}
-    branch = verdict.get("base_branch") or "the base branch"
-    verdict.update(green=False, reason=f"{len(idle)} test(s) you added or changed pass on {branch} without your "
-                                       f"change too: they do not test the change ({', '.join(idle[:5])})")
-    failures = [{"name": name, "message": IDLE_MESSAGE, "details": f"({IDLE_MESSAGE})"} for name in idle]
+    branch = verdict["base_branch"] or "the base branch"
+    verdict["green"] = False
+    verdict["reason"] = (f"{len(idle)} test(s) you added or changed pass on {branch} without your change too: they do "
+                         f"not test the change ({', '.join(idle[:5])})")
+    failures = [Failure(name=name, message=IDLE_MESSAGE, details=f"({IDLE_MESSAGE})") for name in idle]
     return {**result, "success": False, "verdict": verdict, "failures": failures}
 
 
-def refused_after_tests(result: dict[str, Any], failures: list[EditFailure]) -> dict[str, Any]:
+def refused_after_tests(result: SuiteResult, failures: list[EditFailure]) -> SuiteResult:
     """A test run that left files the change may not keep fails, whatever the tests said."""
     if not failures or result.get("cancelled"):
         return result

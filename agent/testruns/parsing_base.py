@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeVar, cast
 
+from lib.testschema import Failure
+
 Shaped = TypeVar("Shaped")
 
 OUTPUT_TAIL_CHARS = 4000
@@ -26,7 +28,7 @@ class RunnerCounts:
     errors: int = 0
     skipped: int = 0
     total: int | None = None
-    failures: list[dict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     @property
     def counted_total(self) -> int:
@@ -39,7 +41,7 @@ def clean_output(output: str) -> str:
     return ANSI_ESCAPE.sub("", output).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def failure(name: str, message: str, details: str = "") -> dict:
+def failure(name: str, message: str, details: str = "") -> Failure:
     # "details": the trimmed traceback/section, used by summarize_failures.
     return {"name": name.strip(), "message": message.strip(), "details": details.rstrip()}
 

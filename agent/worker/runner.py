@@ -170,7 +170,7 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
                               handback=result.error if handed_back else "")
     ensure_still_ours(ticket)
     if result.success:
-        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests or {}, code=code))
+        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))
     error = result.error if handed_back else f"Failed after {result.attempts} attempts: {result.error}"
     kind = FailureKind.MODELS if handed_back else FailureKind.ATTEMPTS
     failed = finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=error, kind=kind, tests=result.tests,
@@ -352,7 +352,7 @@ class AttemptRecorder:
 
     def attempt_finished(self, record: AttemptRecord) -> None:
         reply, tests = record.reply, record.tests
-        fields = {
+        fields: dict[str, Any] = {
             "outcome": record.outcome, "feedback": record.feedback, "diff": record.diff,
             "response": reply.text if reply else "", "test_result": tests,
             "edit_results": record_edits(record), "candidates": record.candidates,
