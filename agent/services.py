@@ -4,9 +4,11 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from agent.models import AgentHealth
+from lib.changerecord import ChangeRecord
 from lib.safetext import cleaned
+from lib.testschema import SuiteResult
 from tickets import services as ticket_services
-from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
 from tickets.states import RUNNABLE, Actor, State, TransitionError
 
 AGENT = Actor.AGENT
@@ -28,7 +30,7 @@ def claim_ticket(*, ticket_id: str) -> Ticket | None:
             # The heartbeat starts with the claim: an older run's stale one must not make the sweep take it back.
             return ticket_services.transition(ticket=ticket, to=State.IN_PROGRESS, actor=AGENT,
                                               message="The agent started.",
-                                              fields={"error_mensaje": None, "heartbeat_at": timezone.now()})
+                                              fields={**ticket_services.NO_FAILURE, "heartbeat_at": timezone.now()})
         except TransitionError:
             return None
 
@@ -84,35 +86,37 @@ def uncount_attempt(*, attempt: TicketAttempt, message: str) -> None:
     Ticket.objects.filter(pk=attempt.ticket_id, intentos__gt=0).update(intentos=F("intentos") - 1)
 
 
-def complete_ticket(*, ticket: Ticket, tests: dict, code: dict) -> Ticket:
+def complete_ticket(*, ticket: Ticket, tests: SuiteResult | None, code: ChangeRecord) -> Ticket:
     return ticket_services.transition(ticket=ticket, to=State.COMPLETED, actor=AGENT,
                                       message="Tests passed; branch pushed for review.",
-                                      fields={"tests_resultado": cleaned(tests), "codigo_generado": cleaned(code),
-                                              "error_mensaje": None})
+                                      fields={"tests_resultado": cleaned(tests or {}), "codigo_generado": cleaned(code.to_json()),
+                                              **ticket_services.NO_FAILURE})
 
 
-def fail_ticket(*, ticket: Ticket, error: str, tests: dict | None = None, code: dict | None = None) -> Ticket:
+def fail_ticket(*, ticket: Ticket, error: str, kind: FailureKind, tests: SuiteResult | None = None,
+                code: ChangeRecord | None = None) -> Ticket:
     error = " ".join(cleaned(error).split())  # one line, whatever git or a test runner printed
-    fields: dict[str, object] = {"error_mensaje": error[:2000]}
+    fields: dict[str, object] = {"error_mensaje": error[:2000], "failure_kind": kind}
     if tests is not None:
         fields["tests_resultado"] = cleaned(tests)
     if code is not None:
-        fields["codigo_generado"] = cleaned(code)
+        fields["codigo_generado"] = cleaned(code.to_json())
     return ticket_services.transition(ticket=ticket, to=State.FAILED, actor=AGENT, message=error[:500],
                                       fields=fields)
 
 
-def release_ticket(*, ticket: Ticket, error: str, flag: str = "") -> Ticket:
+def release_ticket(*, ticket: Ticket, error: str, kind: FailureKind, flag: str = "") -> Ticket:
     """Back to pending without burning the ticket: the model server or the machine could not be used.
 
     `flag` names a wait the ticket may bring back itself ("model_broken", "disk_full"): after WAITS_IN_A_ROW
     such runs the ticket fails (no attempt burned) for a person to fix the cause and retry it.
     """
     if flag and releases_since_queued(ticket, flag=flag) + 1 >= WAITS_IN_A_ROW:
-        return fail_ticket(ticket=ticket, error=f"{error} This stopped {WAITS_IN_A_ROW} runs in a row: fix the "
-                                                "cause and retry the ticket.")
+        return fail_ticket(ticket=ticket, kind=kind, error=f"{error} This stopped {WAITS_IN_A_ROW} runs in a row: "
+                                                           "fix the cause and retry the ticket.")
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=AGENT, message=error,
-                                      fields={"error_mensaje": error}, data={flag: True} if flag else None)
+                                      fields={"error_mensaje": error, "failure_kind": kind},
+                                      data={flag: True} if flag else None)
 
 
 def releases_since_queued(ticket: Ticket, *, flag: str) -> int:
@@ -128,7 +132,8 @@ def releases_since_queued(ticket: Ticket, *, flag: str) -> int:
 def release_interrupted(*, ticket: Ticket, reason: str) -> Ticket:
     """Back to pending, queued again at once: the run stopped halfway (its worker died, the database went away)."""
     return ticket_services.transition(ticket=ticket, to=State.PENDING, actor=Actor.SYSTEM, message=reason,
-                                      fields={"error_mensaje": reason[:2000]}, data={"interrupted": True})
+                                      fields={"error_mensaje": reason[:2000], "failure_kind": FailureKind.INTERRUPTED},
+                                      data={"interrupted": True})
 
 
 @transaction.atomic

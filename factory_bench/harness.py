@@ -122,7 +122,7 @@ def judge(*, suite: Suite, key: str, ticket: Ticket) -> dict:
     target.mkdir()
     for source in suite.hidden_files(key):
         shutil.copy2(source, target / source.name)
-    base = (ticket.codigo_generado or {}).get("base") or ""
+    base = ticket.change.base
     try:
         with dependencies_for(project=ticket.project, repo=repo, base=base) as dependencies:
             mounts = dependencies.mounts() if dependencies else ()

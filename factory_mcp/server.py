@@ -162,7 +162,7 @@ def dumps(value: Any) -> str:
 
 def summary(ticket: dict) -> dict:
     keys = ("id", "titulo", "estado", "project", "prioridad", "intentos", "depende_de", "branch_name",
-            "error_mensaje")
+            "error_mensaje", "failure_kind")
     return {**{key: ticket.get(key) for key in keys}, "url": (ticket.get("links") or {}).get("self")}
 
 

@@ -3,10 +3,10 @@
 The stored diff is a bounded preview (FACTORY_STORED_DIFF_KB) and the file list says every file with its size;
 the page draws what fits PAGE_LINES and folds the rest, each stub naming the URL its diff loads from.
 """
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from lib.changerecord import FileStat
 from lib.diffview import DiffFile, parse_diff
 
 # Lines rendered inline on one page (each is drawn twice: unified and side by side); past them files are folded
@@ -22,7 +22,7 @@ class ChangePage:
     stats: dict[str, int]
 
 
-def change_page(*, preview: str, truncated: bool, entries: list[dict[str, Any]], file_url: Callable[[str], str],
+def change_page(*, preview: str, truncated: bool, entries: Sequence[FileStat], file_url: Callable[[str], str],
                 page_lines: int = PAGE_LINES, page_files: int = PAGE_FILES) -> ChangePage:
     """The files to draw: those of the stored preview while they fit the page, the rest folded stubs whose diff
     `file_url(path)` gives; `entries` is the stored file list (lib.diffsource.files), empty for old tickets."""
@@ -31,18 +31,18 @@ def change_page(*, preview: str, truncated: bool, entries: list[dict[str, Any]],
     if truncated and not cut and parsed:
         parsed.pop()  # cut in the middle: fetched whole when opened
     by_path = {diff_file.path: diff_file for diff_file in parsed}
-    entries = entries or [{"path": diff_file.path, "added": diff_file.added, "removed": diff_file.removed}
+    entries = entries or [FileStat(path=diff_file.path, added=diff_file.added, removed=diff_file.removed)
                           for diff_file in parsed]
     files, budget = [], page_lines
     for entry in entries[:page_files]:
-        diff_file = by_path.get(entry.get("path", ""))
+        diff_file = by_path.get(entry["path"])
         if diff_file is not None and len(diff_file.lines) <= budget:
             budget -= len(diff_file.lines)
         else:
-            diff_file = stub(entry, url=file_url(entry.get("path", "")))
+            diff_file = stub(entry, url=file_url(entry["path"]))
         files.append(with_entry(diff_file, entry))
-    stats = {"files": len(entries), "added": sum(int(entry.get("added") or 0) for entry in entries),
-             "removed": sum(int(entry.get("removed") or 0) for entry in entries)}
+    stats = {"files": len(entries), "added": sum(entry.get("added", 0) for entry in entries),
+             "removed": sum(entry.get("removed", 0) for entry in entries)}
     return ChangePage(files=files, hidden=max(0, len(entries) - page_files), stats=stats)
 
 
@@ -62,15 +62,15 @@ def page_part(preview: str, *, page_lines: int, page_files: int) -> tuple[str, b
         start = end
 
 
-def stub(entry: dict[str, Any], *, url: str) -> DiffFile:
-    path, old_path = entry.get("path", ""), entry.get("old_path", "")
+def stub(entry: FileStat, *, url: str) -> DiffFile:
+    path, old_path = entry["path"], entry.get("old_path", "")
     status = "binary" if entry.get("binary") else entry.get("status") or "modified"
     diff_file = DiffFile(old_path=old_path, new_path=path, path=path, status=status, lazy_url=url,
-                         added=int(entry.get("added") or 0), removed=int(entry.get("removed") or 0))
+                         added=entry.get("added", 0), removed=entry.get("removed", 0))
     return diff_file
 
 
-def with_entry(diff_file: DiffFile, entry: dict[str, Any]) -> DiffFile:
+def with_entry(diff_file: DiffFile, entry: FileStat) -> DiffFile:
     """What the file list knows that the diff text does not say plainly: size, link target, binary."""
     diff_file.size = entry.get("size")
     diff_file.symlink_target = entry.get("target", "") if entry.get("symlink") else ""

@@ -9,8 +9,9 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, TypedDict
 
+from lib.changerecord import FileStat
 from lib.safetext import from_bytes
 
 CHUNK = 64 * 1024
@@ -84,12 +85,12 @@ class _Record(TypedDict):
     new: bytes
 
 
-def files(repo: Path, base: str, head: str) -> list[dict[str, Any]]:
+def files(repo: Path, base: str, head: str) -> list[FileStat]:
     """Every changed file: path (and old_path when renamed), status, lines added and removed, binary, its new
     size in bytes, and the symlink's target when the new entry is a link."""
     raw = _output(repo, "diff", "--raw", "--no-abbrev", "--numstat", "-z", "--find-renames", base, head)
     fields, index = raw.split(b"\0"), 0
-    entries: list[dict[str, Any]] = []
+    entries: list[FileStat] = []
     records: list[_Record] = []
     while index < len(fields) and fields[index].startswith(b":"):
         meta = fields[index][1:].split(b" ")
@@ -106,9 +107,9 @@ def files(repo: Path, base: str, head: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _entry(record: _Record, *, added: bytes, removed: bytes) -> dict[str, Any]:
+def _entry(record: _Record, *, added: bytes, removed: bytes) -> FileStat:
     status = {"A": "added", "D": "deleted", "R": "renamed", "C": "copied"}.get(record["status"], "modified")
-    entry: dict[str, Any] = {"path": from_bytes(record["new"]), "status": status, "binary": added == b"-",
+    entry: FileStat = {"path": from_bytes(record["new"]), "status": status, "binary": added == b"-",
              "added": 0 if added == b"-" else int(added), "removed": 0 if removed == b"-" else int(removed)}
     if status in ("renamed", "copied"):
         entry["old_path"] = from_bytes(record["old"])
@@ -117,7 +118,7 @@ def _entry(record: _Record, *, added: bytes, removed: bytes) -> dict[str, Any]:
     return entry
 
 
-def _add_sizes(repo: Path, entries: list[dict[str, Any]], blobs: list[str]) -> None:
+def _add_sizes(repo: Path, entries: list[FileStat], blobs: list[str]) -> None:
     wanted = "".join(f"{blob}\n" for blob in blobs if blob.strip("0"))
     sizes: dict[str, int] = {}
     if wanted:

@@ -1,6 +1,8 @@
-"""A test run's result (agent.testruns.command's dict, kept in tests_resultado and test_result) shaped for the pages
-that show it: the review page and the admin."""
+"""A test run's result (lib.testschema.SuiteResult, kept in tests_resultado and test_result) shaped for the pages
+that show it: the review page and the admin. A stored row may predate any key: each is read with .get()."""
 from typing import Any
+
+from lib.testschema import SuiteResult, VerdictRecord
 
 # How each verdict list is shown: (key, label, tone, open by default). "already failing on <branch>" is added.
 CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
@@ -13,7 +15,7 @@ CATEGORIES = (("broken", "broken (passed on the base, fail now)", "bad", True),
               ("flaky", "flaky (failed once, passed on re-run)", "busy", True))
 
 
-def test_view(result: dict[str, Any] | None) -> dict[str, Any] | None:
+def test_view(result: SuiteResult | None) -> dict[str, Any] | None:
     if not result:
         return None
     return {
@@ -21,12 +23,14 @@ def test_view(result: dict[str, Any] | None) -> dict[str, Any] | None:
         "duration": format_seconds(result.get("duration_s")),
         "failures": result.get("failures") or [],
         "ok": bool(result.get("success")),
-        "categories": verdict_categories(result.get("verdict") or {}),
+        "categories": verdict_categories(result.get("verdict")),
         "timings": timings(result),
     }
 
 
-def verdict_categories(verdict: dict[str, Any]) -> list[dict[str, Any]]:
+def verdict_categories(verdict: VerdictRecord | None) -> list[dict[str, Any]]:
+    if not verdict:
+        return []
     shown = [{"key": key, "label": label, "tone": tone, "open": opened, "ids": verdict.get(key) or []}
              for key, label, tone, opened in CATEGORIES]
     branch = verdict.get("base_branch") or "the base branch"
@@ -35,8 +39,8 @@ def verdict_categories(verdict: dict[str, Any]) -> list[dict[str, Any]]:
     return [category for category in shown if category["ids"]]
 
 
-def timings(result: dict[str, Any]) -> str:
-    scoped, full = result.get("scoped") or {}, result.get("full_seconds")
+def timings(result: SuiteResult) -> str:
+    scoped, full = result.get("scoped"), result.get("full_seconds")
     parts = [f"related tests first: {format_seconds(scoped.get('seconds'))}"] if scoped else []
     parts += [f"full suite: {format_seconds(full)}"] if full is not None else []
     return " · ".join(parts)

@@ -19,11 +19,9 @@ from lib.outcomes import Outcome
 from lib.testresults import format_seconds, test_view
 from tickets import changes, roles, selectors
 from tickets import decisions as review
-from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
 from tickets.states import FINAL, RUNNABLE, State, TransitionError
 
-# How the agent starts error_mensaje when the project, not the model, must be fixed (agent.worker.runner).
-PROJECT_PROBLEM = "Fix the project:"
 # Applied files listed per attempt; an answer may write 10,000 (the diff lists them all).
 EDITS_SHOWN = 100
 # States in which the agent will change the ticket by itself: the page watches for that.
@@ -90,7 +88,7 @@ def review_ticket(request: HttpRequest, ticket_id) -> HttpResponse:
         "can_review": roles.can_review(request.user),
         "actions": available_actions(ticket),
         "project_problem": project_problem(ticket),
-        "manifests_changed": (ticket.codigo_generado or {}).get("dependency_manifests_changed") or [],
+        "manifests_changed": list(ticket.change.dependency_manifests_changed),
         "live": ticket.estado in LIVE_STATES,
         "progress": progress_data(ticket),
     }
@@ -107,8 +105,7 @@ def review_file(request: HttpRequest, ticket_id) -> HttpResponse:
     if not path or "\x00" in path:
         return HttpResponse("Say which file: ?path=", status=400, content_type="text/plain; charset=utf-8")
     found = changes.file_diff(ticket, path=path)
-    entry = next((entry for entry in (ticket.codigo_generado or {}).get("files") or []
-                  if entry.get("path") == path), {"path": path})
+    entry = ticket.change.file(path) or {"path": path}
     parsed = diffview.parse_diff(found.text)
     diff_file = diffpage.with_entry(parsed[0] if parsed else diffpage.stub(entry, url=""), entry)
     diff_file.lazy_url = ""
@@ -235,7 +232,7 @@ def available_actions(ticket: Ticket) -> dict[str, bool]:
 
 def project_problem(ticket: Ticket) -> bool:
     """The run failed for a reason the project must fix: the model is not to blame, so no comment for it."""
-    return ticket.estado == State.FAILED and (ticket.error_mensaje or "").startswith(PROJECT_PROBLEM)
+    return ticket.estado == State.FAILED and ticket.failure_kind == FailureKind.PROJECT
 
 
 def merge_commit(ticket: Ticket, events: list[TicketEvent]) -> str:
@@ -268,12 +265,8 @@ def progress_data(ticket: Ticket) -> dict:
 
 
 def change_size(ticket: Ticket) -> dict[str, int]:
-    files = (ticket.codigo_generado or {}).get("files") or []
-    return {
-        "files": len(files),
-        "added": sum(int(entry.get("added") or 0) for entry in files),
-        "removed": sum(int(entry.get("removed") or 0) for entry in files),
-    }
+    code = ticket.change
+    return {"files": len(code.files), "added": code.lines_added, "removed": code.lines_removed}
 
 
 def attempt_view(attempt: TicketAttempt) -> dict:

@@ -12,8 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from agent import services as agent_services
+from lib.changerecord import ChangeRecord
 from tickets import services
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
 
 REACHES_TESTS = {"passed", "tests_failed", "timeout"}
@@ -56,11 +57,13 @@ def run(ticket: Ticket, *, model: str, outcomes: list[str], end: str | None, ans
             "eval_seconds": answer.eval_seconds,
             "test_seconds": answer.test_seconds if outcome in REACHES_TESTS else None})
     if end == "completed":
-        return agent_services.complete_ticket(ticket=ticket, tests={"success": True}, code={"diff": ""})
+        return agent_services.complete_ticket(ticket=ticket, tests={"success": True}, code=ChangeRecord())
     if end == "failed":
-        return agent_services.fail_ticket(ticket=ticket, error=f"Failed after {len(outcomes)} attempts")
+        return agent_services.fail_ticket(ticket=ticket, error=f"Failed after {len(outcomes)} attempts",
+                                          kind=FailureKind.ATTEMPTS)
     if end == "released":
-        return agent_services.release_ticket(ticket=ticket, error="Ollama is unreachable")
+        return agent_services.release_ticket(ticket=ticket, error="Ollama is unreachable",
+                                             kind=FailureKind.MODEL_UNAVAILABLE)
     return ticket
 
 

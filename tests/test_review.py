@@ -650,7 +650,8 @@ def test_a_ticket_failed_by_its_project_offers_to_edit_the_project_and_retry(rep
     ticket, _ = services.create_ticket(actor=None, project=project, fields={"titulo": "t", "descripcion": "d"})
     ticket = services.transition(ticket=ticket, to="in_progress", actor="agent")
     ticket = services.transition(ticket=ticket, to="failed", actor="agent", fields={
-        "error_mensaje": "Fix the project: setup_command `npm ci` failed (exit 1) on the base commit abc"})
+        "error_mensaje": "Fix the project: setup_command `npm ci` failed (exit 1) on the base commit abc",
+        "failure_kind": "project"})
     client = staff_client(reviewer)
     page = client.get(reverse("review-ticket", args=[ticket.pk])).content.decode()
     assert 'id="project-problem"' in page and 'id="edit-project"' in page
@@ -659,7 +660,7 @@ def test_a_ticket_failed_by_its_project_offers_to_edit_the_project_and_retry(rep
     response = client.post(reverse("review-action", args=[ticket.pk, "retry"]), {"expected_state": "failed"})
     assert response.status_code == 302
     ticket.refresh_from_db()
-    assert ticket.estado == "pending" and ticket.error_mensaje is None
+    assert ticket.estado == "pending" and ticket.error_mensaje is None and ticket.failure_kind == ""
 
 
 def test_cancelling_a_waiting_ticket_drops_why_it_waited_but_a_failure_keeps_its_reason(project, architect):

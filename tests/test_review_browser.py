@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from agent import services as agent_services
+from lib.changerecord import ChangeRecord
 from tests.test_review import APP, completed_ticket, is_ancestor, repo_project  # noqa: F401 (fixture)
 from tickets import services
 from tickets.models import Ticket, TicketAttempt
@@ -238,9 +239,9 @@ def test_live_progress_updates_and_reloads_when_the_agent_finishes(live_server, 
 
     def finish() -> None:
         agent_services.finish_attempt(attempt=attempt, fields={"outcome": TicketAttempt.Outcome.PASSED})
-        agent_services.complete_ticket(ticket=ticket, tests=PASSED_RUN, code={
-            "diff": "diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n",
-            "files": [{"path": "x.py", "added": 1, "removed": 1, "binary": False}], "base": "", "head": ""})
+        agent_services.complete_ticket(ticket=ticket, tests=PASSED_RUN, code=ChangeRecord(
+            diff="diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a = 1\n+a = 2\n",
+            files=({"path": "x.py", "added": 1, "removed": 1, "binary": False},)))
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)

@@ -145,7 +145,7 @@ def test_signed_post_is_retried_after_a_500_and_then_delivered(create_ticket_via
     assert body["delivery_id"] == delivery.pk
     assert body["sent_at"]
     assert body["ticket"] == {"id": str(ticket.pk), "estado": "pending", "titulo": SEED_TICKET["titulo"],
-                              "project": "demo", "intentos": 0, "branch_name": None}
+                              "project": "demo", "intentos": 0, "branch_name": None, "failure_kind": ""}
     assert body["links"]["self"] == f"https://factory.example.com/api/factory/tickets/{ticket.pk}"
     assert set(body["links"]) >= {"self", "diff", "review", "admin"}
     forged = {**receiver.requests[-1], "body": receiver.requests[-1]["body"].replace(b"pending", b"merged")}

@@ -18,6 +18,7 @@ from django.utils.timesince import timesince
 from lib import diffview, testresults
 from lib.formatting import preformatted, pretty_json, timestamp
 from lib.repourl import RepoUrlProblem, masked
+from lib.testschema import SuiteResult
 from tickets import changes, health, roles, services
 from tickets.models import Project, Ticket, TicketAttempt, TicketEvent, validate_model_name, validate_repository_path
 from tickets.serializers import check_repository
@@ -172,7 +173,7 @@ class TicketAttemptInline(admin.StackedInline):
                            preformatted(attempt.prompt, css_class="factory-pre factory-prompt"))
 
 
-def summarize_tests(result: dict | None) -> str:
+def summarize_tests(result: SuiteResult | None) -> str:
     if not result:
         return "-"
     return (f"{result.get('passed', 0)} passed, {result.get('failed', 0)} failed, "
@@ -180,7 +181,7 @@ def summarize_tests(result: dict | None) -> str:
             f"in {result.get('duration_s', 0):.1f} s (exit {result.get('exit_code')})")
 
 
-def render_test_result(result: dict | None) -> SafeString:
+def render_test_result(result: SuiteResult | None) -> SafeString:
     return mark_safe(render_to_string("admin/tickets/ticket/_test_result.html",  # the template escapes
                                       {"tests": testresults.test_view(result)}))
 
@@ -221,7 +222,7 @@ class StillEditableForm(forms.ModelForm):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = ["titulo", "estado", "prioridad", "project", "intentos", "age", "review_link"]
-    list_filter = ["estado", "prioridad", "tipo", "project"]
+    list_filter = ["estado", "failure_kind", "prioridad", "tipo", "project"]
     search_fields = ["titulo", "descripcion", "id"]
     date_hierarchy = "creado_en"
     list_select_related = ["project"]
@@ -232,14 +233,13 @@ class TicketAdmin(admin.ModelAdmin):
         (None, {"fields": ["project", "titulo", "descripcion", "tipo", "prioridad", "depende_de"]}),
         ("For the implementer", {"fields": ["archivos_modificar", "archivos_referencia", "patrones_obligatorios",
                                             "contexto_cipher", "tests_requeridos", "tests_codigo"]}),
-        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "created",
-                              "started", "finished"]}),
+        ("State", {"fields": ["estado", "intentos", "review_link", "branch_name", "error_mensaje", "failure_kind",
+                              "created", "started", "finished"]}),
         # Shown readable below the fields (diff, test table); the stored JSON stays at hand, folded.
-        ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"],
-                                   "classes": ["collapse"]}),
+        ("Stored results (JSON)", {"fields": ["tests_resultado_pretty", "codigo_generado_pretty"], "classes": ["collapse"]}),
     ]
-    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "created", "started", "finished",
-                       "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]
+    readonly_fields = ["estado", "intentos", "branch_name", "error_mensaje", "failure_kind", "created", "started",
+                       "finished", "tests_resultado_pretty", "codigo_generado_pretty", "review_link"]
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         if isinstance(db_field, ArrayField):

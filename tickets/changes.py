@@ -4,8 +4,9 @@ The agent stores a bounded preview of the diff and the file list (codigo_generad
 project's clone under FACTORY_DATA_DIR, so anything bigger is read from git when asked. When git cannot
 answer (the clone is gone, another machine), the stored preview is served and says it is one.
 """
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,11 +23,10 @@ PREVIEW_HEADER = "X-Factory-Diff"
 
 
 def source(ticket: Ticket) -> tuple[Path, str, str] | None:
-    code = ticket.codigo_generado or {}
-    base, head = code.get("base"), code.get("head")
-    if not base or not head:
+    commits = ticket.change.commits
+    if commits is None:
         return None
-    return project_repo(ticket.project).path, base, head
+    return project_repo(ticket.project).path, *commits
 
 
 def raw_diff(ticket: Ticket, *, path: str = "", filename: str = "") -> HttpResponse | StreamingHttpResponse:
@@ -59,7 +59,7 @@ def file_diff(ticket: Ticket, *, path: str) -> diffsource.Bounded:
 
 
 def stored_preview(ticket: Ticket, *, path: str = "") -> str:
-    text = (ticket.codigo_generado or {}).get("diff", "")
+    text = ticket.change.diff
     if not path:
         return text
     # The preview's part for one path: from its header to the next file's.
@@ -68,29 +68,28 @@ def stored_preview(ticket: Ticket, *, path: str = "") -> str:
     return "".join(part + "\n" for part in parts if f" b/{path}" in part.split("\n", 1)[0])
 
 
-def summary(code: dict | None, *, file_link) -> dict | None:
-    """codigo_generado as the API shows it: no diff text, the first API_FILES files each with its diff's link."""
-    if not code:
-        return code
-    entries = code.get("files") or []
-    shown = {key: value for key, value in code.items() if key != "diff"}
-    shown["files"] = [{**entry, "diff": file_link(entry.get("path", ""))} for entry in entries[:API_FILES]]
-    shown["files_total"] = len(entries)
-    shown["diff_truncated"] = bool(code.get("diff_truncated"))
+def summary(ticket: Ticket, *, file_link: Callable[[str], str]) -> dict[str, Any] | None:
+    """codigo_generado as the API shows it: no diff text, the first API_FILES files each with its diff's link;
+    None before the agent stored a change."""
+    if not ticket.codigo_generado:
+        return None
+    code = ticket.change
+    shown = {key: value for key, value in code.to_json().items() if key != "diff"}
+    shown["files"] = [{**entry, "diff": file_link(entry["path"])} for entry in code.files[:API_FILES]]
+    shown["files_total"] = len(code.files)
     return shown
 
 
 def page(ticket: Ticket) -> diffpage.ChangePage:
     """The change as the review page and the admin draw it: the preview's files while they fit, folded stubs that
     load from the review-file view after."""
-    code = ticket.codigo_generado or {}
+    code = ticket.change
     base = reverse("review-file", args=[ticket.pk])
-    return diffpage.change_page(preview=code.get("diff", ""), truncated=bool(code.get("diff_truncated")),
-                                entries=code.get("files") or [],
+    return diffpage.change_page(preview=code.diff, truncated=code.diff_truncated, entries=code.files,
                                 file_url=lambda path: f"{base}?{urlencode({'path': path})}")
 
 
 def shown_summary(ticket: Ticket) -> dict | None:
     """summary() with links relative to this site: what the admin shows of the stored JSON."""
     diff = reverse("api-ticket-diff", kwargs={"ticket_id": ticket.pk})
-    return summary(ticket.codigo_generado, file_link=lambda path: f"{diff}?{urlencode({'path': path})}")
+    return summary(ticket, file_link=lambda path: f"{diff}?{urlencode({'path': path})}")

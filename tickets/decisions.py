@@ -55,7 +55,7 @@ def ensure_reviewer(user: User | None) -> None:
 
 def head_of(ticket: Ticket) -> str:
     """The commit the reviewer was shown; a re-run by the agent changes it."""
-    return str((ticket.codigo_generado or {}).get("head") or "")
+    return ticket.change.head
 
 
 def _lock(ticket: Ticket) -> Ticket:
@@ -193,7 +193,7 @@ def request_changes(*, ticket: Ticket, user: User, comment: str, rebase: bool = 
                               data={"feedback": True, "rebase": rebase})
         updated = services.transition(ticket=locked, to=State.CHANGES_REQUESTED, actor=user,
                                       message="Changes requested.", data={"comment": comment, "rebase": rebase},
-                                      fields={"error_mensaje": None})
+                                      fields=dict(services.NO_FAILURE))
     lesson = comment if lesson is None else lesson.strip()
     if lesson:
         transaction.on_commit(lambda: review_comment.send(sender=Ticket, ticket=updated, comment=lesson,

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from lib.changerecord import ChangeRecord
 from lib.languages import BM25_LANGUAGES
 from lib.modelnames import MODEL_NAME_HELP, is_model_name
 from lib.outcomes import CHOICES as OUTCOME_CHOICES
@@ -20,6 +21,23 @@ class EditFormat(models.TextChoices):
     AUTO = "auto", "Auto (whole files under 400 lines, diff above)"
     WHOLE = "whole", "Whole files"
     DIFF = "diff", "SEARCH/REPLACE blocks"
+
+
+class FailureKind(models.TextChoices):
+    """Why a ticket failed, or waits, stored beside error_mensaje: readers ask this, never the message's wording.
+
+    Who acts next follows from it: a person fixes the project or the machine, the architect the ticket.
+    """
+
+    NONE = "", "None"
+    PROJECT = "project", "Fix the project"
+    TICKET = "ticket", "Fix the ticket"
+    ATTEMPTS = "attempts", "Tests still failing after the attempts"
+    MODELS = "models", "Every model failed"
+    MODEL_UNAVAILABLE = "model_unavailable", "Model server unreachable or broken"
+    DISK = "disk", "Not enough disk space"
+    INTERRUPTED = "interrupted", "Run interrupted"
+    INTERNAL = "internal", "Internal error in the agent"
 
 
 def validate_model_name(value: str) -> None:
@@ -140,6 +158,8 @@ class Ticket(models.Model):
     codigo_generado = models.JSONField(blank=True, null=True)
     tests_resultado = models.JSONField(blank=True, null=True)
     error_mensaje = models.TextField(blank=True, null=True)
+    failure_kind = models.CharField(max_length=20, choices=FailureKind.choices, blank=True, default=FailureKind.NONE,
+                                    help_text="Why the ticket failed or waits (error_mensaje says it in words).")
 
     creado_en = models.DateTimeField(default=timezone.now)
     iniciado_en = models.DateTimeField(blank=True, null=True)
@@ -177,6 +197,17 @@ class Ticket(models.Model):
     @property
     def short_id(self) -> str:
         return str(self.id)[:8]
+
+    @property
+    def change(self) -> ChangeRecord:
+        """codigo_generado read through its schema (lib.changerecord); empty before the agent stored one.
+
+        Read once per stored value: a page asks several times, and a change may list 10,000 files."""
+        stored = self.codigo_generado
+        cached = self.__dict__.get("_change")
+        if cached is None or cached[0] is not stored:
+            cached = self.__dict__["_change"] = (stored, ChangeRecord.from_json(stored))
+        return cached[1]
 
 
 class TicketEvent(models.Model):

@@ -7,7 +7,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import QueryDict
 
-from tickets.models import Project, Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Project, Ticket, TicketAttempt, TicketEvent
 from tickets.states import State
 
 Copied = TypeVar("Copied")
@@ -55,6 +55,8 @@ class CommaSeparatedChoiceFilter(django_filters.MultipleChoiceFilter):
 class TicketFilter(django_filters.FilterSet):
     estado = CommaSeparatedChoiceFilter(choices=State.choices, distinct=False,
                                         help_text="One state, several separated by commas, or estado repeated.")
+    failure_kind = CommaSeparatedChoiceFilter(choices=FailureKind.choices, distinct=False,
+                                              help_text="Why the ticket failed or waits; several separated by commas.")
     tipo = django_filters.CharFilter()
     prioridad = IntegerFilter()
     prioridad_min = IntegerFilter(field_name="prioridad", lookup_expr="gte")
@@ -131,7 +133,7 @@ def with_dependency_ids(queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
 # The columns of a list row (TicketListSerializer reads rows, not model instances).
 LIST_COLUMNS = ("id", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar", "archivos_referencia",
                 "patrones_obligatorios", "tests_requeridos", "estado", "intentos", "branch_name", "tests_resultado",
-                "error_mensaje", "creado_en", "iniciado_en", "completado_en")
+                "error_mensaje", "failure_kind", "creado_en", "iniciado_en", "completado_en")
 PROJECT_NAME = "project_name"
 
 

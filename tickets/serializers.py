@@ -208,7 +208,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "id", "project", "titulo", "descripcion", "tipo", "prioridad", "archivos_modificar",
             "archivos_referencia", "patrones_obligatorios", "contexto_cipher", "tests_requeridos", "tests_codigo",
             "depende_de", "estado", "intentos", "branch_name", "codigo_generado", "tests_resultado",
-            "error_mensaje", "creado_en", "iniciado_en", "completado_en", "links",
+            "error_mensaje", "failure_kind", "creado_en", "iniciado_en", "completado_en", "links",
         ]
         read_only_fields = fields
 
@@ -222,7 +222,7 @@ class TicketSerializer(serializers.ModelSerializer):
     def get_codigo_generado(self, ticket: Ticket) -> dict | None:
         """The change without its diff text: every file (the first 500) with its size and its diff's link."""
         diff_link = ticket_links(ticket, self.context.get("request"))["diff"]
-        return changes.summary(ticket.codigo_generado, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
+        return changes.summary(ticket, file_link=lambda path: f"{diff_link}?{urlencode({'path': path})}")
 
     def get_links(self, ticket: Ticket) -> dict:
         return ticket_links(ticket, self.context.get("request"))

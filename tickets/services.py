@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tickets.errors import IdempotencyConflict
-from tickets.models import Project, Ticket, TicketEvent
+from tickets.models import FailureKind, Project, Ticket, TicketEvent
 from tickets.selectors import dependency_closure, remember_new_ticket
 from tickets.signals import ticket_event, ticket_runnable
 from tickets.states import (
@@ -40,6 +40,8 @@ DEFINITION_FIELDS = (
     "tests_requeridos",
     "tests_codigo",
 )
+# The fields of a ticket with nothing wrong: set together whenever a failure or a wait is over.
+NO_FAILURE: dict[str, Any] = {"error_mensaje": None, "failure_kind": FailureKind.NONE}
 # Event names sent to webhooks when a ticket enters a state.
 STATE_EVENTS: dict[str, str] = {
     State.IN_PROGRESS: "started",
@@ -303,7 +305,7 @@ def retry(*, ticket: Ticket, actor: User | str | None, message: str = "") -> Tic
         raise TransitionError(current.estado, State.PENDING,
                               "the agent is still finishing its last run; retry once it has stopped")
     return transition(ticket=current, to=State.PENDING, actor=actor,
-                      message=message or "Sent back to the queue.", fields={"error_mensaje": None})
+                      message=message or "Sent back to the queue.", fields=dict(NO_FAILURE))
 
 
 def cancel(*, ticket: Ticket, actor: User | str | None, reason: str = "") -> Ticket:
@@ -312,7 +314,7 @@ def cancel(*, ticket: Ticket, actor: User | str | None, reason: str = "") -> Tic
     waiting = ticket.estado in (State.PENDING, State.CHANGES_REQUESTED)
     with transaction.atomic():
         cancelled = transition(ticket=ticket, to=State.CANCELLED, actor=actor, message=reason or "Cancelled.",
-                               fields={"error_mensaje": None} if waiting else None)
+                               fields=dict(NO_FAILURE) if waiting else None)
         for dependent in cancelled.bloquea.exclude(estado__in=FINAL):
             record_event(ticket=dependent, actor=Actor.SYSTEM, kind=TicketEvent.Kind.NOTE,
                          message=f"Dependency {cancelled.short_id} was cancelled: this ticket waits until it is "

@@ -114,6 +114,7 @@ def event_payload(*, ticket: Ticket, event: str, data: dict) -> dict[str, Any]:
             "project": ticket.project.name,
             "intentos": ticket.intentos,
             "branch_name": ticket.branch_name,
+            "failure_kind": ticket.failure_kind,
         },
         "links": ticket_links(ticket, _FactoryRoot()),
         "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),

@@ -14,6 +14,7 @@ from agent.core.prompting import Prompt
 from agent.core.workspace import Workspace
 from agent.testruns.parsing import summarize_failures
 from lib.outcomes import Outcome
+from lib.testschema import Refusal, SuiteResult
 
 PASSED, TESTS_FAILED, APPLY_FAILED, SYNTAX_FAILED, TIMEOUT, MODEL_ERROR = (
     Outcome.PASSED, Outcome.TESTS_FAILED, Outcome.APPLY_FAILED, Outcome.SYNTAX_FAILED, Outcome.TIMEOUT,
@@ -28,7 +29,7 @@ class AttemptRecord:
     reply: ModelReply | None = None
     edits: ApplyResult | None = None
     syntax: list[EditFailure] = field(default_factory=list)
-    tests: dict[str, Any] | None = None
+    tests: SuiteResult | None = None
     feedback: str = ""
     diff: str = ""
     cancelled: bool = False  # another candidate won before this one was done
@@ -85,33 +86,33 @@ def syntax_feedback(failures: list[EditFailure]) -> str:
     return "\n".join(lines + [f"- {failure.path}: {failure.reason}" for failure in failures])
 
 
-def test_feedback(tests: dict[str, Any]) -> str:
+def test_feedback(tests: SuiteResult) -> str:
     if tests.get("refused"):
         return refused_feedback(tests["refused"])
     if tests.get("timed_out"):
         return timeout_feedback(tests)
-    verdict = tests.get("verdict") or {}
-    if verdict.get("basis") != "baseline":
-        head = (f"The tests failed (`{tests.get('command')}`: {tests.get('passed', 0)} passed, "
-                f"{tests.get('failed', 0)} failed, {tests.get('errors', 0)} errors).")
+    verdict = tests.get("verdict")
+    if verdict is None or verdict["basis"] != "baseline":
+        head = (f"The tests failed (`{tests['command']}`: {tests['passed']} passed, {tests['failed']} failed, "
+                f"{tests['errors']} errors).")
         return f"{head}\n\n{summarize_failures(tests)}"
-    branch = verdict.get("base_branch") or "the base branch"
-    head = f"The tests say no: {verdict.get('reason')} (`{tests.get('command')}`)."
-    if verdict.get("still_failing"):
+    branch = verdict["base_branch"] or "the base branch"
+    head = f"The tests say no: {verdict['reason']} (`{tests['command']}`)."
+    if verdict["still_failing"]:
         head += (f" {len(verdict['still_failing'])} test(s) already fail on {branch} without your change; they are "
                  "not yours to fix and are not listed.")
     return summarize_failures(tests, header=head)
 
 
-def refused_feedback(refused: list[dict[str, Any]]) -> str:
+def refused_feedback(refused: list[Refusal]) -> str:
     lines = ["After the tests ran, the project's files were not fit to commit, so this attempt fails whatever the "
              "tests said; what broke the rules was undone:"]
     return "\n".join(lines + [f"- {entry['path']}: {entry['reason']}" for entry in refused])
 
 
-def timeout_feedback(tests: dict[str, Any]) -> str:
+def timeout_feedback(tests: SuiteResult) -> str:
     limit = tests.get("timeout_s") or 0
-    tail = (tests.get("output_tail") or "").strip()[-1500:]
+    tail = tests["output_tail"].strip()[-1500:]
     return (f"The tests did not finish within {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}) and were killed: "
             "the code hangs. Look for an endless loop, a wait for input, a network call, or a server, thread or "
             f"timer that never stops, and make every path finish.\n\nLast output:\n{tail}")
@@ -130,6 +131,6 @@ def one_line_error(record: AttemptRecord) -> str:
         summary = (f"The tests timed out: killed after {limit:.0f} s (FACTORY_TEST_TIMEOUT={limit:.0f}); "
                    "the code hangs.")
     elif record.tests and record.outcome == TESTS_FAILED:
-        names = [failure.get("name", "") for failure in record.tests.get("failures", [])][:3]
+        names = [failure["name"] for failure in record.tests["failures"]][:3]
         summary = summary + (f" Failing: {', '.join(names)}" if names else "")
     return summary[:500]

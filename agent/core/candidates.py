@@ -97,11 +97,12 @@ def badness(entry: Entry) -> tuple[int, int, int, int]:
     if record is None:
         return (4, 0, 0, entry.diff_lines)
     if record.tests is not None:
-        verdict = record.tests.get("verdict") or {}
-        blocking = sum(len(verdict.get(key) or []) for key in ("broken", "new_failing", "removed"))
-        failing = blocking if verdict.get("basis") == "baseline" else (record.tests.get("failed", 0)
-                                                                        + record.tests.get("errors", 0))
-        return (0, int(bool(record.tests.get("timed_out"))), failing, entry.diff_lines)
+        verdict = record.tests.get("verdict")
+        if verdict is not None and verdict["basis"] == "baseline":
+            failing = len(verdict["broken"]) + len(verdict["new_failing"]) + len(verdict["removed"])
+        else:
+            failing = record.tests["failed"] + record.tests["errors"]
+        return (0, int(record.tests["timed_out"]), failing, entry.diff_lines)
     stages: dict[str, int] = {SYNTAX_FAILED: 1, APPLY_FAILED: 2}
     stage = stages.get(str(record.outcome), 3)
     return (stage, 0, 0, entry.diff_lines)
@@ -110,7 +111,7 @@ def badness(entry: Entry) -> tuple[int, int, int, int]:
 def summary(entry: Entry, *, count: int, chosen: bool) -> dict[str, Any]:
     record, reply = entry.record, entry.record.reply if entry.record else None
     tests = record.tests if record else None
-    verdict = (tests or {}).get("verdict") or {}
+    verdict = tests.get("verdict") if tests else None
     return {
         "number": entry.index + 1, "of": count, "seed": entry.sampling.seed,
         "temperature": entry.sampling.temperature, "chosen": chosen,
@@ -118,8 +119,8 @@ def summary(entry: Entry, *, count: int, chosen: bool) -> dict[str, Any]:
         "answer": (reply.text if reply else "")[:ANSWER_CHARS],
         "edit_results": record.edits.to_dict() if record and record.edits else None,
         "tests": None if tests is None else {
-            "success": tests.get("success"), "passed": tests.get("passed"), "failed": tests.get("failed"),
-            "errors": tests.get("errors"), "timed_out": tests.get("timed_out"), "reason": verdict.get("reason", "")},
+            "success": tests["success"], "passed": tests["passed"], "failed": tests["failed"],
+            "errors": tests["errors"], "timed_out": tests["timed_out"], "reason": verdict["reason"] if verdict else ""},
         "diff_lines": entry.diff_lines,
         "error": str(entry.error) if entry.error else "",
         "prompt_tokens": reply.prompt_tokens if reply else None, "eval_tokens": reply.eval_tokens if reply else None,

@@ -4,7 +4,7 @@ Django-free on purpose: it runs over a Model, a Workspace and a Recorder, so
 tests swap in a scripted model and a real temporary git repository.
 """
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from agent.core.attempt import PASSED, AttemptRecord, check_answer, one_line_error
 from agent.core.candidates import race
@@ -13,6 +13,7 @@ from agent.core.edits import choose_format
 from agent.core.model import Model
 from agent.core.prompting import Prompt, PromptInputs, TicketBrief, build_prompt
 from agent.core.workspace import Workspace
+from lib.testschema import SuiteResult
 
 
 class Recorder(Protocol):
@@ -25,7 +26,7 @@ class Recorder(Protocol):
 class RunResult:
     success: bool
     attempts: int
-    tests: dict[str, Any] | None
+    tests: SuiteResult | None
     error: str = ""
     last_feedback: str = ""  # what the last attempt was told went wrong
     changed_files: list[str] = field(default_factory=list)  # what the run's attempts touched

@@ -17,7 +17,9 @@ from agent.testruns.required import RequiredTests, changed_tests, read_required
 from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, run_for_verdict
 from agent.testruns.verdict import Judging, idle_tests
 from lib import diffsource, gitrepo, gittrees
+from lib.changerecord import FileStat
 from lib.paths import resolved_inside
+from lib.testschema import Failure, RequiredChange, SuiteResult, VerdictRecord
 
 TREE_MAX_LINES = 150
 
@@ -31,7 +33,7 @@ class Workspace(Protocol):
     def context_map(self, paths: list[str]) -> str: ...
     def apply(self, answer: str) -> ApplyResult: ...
     def check_syntax(self, paths: list[str]) -> list[EditFailure]: ...
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]: ...
+    def run_tests(self, *, cancel: threading.Event | None = None) -> SuiteResult: ...
     def diff(self) -> str: ...
     def fork(self, count: int) -> AbstractContextManager[list[Self]]: ...
     def adopt(self, other: Self) -> None: ...
@@ -151,7 +153,7 @@ class GitWorkspace:
     def check_syntax(self, paths: list[str]) -> list[EditFailure]:
         return check_syntax(root=self.root, paths=paths)
 
-    def run_tests(self, *, cancel: threading.Event | None = None) -> dict[str, Any]:
+    def run_tests(self, *, cancel: threading.Event | None = None) -> SuiteResult:
         changed = self.changed_files()
         judging = Judging(base_outcomes=self.baseline.outcomes, base_commit=self.baseline.commit,
                           base_branch=self.baseline.branch, changed_files=frozenset(changed),
@@ -187,12 +189,12 @@ class GitWorkspace:
         return BaseRun(scratch=self.scratch, base=self.base, tests=self.tests, worktree=self.root,
                        files=[*helpers, *test_files])
 
-    def bite_check(self, result: dict[str, Any], *, changed: list[str], early: BaseRun | None) -> dict[str, Any]:
+    def bite_check(self, result: SuiteResult, *, changed: list[str], early: BaseRun | None) -> SuiteResult:
         """A green attempt's new and changed tests, run on the base commit's code (by `early`, started with the
         attempt's run): those that pass there too do not test the change. Listed on the review page; when none
         of them fails there, the attempt fails and they are fed back."""
-        verdict = result.get("verdict") or {}
-        if not result.get("success") or verdict.get("basis") != "baseline" or early is None:
+        verdict = result.get("verdict")
+        if verdict is None or not result["success"] or verdict["basis"] != "baseline" or early is None:
             return result
         test_files, _ = self.bite_files(changed)
         wanted = self.new_and_changed_tests(verdict, test_files)
@@ -207,7 +209,7 @@ class GitWorkspace:
         # Guard cases next to a biting test (a boundary's other side) are how real fixes are tested: shown only.
         return with_idle(result, idle=idle, blocking=self.tests_must_bite and set(idle) == wanted)
 
-    def new_and_changed_tests(self, verdict: dict[str, Any], test_files: list[str]) -> set[str]:
+    def new_and_changed_tests(self, verdict: VerdictRecord, test_files: list[str]) -> set[str]:
         """By name without parameters: the tests the attempt added, and the existing ones whose code it changed."""
         wanted = {test_id.split("[", 1)[0] for test_id in verdict.get("new") or []
                   if test_id.split("::", 1)[0] in test_files}
@@ -217,7 +219,7 @@ class GitWorkspace:
                        if "::" in entry["test"]}
         return wanted
 
-    def required_changes(self, changed: list[str]) -> list[dict[str, Any]]:
+    def required_changes(self, changed: list[str]) -> list[RequiredChange]:
         """The required tests the change touched in files the ticket lets it change, each with its diff."""
         found = []
         for path, names in self.required.changeable.items():
@@ -283,14 +285,9 @@ class GitWorkspace:
     def bounded_diff(self) -> diffsource.Bounded:
         return diffsource.bounded(self.root, self.base, self.current_tree(), limit=self.diff_limit)
 
-    def stats(self) -> list[dict[str, Any]]:
+    def stats(self) -> list[FileStat]:
         """Every changed file with its line counts, size, and whether it is binary or a link."""
         return diffsource.files(self.root, self.base, self.current_tree())
-
-    def summary(self) -> dict[str, Any]:
-        """What the ticket keeps of the change: a bounded diff and every file; git has the rest."""
-        preview = self.bounded_diff()
-        return {"diff": preview.text, "diff_truncated": preview.truncated, "files": self.stats()}
 
     def commit(self, message: str) -> str | None:
         """Commit what the agent wrote on the worktree's branch; None when that is nothing."""
@@ -329,21 +326,22 @@ IDLE_MESSAGE = ("does not test the change: it passes on the base commit's code t
                 "your other edits); make it assert what this ticket changes")
 
 
-def with_idle(result: dict[str, Any], *, idle: list[str], blocking: bool) -> dict[str, Any]:
+def with_idle(result: SuiteResult, *, idle: list[str], blocking: bool) -> SuiteResult:
     """The result with its idle tests listed; when they block, the attempt fails and each is fed back."""
     if not idle:
         return result
-    verdict = {**result["verdict"], "idle": idle}
+    verdict: VerdictRecord = {**result["verdict"], "idle": idle}
     if not blocking:
         return {**result, "verdict": verdict}
-    branch = verdict.get("base_branch") or "the base branch"
-    verdict.update(green=False, reason=f"{len(idle)} test(s) you added or changed pass on {branch} without your "
-                                       f"change too: they do not test the change ({', '.join(idle[:5])})")
-    failures = [{"name": name, "message": IDLE_MESSAGE, "details": f"({IDLE_MESSAGE})"} for name in idle]
+    branch = verdict["base_branch"] or "the base branch"
+    verdict["green"] = False
+    verdict["reason"] = (f"{len(idle)} test(s) you added or changed pass on {branch} without your change too: they do "
+                         f"not test the change ({', '.join(idle[:5])})")
+    failures = [Failure(name=name, message=IDLE_MESSAGE, details=f"({IDLE_MESSAGE})") for name in idle]
     return {**result, "success": False, "verdict": verdict, "failures": failures}
 
 
-def refused_after_tests(result: dict[str, Any], failures: list[EditFailure]) -> dict[str, Any]:
+def refused_after_tests(result: SuiteResult, failures: list[EditFailure]) -> SuiteResult:
     """A test run that left files the change may not keep fails, whatever the tests said."""
     if not failures or result.get("cancelled"):
         return result

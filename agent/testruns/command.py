@@ -41,6 +41,7 @@ from agent.testruns.sandbox import (
     check_unsandboxed_allowed,
 )
 from lib.safetext import replaced
+from lib.testschema import SuiteResult
 
 # Where a run's report folder appears inside the sandbox.
 REPORT_DIR_INSIDE = "/factory-report"
@@ -89,7 +90,7 @@ def system_path(path: str) -> list[str]:
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
                 readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
                 network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
-                report_dir: Path | None = None, cancel: threading.Event | None = None) -> dict:
+                report_dir: Path | None = None, cancel: threading.Event | None = None) -> SuiteResult:
     """Run a shell command; returns the parsed result (see agent.testruns.parsing).
 
     network=True is for setup commands, which download dependencies; `readonly`
@@ -143,7 +144,7 @@ class Execution:
     output_cut: str = ""  # the output went over its cap: the middle was cut, nothing failed
 
 
-def result_of(done: Execution, *, command: str, timeout: float) -> dict:
+def result_of(done: Execution, *, command: str, timeout: float) -> SuiteResult:
     timed_out = done.stopped == TIMED_OUT
     notes = [f"[factory] {limit}" for limit in (*done.limits, *([done.output_cut] if done.output_cut else []))]
     if timed_out:

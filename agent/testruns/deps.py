@@ -47,6 +47,7 @@ from agent.errors import ProjectProblem
 from agent.testruns.command import run_command
 from agent.testruns.sandbox import PROJECT_DIR, SANDBOX_HOME, SandboxPolicy, real_entry
 from lib.paths import resolved_inside
+from lib.testschema import SuiteResult
 
 MANIFESTS = frozenset({
     "package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", ".npmrc",
@@ -234,7 +235,7 @@ def remove_links_out(home: Path) -> list[str]:
     return [entry.name for entry in refused]
 
 
-def setup_failure(command: str, commit: str, result: dict, timeout: float) -> str:
+def setup_failure(command: str, commit: str, result: SuiteResult, timeout: float) -> str:
     tail = (result.get("output_tail") or "")[-600:].strip()
     if result.get("limits"):
         return (f"setup_command `{command}` went over the sandbox's caps on the base commit {commit[:10]}: "

@@ -18,10 +18,11 @@ from agent.testruns.parsing_base import (
     failure,
 )
 from agent.testruns.parsing_js import parse_jest, parse_mocha, parse_node, parse_vitest
+from lib.testschema import Failure, SuiteResult
 
 
 def parse_test_output(*, output: str, exit_code: int, command: str, duration_s: float,
-                      timed_out: bool = False) -> dict:
+                      timed_out: bool = False) -> SuiteResult:
     text = clean_output(output)
     runs = [run for parser in RUNNER_PARSERS if (run := parser(text))]
     if not runs:
@@ -93,7 +94,7 @@ def parse_pytest(text: str) -> RunnerCounts | None:
     return run
 
 
-def pytest_failures(text: str) -> list[dict]:
+def pytest_failures(text: str) -> list[Failure]:
     sections = pytest_sections(text)
     results = list(PYTEST_RESULT_LINE.finditer(text))
     if not results:
@@ -198,7 +199,7 @@ RUNNER_PARSERS = (parse_pytest, parse_jest, parse_vitest, parse_node, parse_moch
 # --------------------------------------------------------------------------- summary for the model
 
 
-def summarize_failures(result: dict, *, max_chars: int = 3000, header: str = "") -> str:
+def summarize_failures(result: SuiteResult, *, max_chars: int = 3000, header: str = "") -> str:
     header = header or summary_header(result)
     if result.get("success"):
         return header[:max_chars]
@@ -223,7 +224,7 @@ def summarize_failures(result: dict, *, max_chars: int = 3000, header: str = "")
     return text[:max_chars]
 
 
-def summary_header(result: dict) -> str:
+def summary_header(result: SuiteResult) -> str:
     counts = (f"{result.get('failed', 0)} failed, {result.get('errors', 0)} errors, "
               f"{result.get('passed', 0)} passed, {result.get('skipped', 0)} skipped")
     if result.get("success"):
@@ -237,7 +238,7 @@ def summary_header(result: dict) -> str:
     return "\n".join(lines)
 
 
-def failure_lines(item: dict) -> list[tuple[str, bool]]:
+def failure_lines(item: Failure) -> list[tuple[str, bool]]:
     """(line, must_keep) pairs: the name, the message and "E   " lines are always kept."""
     lines = [(f"## {item.get('name', '')}", True)]
     message = item.get("message", "")
@@ -271,7 +272,7 @@ def fit_block(lines: list[tuple[str, bool]], limit: int, *, keep_last: bool) -> 
     return "\n".join(kept)[:max(limit, 0)]
 
 
-def hidden_failures_note(hidden: list[dict]) -> str:
+def hidden_failures_note(hidden: list[Failure]) -> str:
     if not hidden:
         return ""
     names = ", ".join(item.get("name", "") for item in hidden[:20])

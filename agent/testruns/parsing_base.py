@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lib.testschema import Failure
+
 OUTPUT_TAIL_CHARS = 4000
 SECTION_TAIL_LINES = 25
 DETAIL_MAX_LINES = 25
@@ -23,7 +25,7 @@ class RunnerCounts:
     errors: int = 0
     skipped: int = 0
     total: int | None = None
-    failures: list[dict] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
 
     @property
     def counted_total(self) -> int:
@@ -36,7 +38,7 @@ def clean_output(output: str) -> str:
     return ANSI_ESCAPE.sub("", output).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def failure(name: str, message: str, details: str = "") -> dict:
+def failure(name: str, message: str, details: str = "") -> Failure:
     # "details": the trimmed traceback/section, used by summarize_failures.
     return {"name": name.strip(), "message": message.strip(), "details": details.rstrip()}
 

@@ -12,6 +12,7 @@ from agent.testruns.parsing_base import (
     head_lines,
     short_message,
 )
+from lib.testschema import Failure
 
 # --------------------------------------------------------------------------- Jest
 
@@ -38,9 +39,9 @@ def parse_jest(text: str) -> RunnerCounts | None:
     )
 
 
-def jest_failures(text: str) -> list[dict]:
+def jest_failures(text: str) -> list[Failure]:
     lines = text.split("\n")
-    failures: dict[str, dict] = {}
+    failures: dict[str, Failure] = {}
     current_file = ""
     for index, line in enumerate(lines):
         file_line = JEST_FILE_LINE.match(line)
@@ -103,9 +104,9 @@ def parse_vitest(text: str) -> RunnerCounts | None:
     )
 
 
-def vitest_failures(text: str) -> list[dict]:
+def vitest_failures(text: str) -> list[Failure]:
     lines = text.split("\n")
-    failures: dict[str, dict] = {}
+    failures: dict[str, Failure] = {}
     for index, line in enumerate(lines):
         match = VITEST_FAIL_LINE.match(line)
         if not match:
@@ -144,7 +145,7 @@ def parse_node(text: str) -> RunnerCounts | None:
     )
 
 
-def node_tap_failures(text: str) -> list[dict]:
+def node_tap_failures(text: str) -> list[Failure]:
     lines = text.split("\n")
     failures = []
     for index, line in enumerate(lines):
@@ -191,11 +192,11 @@ def tap_error(yaml: list[str]) -> str:
     return ""
 
 
-def node_spec_failures(text: str) -> list[dict]:
+def node_spec_failures(text: str) -> list[Failure]:
     lines = text.split("\n")
     marker = next((index for index, line in enumerate(lines) if line.strip() == "✖ failing tests:"), None)
     start = marker + 1 if marker is not None else 0
-    failures: dict[str, dict] = {}
+    failures: dict[str, Failure] = {}
     for index in range(start, len(lines)):
         match = SPEC_FAILED.match(lines[index])
         if not match:
@@ -236,7 +237,7 @@ def parse_mocha(text: str) -> RunnerCounts | None:
     )
 
 
-def mocha_failures(text: str) -> list[dict]:
+def mocha_failures(text: str) -> list[Failure]:
     lines = text.split("\n")
     start = next((index for index, line in enumerate(lines)
                   if re.match(r"^\s*\d+ failing\b", line)), None)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agent.testruns.verdict import looks_like_test_path
 from lib.paths import resolved_inside
+from lib.testschema import RequiredChange
 
 Definitions = Mapping[str, str]  # pytest's name ("test_x", "TestX::test_y") -> ast.dump of its definition
 
@@ -97,7 +98,7 @@ def read_required(*, root: Path, entries: Iterable[str], changeable: Iterable[st
 MAX_TEST_DIFF_CHARS = 20_000
 
 
-def changed_tests(*, path: str, names: Iterable[str], before: str, after: str) -> list[dict]:
+def changed_tests(*, path: str, names: Iterable[str], before: str, after: str) -> list[RequiredChange]:
     """The named tests of `path` that the change touched, each with its own unified diff (bounded).
 
     A bare path ("") stands for every test of the file; a file that is not Python, or does not parse on either

@@ -17,6 +17,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NotRequired, TypedDict
 
 from agent.testruns.command import run_command
 from agent.testruns.deps import Dependencies
@@ -32,6 +33,7 @@ from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.verdict import Judging, Verdict, blocking_failures, conclude, judge, rerun_names
 from lib.paths import resolved_inside
 from lib.safetext import cleaned, replaced
+from lib.testschema import Failure, SuiteResult
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
@@ -73,7 +75,7 @@ class Scoped:
 
 @dataclass
 class Run:
-    result: dict
+    result: SuiteResult
     report: Report | None
 
     @property
@@ -92,8 +94,8 @@ class JudgedRuns:
     full: Run | None = None
     notes: list[str] = field(default_factory=list)
 
-    def as_result(self) -> dict:
-        result = dict(self.final.result)
+    def as_result(self) -> SuiteResult:
+        result = self.final.result.copy()
         result["success"] = self.verdict.green
         result["verdict"] = self.verdict.as_dict()
         result["report"] = self.final.report.kind if self.final.report else "console"
@@ -190,7 +192,12 @@ def settle_flaky(setup: TestSetup, *, cwd: Path, judging: Judging, run: Run) -> 
     return verdict
 
 
-def rerun_of(setup: TestSetup, test_ids: list[str]) -> dict:
+class Rerun(TypedDict):
+    command: str
+    extra_addopts: NotRequired[str]
+
+
+def rerun_of(setup: TestSetup, test_ids: list[str]) -> Rerun:
     """pytest runs just those tests (their node ids, and -k in case the command names folders of its own);
     other runners run their whole command again."""
     if not PYTEST.search(setup.command):
@@ -232,14 +239,15 @@ def runs_jest(cwd: Path) -> bool:
     return bool(re.search(r'"test"\s*:\s*"[^"]*\bjest\b', scripts))
 
 
-def merge_details(blocking: list[dict], *, console: list[dict]) -> list[dict]:
+def merge_details(blocking: list[Failure], *, console: list[Failure]) -> list[Failure]:
     """Blocking tests, with the console's richer details (traceback) when it names the same test."""
     by_name = {item.get("name", ""): item for item in console}
     merged = []
     for item in blocking:
         match = by_name.get(item["name"]) or next(
             (found for name, found in by_name.items() if name and item["name"].endswith(name.split("::")[-1])), None)
-        merged.append({**item, **({"details": match.get("details", "")} if match and match.get("details") else {})})
+        merged.append(Failure(name=item["name"], message=item["message"],
+                              details=match["details"] if match and match.get("details") else item["details"]))
     return merged
 
 

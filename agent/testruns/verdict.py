@@ -16,8 +16,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
+from typing import cast
 
 from agent.testruns.reports import ERROR, FAILED, PASSED, SKIPPED, Report
+from lib.testschema import Failure, VerdictRecord
 
 BASELINE, EXIT_CODE = "baseline", "exit_code"
 
@@ -45,8 +47,8 @@ class Verdict:
     def blocking(self) -> list[str]:
         return [*self.broken, *self.new_failing, *self.removed, *self.ticket_failing]
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> VerdictRecord:
+        return cast(VerdictRecord, asdict(self))
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ def matches(test_id: str, entry: str) -> bool:
     return test_id == entry or test_id.split("[", 1)[0] == entry
 
 
-def blocking_failures(verdict: Verdict, report: Report | None) -> list[dict]:
+def blocking_failures(verdict: Verdict, report: Report | None) -> list[Failure]:
     """The failures to tell the model: only what blocks (never what already failed on the base)."""
     cases = report.cases if report else {}
     labels = [(test_id, "broke: passes on the base branch") for test_id in verdict.broken]

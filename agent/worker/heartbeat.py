@@ -27,7 +27,7 @@ from django_q.conf import Conf
 from agent import services
 from agent.worker import queueing
 from lib.outcomes import Outcome
-from tickets.models import Ticket, TicketAttempt
+from tickets.models import FailureKind, Ticket, TicketAttempt
 from tickets.states import State
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,9 @@ def interrupt(*, ticket_id: UUID, run_started: datetime | None, reason: str,
             return ticket  # cancelled meanwhile: closing its attempts was all there was to do
         if services.releases_since_queued(ticket, flag="interrupted") == 0:
             return services.release_interrupted(ticket=ticket, reason=reason)
-        return services.fail_ticket(ticket=ticket, error=f"{reason} It was interrupted before as well; fix the "
-                                                         "cause (worker memory, database) and retry the ticket.")
+        return services.fail_ticket(ticket=ticket, kind=FailureKind.INTERRUPTED,
+                                   error=f"{reason} It was interrupted before as well; fix the cause (worker memory, "
+                                         "database) and retry the ticket.")
 
 
 def is_stale(ticket: Ticket, stale_before: datetime) -> bool:

@@ -30,10 +30,11 @@ from agent.testruns.verdict import looks_like_test_path
 from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
+from lib.changerecord import ChangeRecord
 from lib.gitrepo import GitError, branch_name_for, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
-from tickets.models import Ticket, TicketAttempt, TicketEvent
+from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
 from tickets.repos import ProjectRepo, project_repo
 from tickets.selectors import run_attempts
 from tickets.states import State, TransitionError
@@ -78,23 +79,24 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         recorder.abandon(message)
         services.record_health(key="model", ok=False, message=message)
         flag = "model_broken" if isinstance(exc, ModelBroken) else ""
-        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag=flag))
+        return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag=flag,
+                                                              kind=FailureKind.MODEL_UNAVAILABLE))
     except (GitError, ProjectProblem) as exc:
         # Not the model's fault: no attempt is burned, and a person is told what to fix.
         message = f"Fix the project: {exc}"
         recorder.abandon(message, outcome=Outcome.ERROR)
-        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message, kind=FailureKind.PROJECT))
     except (PromptTooLarge, TicketProblem) as exc:
         message = str(exc)
         recorder.abandon(message, outcome=Outcome.ERROR)
-        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message, kind=FailureKind.TICKET))
     except DatabaseError:
         raise  # the bookkeeping below needs the database: run_ticket reconnects first
     except Exception as exc:  # the ticket must never stay in_progress with nobody working on it
         log.exception("agent run of %s crashed", ticket.pk)
         message = f"Internal error in the agent: {exc!r}"
         recorder.abandon(message, outcome=Outcome.ERROR)
-        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message))
+        return finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=message, kind=FailureKind.INTERNAL))
 
 
 def execute_with_room(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder", num_ctx: int) -> Ticket:
@@ -119,7 +121,8 @@ def wait_for_disk(ticket: Ticket, *, recorder: "AttemptRecorder", error: DiskFul
     current = Ticket.objects.get(pk=ticket.pk)
     diskspace.clean_after_full(repo=project_repo(ticket.project), branch=current.branch_name)
     services.record_health(key="disk", ok=False, message=message)
-    return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag="disk_full"))
+    return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag="disk_full",
+                                                          kind=FailureKind.DISK))
 
 
 class RunSuperseded(Exception):
@@ -158,27 +161,30 @@ def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -
         workspace = make_workspace(ticket=ticket, worktree=worktree, base=base, dependencies=dependencies,
                                    known=known, repo=repo)
         workspace.place_architect_tests()
-        result = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
-                       brief=brief_for(ticket, feedback=feedback, required=workspace.required))
+        result, handed_back = climb(ticket=ticket, rungs=rungs, workspace=workspace, recorder=recorder,
+                                    brief=brief_for(ticket, feedback=feedback, required=workspace.required))
     ensure_still_ours(ticket)
     pushed = commit_and_push(ticket=ticket, workspace=workspace, branch=branch)
     code = change_summary(workspace=workspace, head=pushed)
     # This run's attempts only: a retried ticket's earlier failures are not this run's story.
     memory_hooks.remember_run(ticket=ticket, success=result.success, attempts=run_attempts(ticket=ticket),
-                              handback=result.error if result.error.startswith("Every model failed") else "")
+                              handback=result.error if handed_back else "")
     ensure_still_ours(ticket)
     if result.success:
-        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests or {}, code=code))
-    error = result.error if result.error.startswith("Every model failed") else (
-        f"Failed after {result.attempts} attempts: {result.error}")
-    failed = finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=error, tests=result.tests, code=code))
+        return finish(ticket, lambda: services.complete_ticket(ticket=ticket, tests=result.tests, code=code))
+    error = result.error if handed_back else f"Failed after {result.attempts} attempts: {result.error}"
+    kind = FailureKind.MODELS if handed_back else FailureKind.ATTEMPTS
+    failed = finish(ticket, lambda: services.fail_ticket(ticket=ticket, error=error, kind=kind, tests=result.tests,
+                                                         code=code))
     repo.recycle_worktree(branch)  # the work is on the pushed branch; a retry starts from it
     return failed
 
 
 def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorder: "AttemptRecorder",
-          brief: TicketBrief) -> RunResult:
-    """Each model of the ladder in turn until one succeeds; unreachable ones are skipped, never burned."""
+          brief: TicketBrief) -> tuple[RunResult, bool]:
+    """Each model of the ladder in turn until one succeeds; unreachable ones are skipped, never burned.
+
+    The flag is true when the result is the hand-back of a ladder whose every model failed."""
     tried: list[Tried] = []
     skipped: list[tuple[str, str]] = []
     broken = False
@@ -204,14 +210,14 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
             broken = broken or isinstance(exc, ModelBroken)
             continue
         if result.success:
-            return result
+            return result, False
         tried.append(Tried(model=model.name, result=result))
     if not tried:
         unavailable = ModelBroken if broken else ModelUnavailable
         raise unavailable("; ".join(reason for _, reason in skipped) or "no model is configured")
     if len(rungs) == 1:
-        return tried[0].result
-    return hand_back(ticket=ticket, tried=tried, skipped=skipped)
+        return tried[0].result, False
+    return hand_back(ticket=ticket, tried=tried, skipped=skipped), True
 
 
 def implementer_for(*, ticket: Ticket, model: Model, workspace: GitWorkspace,
@@ -259,13 +265,13 @@ def ticket_files(ticket: Ticket) -> tuple[str, ...]:
     return tuple(dict.fromkeys(path.strip().removeprefix("./") for path in listed if path.strip()))
 
 
-def change_summary(*, workspace: GitWorkspace, head: str) -> dict:
-    summary = {**workspace.summary(), "base": workspace.base, "head": head}
-    manifests = deps.changed_manifests([entry["path"] for entry in summary["files"]])
-    if manifests:
-        # Tests ran with the base commit's dependencies: the reviewer must know these changed.
-        summary["dependency_manifests_changed"] = manifests
-    return summary
+def change_summary(*, workspace: GitWorkspace, head: str) -> ChangeRecord:
+    """What the ticket keeps of the change (codigo_generado): a bounded diff and every file; git has the rest."""
+    preview, files = workspace.bounded_diff(), workspace.stats()
+    # Tests ran with the base commit's dependencies: the reviewer must know which manifests changed.
+    return ChangeRecord(diff=preview.text, diff_truncated=preview.truncated, files=tuple(files), base=workspace.base,
+                        head=head, dependency_manifests_changed=tuple(deps.changed_manifests(
+                            [entry["path"] for entry in files])))
 
 
 def merge_base(*, worktree: Path, default_branch: str) -> str:
@@ -347,7 +353,7 @@ class AttemptRecorder:
 
     def attempt_finished(self, record: AttemptRecord) -> None:
         reply, tests = record.reply, record.tests
-        fields = {
+        fields: dict[str, Any] = {
             "outcome": record.outcome, "feedback": record.feedback, "diff": record.diff,
             "response": reply.text if reply else "", "test_result": tests,
             "edit_results": record_edits(record), "candidates": record.candidates,
