@@ -1,9 +1,9 @@
 """The configured vector index and embedder, built once per process from the settings.
 
 Everything here is kept for the life of the process and rebuilt only when the settings it was
-built from change (tests change them; a real process does not): the index keeps its shard open
-(memory/lease.py), the embedder keeps its HTTP client (a new one costs a TLS context, ~45 ms),
-and a passed compatibility check stays passed until the index's record of its embedding model
+built from change (tests change them; a real process does not): the index keeps its shard open,
+or its connections to the process that owns it (memory/owner.py), the embedder keeps its HTTP
+client (a new one costs a TLS context, ~45 ms), and a passed compatibility check stays passed until the index's record of its embedding model
 changes. After fork() the child builds its own embedder and thread pool rather than share the
 parent's sockets and threads (which the child does not have).
 """
