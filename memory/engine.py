@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 
 from memory.embeddings import OllamaEmbedder
-from memory.index import VectorIndex, open_index
+from memory.index import EmbeddedIndex, VectorIndex, open_index
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,10 @@ def index() -> VectorIndex:
             for stale in _indexes.values():
                 close_stale(stale)
             _indexes.clear()
-            _indexes[key] = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
-                                       dim=settings.FACTORY_EMBED_DIM)
+            _indexes[key] = opened = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
+                                                dim=settings.FACTORY_EMBED_DIM)
+            if settings.FACTORY_MEMORY_OWNER and isinstance(opened, EmbeddedIndex) and not opened.claim():
+                log.warning("the memory index's owner did not give it up: this process calls it instead")
         return _indexes[key]
 
 

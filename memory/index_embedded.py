@@ -71,6 +71,11 @@ class EmbeddedIndex:
         finally:
             self._sessions.depth -= 1
 
+    def claim(self) -> bool:
+        """Own the shard, asking its present owner to give it up (FACTORY_MEMORY_OWNER: the web server's first
+        search); False when the owner did not give it up within LOCK_TIMEOUT_SECONDS."""
+        return self._ownership.claim()
+
     def close(self) -> None:
         """Close the shard and stop owning it now (when this process owns it), and drop the connections."""
         self._ownership.release()

@@ -47,6 +47,7 @@ WAIT_POLL_S = 0.001  # how often a caller tries again while the lock is held and
 SOCKET_NAME = ".owner"
 _UCRED = struct.Struct("3i")  # SO_PEERCRED: pid, uid, gid
 _GONE = object()  # the owner went away before answering: take over or call the next one
+YIELD = "__yield__"  # asks the owner to give the resource up, to a process that prefers to own it (claim)
 
 
 class Ownership:
@@ -98,6 +99,29 @@ class Ownership:
             result = self._call_owner(op, encoded, deadline, timeout)
             if result is not _GONE:
                 return result
+
+    def claim(self) -> bool:
+        """Become the owner, asking the present one to give up (once, by a process that should own the resource
+        for the others: the web server). False when no owner gave it up within the timeout."""
+        deadline = time.monotonic() + self._timeout()
+        while time.monotonic() < deadline:
+            if self._owned or self._try_to_own():
+                return True
+            connection = self._connection(deadline)
+            if connection is None:
+                time.sleep(WAIT_POLL_S)
+                continue
+            try:
+                connection.settimeout(max(deadline - time.monotonic(), 0.001))
+                wire.send(connection, {"op": YIELD, "args": {}})
+                wire.receive(connection)  # the owner ends the connection once it gave up
+            except (wire.PeerGone, OSError):
+                pass  # given up (or died): the lock is free, unless another caller took it first
+            except wire.WireError:
+                return False
+            finally:
+                connection.close()
+        return False
 
     @contextmanager
     def session(self) -> Iterator[None]:
@@ -272,6 +296,9 @@ class Ownership:
             return {"error": "unexpected", "message": "a request without an operation and its arguments"}
         with self._mutex:
             if not self._owned:
+                return None
+            if op == YIELD:
+                self._give_up()
                 return None
             try:
                 return {"ok": wire.encode_result(op, self._run_here(op, wire.decode_args(op, args)))}

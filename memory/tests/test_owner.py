@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -65,6 +66,15 @@ time.sleep(2.5)
 start = time.process_time()
 time.sleep(2.0)
 say(cpu_s=time.process_time() - start, owner=index.owner)
+"""
+
+# Owns the shard, then (told to go on) writes again: through the socket once another process claimed it.
+YIELDING_OWNER = PRELUDE + """
+index.upsert([point("written while owning")])
+say(owner=index.owner)
+sys.stdin.readline()
+index.upsert([point("written after the claim")])
+say(owner=index.owner, count=index.count())
 """
 
 FORKING_OWNER = PRELUDE + """
@@ -187,12 +197,29 @@ def test_a_caller_takes_over_when_the_owner_dies(index):
         stop(owner)
 
 
+def test_the_process_that_should_own_claims_the_shard_from_its_owner(index):
+    owner = start(YIELDING_OWNER, str(index.path))
+    try:
+        assert read_line(owner) == {"owner": True}
+        assert index.claim()  # the web server's first search with FACTORY_MEMORY_OWNER
+        assert index.owner and index.count() == 1
+        go_on(owner)
+        assert read_line(owner) == {"owner": False, "count": 2}
+        assert owner.wait(timeout=60) == 0
+    finally:
+        stop(owner)
+    assert index.search(text="after the claim", dense=None, k=1)
+    assert index.owner and index.taken_over == 1
+
+
 def test_a_stuck_owner_gives_a_clear_error_naming_it(index):
     owner = start(OWNER, str(index.path))
     try:
         pid = read_line(owner)["pid"]
         index.count()  # connected
         os.kill(pid, signal.SIGSTOP)
+        while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+            time.sleep(0.01)  # stopped: the signal is delivered, not only sent
         index.LOCK_TIMEOUT_SECONDS = 0.5
         with pytest.raises(IndexUnavailable, match=f"the process {pid} owning it did not answer count within 0.5 s"):
             index.count()
