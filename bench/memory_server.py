@@ -90,7 +90,7 @@ def throughput_figures(base: str, token: str, queries: list[str], *, clients: in
 
 
 def idle_figure(server: subprocess.Popen, label: str) -> None:
-    time.sleep(0.5)  # the last request's thread is back in its queue
+    time.sleep(3.0)  # the last request's thread is back in its queue, the owner's flush after writes done
     before = _server.cpu_seconds(server.pid)
     time.sleep(IDLE_S)
     spent = _server.cpu_seconds(server.pid) - before

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from memory import wire
+from memory import owner, wire
 from memory.index import EmbeddedIndex, IndexPoint, IndexUnavailable
+from memory.owner import Ownership
 
 DIM = 8
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -280,3 +281,48 @@ def test_an_owner_of_another_protocol_version_is_named(index, monkeypatch):
         os.unlink(index.path / ".owner")
         os.close(lock)
     assert index.count() == 0
+
+
+def busy_owner(folder: Path, flushed: list[float]) -> Ownership:
+    def run(op: str, args: dict) -> None:
+        if op == "write":
+            ownership.mark_changed()
+
+    ownership = Ownership(folder, run=run, close=lambda: None, tidy=lambda: flushed.append(time.monotonic()),
+                          abandon=lambda: None, timeout=lambda: 5.0)
+    return ownership
+
+
+def keep_busy(ownership: Ownership, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ownership.call("read", {})
+        time.sleep(0.02)
+
+
+def test_the_owner_flushes_once_quiet_never_between_busy_operations(tmp_path, monkeypatch):
+    monkeypatch.setattr(owner, "TIDY_AFTER_S", 0.3)
+    flushed: list[float] = []
+    ownership = busy_owner(tmp_path, flushed)
+    try:
+        ownership.call("write", {})
+        keep_busy(ownership, 1.0)
+        assert flushed == []  # a flush holds the interpreter: not while operations keep coming
+        quiet_from = time.monotonic()
+        time.sleep(0.8)
+        assert len(flushed) == 1 and flushed[0] - quiet_from >= 0.25
+    finally:
+        ownership.release()
+
+
+def test_a_busy_owner_flushes_at_the_latest_after_tidy_at_latest(tmp_path, monkeypatch):
+    monkeypatch.setattr(owner, "TIDY_AFTER_S", 0.3)
+    monkeypatch.setattr(owner, "TIDY_AT_LATEST_S", 0.6)
+    flushed: list[float] = []
+    ownership = busy_owner(tmp_path, flushed)
+    try:
+        ownership.call("write", {})
+        keep_busy(ownership, 1.2)
+        assert len(flushed) == 1
+    finally:
+        ownership.release()
