@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from memory import owner, wire
+from memory import engine, owner, wire
 from memory.index import EmbeddedIndex, IndexPoint, IndexUnavailable
 from memory.owner import Ownership
 
@@ -211,6 +211,21 @@ def test_the_process_that_should_own_claims_the_shard_from_its_owner(index):
         stop(owner)
     assert index.search(text="after the claim", dense=None, k=1)
     assert index.owner and index.taken_over == 1
+
+
+def test_with_factory_memory_owner_the_first_use_claims_the_shard(settings, tmp_path):
+    settings.FACTORY_DATA_DIR, settings.QDRANT_URL, settings.FACTORY_EMBED_DIM = tmp_path, "", DIM
+    settings.FACTORY_MEMORY_OWNER = True  # as make run starts the web server
+    worker = start(YIELDING_OWNER, str(tmp_path / "memory"))
+    try:
+        assert read_line(worker) == {"owner": True}
+        claimed = engine.index()
+        assert claimed.owner
+        go_on(worker)
+        assert read_line(worker) == {"owner": False, "count": 2}
+    finally:
+        stop(worker)
+    claimed.close()
 
 
 def test_a_stuck_owner_gives_a_clear_error_naming_it(index):
