@@ -90,9 +90,10 @@ class Ownership:
 
     # -- calling -------------------------------------------------------------------------------
 
-    def call(self, op: str, args: dict) -> object:
-        """The operation's result, from this process or the owner; IndexUnavailable when none answers in time."""
-        timeout = self._timeout()
+    def call(self, op: str, args: dict, *, timeout: float | None = None) -> object:
+        """The operation's result, from this process or the owner; IndexUnavailable when none answers within
+        `timeout` seconds (by default the resource's)."""
+        timeout = self._timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         encoded: dict | None = None
         while True:
