@@ -158,28 +158,27 @@ def part_figures(fake_url: str, queries: list[str], requests: int) -> None:
          "the ORM and a serializer per item (before)")
 
 
-def handover_figures(api, queries: list[str]) -> None:
-    """A lone search right after a worker process wrote to the memory (the shard changes hands)."""
+def owner_figures(api, queries: list[str], requests: int) -> None:
+    """A lone search while a worker process owns the shard (sent over its socket), beside one in the owner."""
     from django.conf import settings
 
     from memory import engine
 
     index = engine.index()
     script = ("import sys, time; from memory.index import EmbeddedIndex; index = EmbeddedIndex(sys.argv[1], "
-              "dim=int(sys.argv[2])); index.count(); print('held', flush=True); time.sleep(60)")
-    after, reopen = [], []
-    for n in range(6):
-        other = subprocess.Popen([sys.executable, "-c", script, str(index.path), str(settings.FACTORY_EMBED_DIM)],
-                                 env={"PYTHONPATH": str(_django.ROOT), "PATH": ""}, stdout=subprocess.PIPE, text=True)
+              "dim=int(sys.argv[2])); index.count(); print('held', flush=True); time.sleep(600)")
+    search = lambda n: api.get("/api/factory/memory/search", {"q": queries[n % len(queries)], "k": 5})  # noqa: E731
+    owning = timed(search, requests)
+    index.close()
+    other = subprocess.Popen([sys.executable, "-c", script, str(index.path), str(settings.FACTORY_EMBED_DIM)],
+                             env={"PYTHONPATH": str(_django.ROOT), "PATH": ""}, stdout=subprocess.PIPE, text=True)
+    try:
         assert other.stdout.readline().strip() == "held"
-        after += timed(lambda _, n=n: api.get("/api/factory/memory/search", {"q": queries[n], "k": 5}), 1)
+        through = timed(search, requests)
+    finally:
         other.kill()
         other.wait()
-        index.close()
-        start = time.perf_counter()
-        index.count()
-        reopen.append((time.perf_counter() - start) * 1000)
-    line("search right after another process used the shard", after, reopen, "reopening it alone")
+    line("search while another process owns the shard", through, owning, "this process owning it")
 
 
 def concurrent_writes(clients: list, writes: int, make_body, path: str) -> tuple[list[float], list[str], float]:
@@ -267,7 +266,7 @@ def run(*, items: int, writes: int, clients: int, requests: int) -> None:
         try:
             search_figures(api, queries, requests)
             part_figures(fake_url, queries, requests)
-            handover_figures(api, queries)
+            owner_figures(api, queries, requests)
             write_figures(writes, clients)
         finally:
             engine.index().close()  # before its temporary folder goes

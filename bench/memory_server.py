@@ -49,7 +49,7 @@ while True:
     selectors.search(query=f"flaky test retry {n}", k=5)
     services.store_item(text=f"Worker lesson {n}: the retry fixed the flaky test", kind="solution", source="agent")
     n += 1
-    print(n, engine.index().handovers, flush=True)
+    print(n, engine.index().taken_over, flush=True)
 """
 
 
@@ -90,7 +90,7 @@ def throughput_figures(base: str, token: str, queries: list[str], *, clients: in
 
 
 def idle_figure(server: subprocess.Popen, label: str) -> None:
-    time.sleep(0.5)  # the last request's thread is back in its queue
+    time.sleep(3.0)  # the last request's thread is back in its queue, the owner's flush after writes done
     before = _server.cpu_seconds(server.pid)
     time.sleep(IDLE_S)
     spent = _server.cpu_seconds(server.pid) - before
@@ -155,7 +155,7 @@ def run(arguments: argparse.Namespace) -> None:
                 worker.wait()
             done = [line for line in lines if line.strip()]
             print(f"{'the worker meanwhile':<58} {done[-1].split()[0] if done else 0} searches and writes, "
-                  f"{done[-1].split()[1] if done else 0} times it took the shard over (the server as many)")
+                  f"{done[-1].split()[1] if done else 0} times it took the shard over (0: the server owns it)")
 
 
 def main() -> None:

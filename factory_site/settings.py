@@ -63,6 +63,8 @@ FACTORY_EMBED_MODEL = env_model_name("FACTORY_EMBED_MODEL", "nomic-embed-text")
 FACTORY_EMBED_DIM = env_int("FACTORY_EMBED_DIM", 768, minimum=8)
 FACTORY_EMBED_TIMEOUT = env_float("FACTORY_EMBED_TIMEOUT", 10.0, minimum=0.1)
 QDRANT_URL = env_url("QDRANT_URL", "")
+# This process owns the embedded memory index for the others, taking it from its owner at its first use (the web server).
+FACTORY_MEMORY_OWNER = env_bool("FACTORY_MEMORY_OWNER", False)
 # Stemmer and stop words of the memory's keyword search (BM25); a project may override it.
 FACTORY_MEMORY_LANGUAGE = env_choice("FACTORY_MEMORY_LANGUAGE", DEFAULT_LANGUAGE, BM25_LANGUAGES)
 FACTORY_NUM_CTX = env_int("FACTORY_NUM_CTX", 16384, minimum=2048)

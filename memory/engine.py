@@ -1,9 +1,9 @@
 """The configured vector index and embedder, built once per process from the settings.
 
 Everything here is kept for the life of the process and rebuilt only when the settings it was
-built from change (tests change them; a real process does not): the index keeps its shard open
-(memory/lease.py), the embedder keeps its HTTP client (a new one costs a TLS context, ~45 ms),
-and a passed compatibility check stays passed until the index's record of its embedding model
+built from change (tests change them; a real process does not): the index keeps its shard open,
+or its connections to the process that owns it (memory/owner.py), the embedder keeps its HTTP
+client (a new one costs a TLS context, ~45 ms), and a passed compatibility check stays passed until the index's record of its embedding model
 changes. After fork() the child builds its own embedder and thread pool rather than share the
 parent's sockets and threads (which the child does not have).
 """
@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from django.conf import settings
 
 from memory.embeddings import OllamaEmbedder
-from memory.index import VectorIndex, open_index
+from memory.index import EmbeddedIndex, VectorIndex, open_index
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,10 @@ def index() -> VectorIndex:
             for stale in _indexes.values():
                 close_stale(stale)
             _indexes.clear()
-            _indexes[key] = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
-                                       dim=settings.FACTORY_EMBED_DIM)
+            _indexes[key] = opened = open_index(qdrant_url=settings.QDRANT_URL, data_dir=settings.FACTORY_DATA_DIR,
+                                                dim=settings.FACTORY_EMBED_DIM)
+            if settings.FACTORY_MEMORY_OWNER and isinstance(opened, EmbeddedIndex) and not opened.claim():
+                log.warning("the memory index's owner did not give it up: this process calls it instead")
         return _indexes[key]
 
 

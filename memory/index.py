@@ -2,8 +2,8 @@
 
 Two interchangeable backends share one interface (memory/index_base.py):
 - EmbeddedIndex (memory/index_embedded.py): the Qdrant engine in-process (qdrant-edge-py), one
-  shard folder shared by the web server, the workers and commands through a lease that the
-  holder gives up when another process asks (memory/lease.py explains the protocol);
+  shard folder owned by the first process that needs it, which runs the operations of the web
+  server, the workers and commands over a Unix socket (memory/owner.py explains the protocol);
 - ServerIndex (memory/index_server.py): a Qdrant server through qdrant-client.
 
 Both compute BM25 sparse vectors locally (memory/bm25.py, Qdrant's tokenizer with the stemmer and

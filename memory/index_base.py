@@ -158,7 +158,15 @@ def _compatibility_problem(
     return None
 
 
-def check_compatible(index: VectorIndex, *, stored_dim: int, dense_count: int, embed_model: str, dim: int) -> None:
+class MetaRecord(Protocol):
+    """Where an index keeps the record of its embedding model."""
+
+    def meta(self) -> dict | None: ...
+
+    def write_meta(self, meta: dict) -> None: ...
+
+
+def check_compatible(index: MetaRecord, *, stored_dim: int, dense_count: int, embed_model: str, dim: int) -> None:
     """Raise IndexMismatch on a model/dimension change; label an index that has no dense vectors yet."""
     stored = index.meta()
     problem = _compatibility_problem(

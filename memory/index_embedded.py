@@ -1,309 +1,90 @@
-"""The memory index in-process: the Qdrant engine (qdrant-edge-py) on a shard folder.
+"""The memory index on the embedded Qdrant engine, shared by every process through the one that owns it.
 
-Over 400 lines because the engine adapter, its lease wiring and the HNSW recall check belong together.
-
-Sharing between processes. The web server, both django-q2 clusters' workers and management
-commands all use the one shard under FACTORY_DATA_DIR/memory. The engine cannot have it open in
-two processes, and opening it costs far more than a search, so access goes through a lease
-(memory/lease.py): the process that used the shard last keeps it open, and closes it only when
-another process asks for it, between two of its own operations. A search in the process that
-holds the lease costs the engine's few milliseconds; the first operation after another process
-used the shard pays one open. Writes go to the engine's write-ahead log, which the next holder
-replays, so a holder that dies loses no write and its lock dies with it.
-
-Layout of the folder: shard/ (engine files), index.json (dense dimension), meta.json (embedding
-model record), .lock, .want and the socket .handover (the lease).
+The web server, both django-q2 clusters' workers and management commands use the one shard under
+FACTORY_DATA_DIR/memory. The engine cannot have it open in two processes, and opening it costs far
+more than a search, so the first process that needs it owns it for the rest of its life and runs
+every other process's operations for it (memory/owner.py: election, socket, crash take-over;
+memory/wire.py: the frames; memory/shard.py: the engine itself). In the owner an operation costs
+the engine's milliseconds; elsewhere it adds one round trip on a Unix socket (a fraction of a
+millisecond), and nobody opens the shard again while its owner lives.
 """
-
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import statistics
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import qdrant_edge as edge
+from typing import cast
 
 from lib.languages import DEFAULT_LANGUAGE
-from memory import bm25
-from memory.index_base import (
-    DENSE_VECTOR,
-    EXACT_DENSE_MAX_POINTS,
-    FILTER_FIELDS,
-    HNSW_MIN_RECALL,
-    LANGUAGE_FIELD,
-    RESET_COMMAND,
-    RRF_K,
-    SPARSE_VECTOR,
-    Hit,
-    IndexPoint,
-    IndexUnavailable,
-    PointNotFound,
-    check_compatible,
-    prefetch_limit,
-    require_dim,
-    require_k,
-    require_uuid,
-    stored_payload,
-    validate_meta,
-    validate_points,
-    visible_payload,
-)
-from memory.lease import Lease, LeaseTimeout, LeaseUnavailable
-
-HNSW_M = 16
-HNSW_EF_CONSTRUCT = 100
-HNSW_EF_CHOICES = (128, 256)
-HNSW_CHECK_QUERIES = 32
-FLOAT16_BYTES = 2
-
-
-@dataclass
-class OpenShard:
-    shard: edge.EdgeShard
-    dim: int
-    wal: bool  # False for shards made before the WAL: each write is flushed at once
-
-
-def _edge_filter(*, project: str | None, kind: str | None, tags: list[str] | None) -> edge.Filter | None:
-    conditions: list[edge.ConditionType] = []
-    if project is not None:
-        conditions.append(edge.FieldCondition("project", match=edge.MatchValue(project)))
-    if kind is not None:
-        conditions.append(edge.FieldCondition("kind", match=edge.MatchValue(kind)))
-    if tags:
-        conditions.append(edge.FieldCondition("tags", match=edge.MatchAny(list(tags))))
-    return edge.Filter(must=conditions) if conditions else None
-
-
-def _other_language_filter(*, language: str, project: str | None) -> edge.Filter:
-    """Points of the project (None: of no project) indexed in another language than `language`."""
-    scope = edge.FieldCondition("project", match=edge.MatchValue(project)) if project is not None \
-        else edge.IsNullCondition("project")
-    same: list[edge.ConditionType] = [edge.FieldCondition(LANGUAGE_FIELD, match=edge.MatchValue(language))]
-    if language == DEFAULT_LANGUAGE:
-        same.append(edge.IsEmptyCondition(LANGUAGE_FIELD))  # indexed before languages were recorded: English
-    return edge.Filter(must=[scope], must_not=same)
-
-
-def _edge_config(dim: int) -> edge.EdgeConfig:
-    # A WAL: a write is an append (0.05 ms) that survives the process's death (the next holder
-    # replays it), where a flush per write cost ~90 ms on this disk; the holder flushes when idle
-    # and when it closes. Float16 halves what exact scoring reads (recall@5 in bench/memory.py
-    # unchanged). Segments under EXACT_DENSE_MAX_POINTS get no HNSW graph and are always scanned
-    # exactly; bigger ones get one when optimize() runs.
-    exact_kb = EXACT_DENSE_MAX_POINTS * dim * FLOAT16_BYTES // 1024
-    return edge.EdgeConfig(
-        vectors={DENSE_VECTOR: edge.EdgeVectorParams(size=dim, distance=edge.Distance.Cosine,
-                                                     datatype=edge.VectorStorageDatatype.Float16)},
-        sparse_vectors={SPARSE_VECTOR: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)},
-        hnsw_config=edge.HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=exact_kb),
-        optimizers=edge.EdgeOptimizersConfig(indexing_threshold=exact_kb),
-        wal_enabled=True,
-    )
-
-
-def _payload_index_schema(field: str):
-    if field == "project":
-        return edge.KeywordIndexParams(is_tenant=True)  # stores each project's points together
-    return edge.PayloadSchemaType.Keyword
-
-
-def _ensure_payload_indexes(shard: edge.EdgeShard) -> None:
-    """Keyword indexes on the filter fields; added to a shard made before they existed."""
-    present = shard.info().payload_schema
-    missing = [name for name in (*FILTER_FIELDS, LANGUAGE_FIELD) if name not in present]
-    for name in missing:
-        shard.update(edge.UpdateOperation.create_field_index(name, _payload_index_schema(name)))
-    if missing:
-        shard.flush()
-
-
-def _edge_point(point: IndexPoint) -> edge.Point:
-    vectors: dict = {SPARSE_VECTOR: bm25.document_vector(point.text, point.language)}
-    if point.dense is not None:
-        vectors[DENSE_VECTOR] = list(point.dense)
-    return edge.Point(point.id, vectors, stored_payload(point))
-
-
-def _edge_hits(scored: list) -> list[Hit]:
-    return [Hit(id=str(point.id), score=float(point.score), payload=visible_payload(point.payload))
-            for point in scored]
-
-
-def _edge_query(
-    *, sparse: edge.SparseVector, dense: list[float] | None, k: int, query_filter: edge.Filter | None,
-    dense_params: edge.SearchParams | None,
-) -> edge.QueryRequest | None:
-    branches: list[tuple[edge.Query, edge.SearchParams | None]] = []  # (query, search params)
-    if sparse.indices:
-        branches.append((edge.Query.Nearest(sparse, using=SPARSE_VECTOR), None))
-    if dense is not None:
-        branches.append((edge.Query.Nearest(list(dense), using=DENSE_VECTOR), dense_params))
-    if not branches:
-        return None
-    if len(branches) == 1:
-        query, params = branches[0]
-        return edge.QueryRequest(limit=k, query=query, params=params, filter=query_filter, with_payload=True)
-    prefetches = [
-        edge.Prefetch(limit=prefetch_limit(k), query=query, params=params, filter=query_filter)
-        for query, params in branches
-    ]
-    return edge.QueryRequest(
-        # Fusion.Rrf is a variant of the Fusion enum, an instance of Fusion at run time; the stub declares it as
-        # a class nested in Fusion, unrelated to it.
-        limit=k, prefetches=prefetches, query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
-        filter=query_filter, with_payload=True,
-    )
-
-
-def _dense_neighbours(shard: edge.EdgeShard, vector: list[float], *, params: edge.SearchParams,
-                      query_filter: edge.Filter | None) -> set[str]:
-    request = edge.QueryRequest(limit=prefetch_limit(5), query=edge.Query.Nearest(vector, using=DENSE_VECTOR),
-                                params=params, filter=query_filter)
-    return {str(point.id) for point in shard.query(request)}
-
-
-@dataclass
-class HnswCheck:
-    """The recall check on this process's own queries that decides whether dense search may use HNSW.
-
-    Above EXACT_DENSE_MAX_POINTS, the first HNSW_CHECK_QUERIES dense queries are answered exactly
-    and also run through the graph at each hnsw_ef of HNSW_EF_CHOICES; searches then use the
-    smallest hnsw_ef whose candidates overlapped the exact ones by HNSW_MIN_RECALL on average, or
-    stay exact. Checked again when the index has grown by a quarter. Real queries, not stored
-    vectors: a document's neighbours are easier to find than a question's.
-    """
-
-    overlaps: dict[int, list[float]] = field(default_factory=lambda: {ef: [] for ef in HNSW_EF_CHOICES})
-    hnsw_ef: int | None = None
-    points: int = 0
-    done: bool = False
-
-    def sample(self, shard: edge.EdgeShard, dense: list[float], query_filter: edge.Filter | None) -> None:
-        exact = _dense_neighbours(shard, dense, params=edge.SearchParams(exact=True), query_filter=query_filter)
-        for ef, overlaps in self.overlaps.items():
-            graph = _dense_neighbours(shard, dense, params=edge.SearchParams(hnsw_ef=ef), query_filter=query_filter)
-            overlaps.append(len(exact & graph) / len(exact) if exact else 1.0)
-
-    def decide_if_sampled(self, points: int) -> None:
-        if len(self.overlaps[HNSW_EF_CHOICES[0]]) < HNSW_CHECK_QUERIES:
-            return
-        passing = [ef for ef in HNSW_EF_CHOICES if statistics.mean(self.overlaps[ef]) >= HNSW_MIN_RECALL]
-        self.hnsw_ef = passing[0] if passing else None
-        self.points = points
-        self.done = True
-
-    def summary(self) -> dict:
-        recall = {ef: round(statistics.mean(values), 3) for ef, values in self.overlaps.items() if values}
-        mode = "checking" if not self.done else ("hnsw" if self.hnsw_ef else "exact")
-        return {"mode": mode, "hnsw_ef": self.hnsw_ef, "recall_by_hnsw_ef": recall,
-                "queries": len(self.overlaps[HNSW_EF_CHOICES[0]])}
+from memory.index_base import Hit, IndexPoint, require_k, require_uuid, validate_meta
+from memory.owner import Ownership
+from memory.shard import Shard
 
 
 class EmbeddedIndex:
-    """The Qdrant engine in-process, on a shard folder shared by processes through a lease (module doc)."""
+    """VectorIndex on a shard folder: run here when this process owns it, else by its owner (module doc)."""
 
+    # Longest wait for the owner's answer (an optimize of a big index takes a while); then IndexUnavailable.
     LOCK_TIMEOUT_SECONDS = 60.0
+    # optimize() and reset() run in the owner however long they take (109 s at 50,000 items): a command that
+    # asked for one waits for its end rather than give up while the owner goes on.
+    SLOW_TIMEOUT_SECONDS = 3600.0
 
     def __init__(self, path: Path, dim: int = 768) -> None:
         self.path = Path(path)
-        self._requested_dim = dim
-        self._hnsw_check = HnswCheck()
-        self._lease: Lease[OpenShard] = Lease(self.path, open_resource=self._open, close_resource=_close,
-                                              tidy_resource=_flush, timeout=lambda: self.LOCK_TIMEOUT_SECONDS)
+        self._shard = Shard(self.path, dim, changed=self._changed)
+        self._ownership = Ownership(self.path, run=self._run, close=self._shard.close, tidy=self._shard.flush,
+                                    abandon=self._shard.abandon, timeout=lambda: self.LOCK_TIMEOUT_SECONDS)
+        self._sessions = threading.local()
 
-    # -- layout -----------------------------------------------------------------------------
+    def _run(self, op: str, args: dict) -> object:
+        operation = self._shard.operations.get(op)
+        if operation is None:
+            raise ValueError(f"the memory index has no operation {op!r}")
+        return operation(**args)
 
-    @property
-    def _shard_dir(self) -> Path:
-        return self.path / "shard"
+    def _changed(self) -> None:
+        self._ownership.mark_changed()
 
-    @property
-    def _layout_file(self) -> Path:
-        return self.path / "index.json"
+    def _call(self, op: str, **args: object) -> object:
+        return self._ownership.call(op, args)
 
-    @property
-    def _meta_file(self) -> Path:
-        return self.path / "meta.json"
+    def _call_slow(self, op: str, **args: object) -> object:
+        return self._ownership.call(op, args, timeout=self.SLOW_TIMEOUT_SECONDS)
 
     @property
     def dim(self) -> int:
-        layout = _read_json(self._layout_file)
-        return layout["dim"] if layout else self._requested_dim
+        return self._shard.dim
 
     @property
-    def handovers(self) -> int:
-        """How many times this process took the shard over (opened it after another process)."""
-        return self._lease.handovers
+    def owner(self) -> bool:
+        """Whether this process owns the shard (runs the operations of every process)."""
+        return self._ownership.owned
 
-    # -- the lease --------------------------------------------------------------------------
-
-    def _open(self) -> OpenShard:
-        if not self._shard_dir.exists():
-            shard = self._create_shard(self._requested_dim)
-        elif not self._layout_file.exists():
-            raise IndexUnavailable(
-                f"memory index at {self.path} has no index.json (interrupted creation?); run `{RESET_COMMAND}`"
-            )
-        else:
-            shard = self._load_shard()
-        layout = _read_json(self._layout_file) or {}
-        return OpenShard(shard=shard, dim=layout["dim"], wal=layout.get("wal", False))
-
-    def _load_shard(self) -> edge.EdgeShard:
-        try:
-            shard = edge.EdgeShard.load(str(self._shard_dir))
-            _ensure_payload_indexes(shard)
-            return shard
-        except Exception as exc:
-            raise IndexUnavailable(f"cannot open memory index at {self.path}: {exc}; run `{RESET_COMMAND}`") from exc
-
-    def _create_shard(self, dim: int) -> edge.EdgeShard:
-        try:
-            shard = edge.EdgeShard.create(str(self._shard_dir), _edge_config(dim))
-            _ensure_payload_indexes(shard)
-        except Exception as exc:
-            raise IndexUnavailable(f"cannot create memory index at {self.path}: {exc}") from exc
-        _write_json_atomically(self._layout_file, {"dim": dim, "wal": True})
-        return shard
-
-    @contextmanager
-    def _lease_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except LeaseTimeout:
-            raise IndexUnavailable(
-                f"memory index at {self.path} stayed locked by another process for {self.LOCK_TIMEOUT_SECONDS:.0f} s"
-            ) from None
-        except LeaseUnavailable as exc:
-            raise IndexUnavailable(f"cannot use memory index folder {self.path}: {exc}") from exc
-
-    @contextmanager
-    def _use(self) -> Iterator[OpenShard]:
-        with self._lease_errors(), self._lease.use() as opened:
-            yield opened
+    @property
+    def taken_over(self) -> int:
+        """How many times this process became the shard's owner (opened it)."""
+        return self._ownership.taken_over
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Keep the shard for this thread's block of operations (no other process gets it in between)."""
-        with self._use():
-            yield
+        """A block of this thread's operations that no other caller's operation interleaves in the owner."""
+        self._sessions.depth = getattr(self._sessions, "depth", 0) + 1
+        try:
+            with self._ownership.session():
+                yield
+        finally:
+            self._sessions.depth -= 1
+
+    def claim(self) -> bool:
+        """Own the shard, asking its present owner to give it up (FACTORY_MEMORY_OWNER: the web server's first
+        search); False when the owner did not give it up within LOCK_TIMEOUT_SECONDS."""
+        return self._ownership.claim()
 
     def close(self) -> None:
-        """Close the shard and give the lease up now."""
-        self._lease.release()
-
-    def _write(self, opened: OpenShard, operation: edge.UpdateOperation) -> None:
-        opened.shard.update(operation)
-        if opened.wal:
-            self._lease.mark_changed()  # flushed when idle or closed; the WAL covers a crash until then
-        else:
-            opened.shard.flush()
+        """Close the shard and stop owning it now (when this process owns it), and drop the connections."""
+        self._ownership.release()
 
     # -- VectorIndex ------------------------------------------------------------------------
 
@@ -312,142 +93,54 @@ class EmbeddedIndex:
             return
         for point in points:
             require_uuid(point.id)
-        operation = edge.UpdateOperation.upsert_points([_edge_point(p) for p in points])  # BM25 outside the lease
-        with self._use() as opened:
-            validate_points(points, dim=opened.dim)
-            self._write(opened, operation)
+        self._call("upsert", points=points)
 
     def delete(self, ids: list[str]) -> None:
         if not ids:
             return
         for point_id in ids:
             require_uuid(point_id)
-        with self._use() as opened:
-            self._write(opened, edge.UpdateOperation.delete_points(list(ids)))
+        self._call("delete", ids=list(ids))
 
     def set_dense(self, *, id: str, dense: list[float]) -> None:
         require_uuid(id)
-        with self._use() as opened:
-            require_dim(dense, dim=opened.dim, point_id=id)
-            if not opened.shard.retrieve([id], with_payload=False, with_vector=False):
-                raise PointNotFound(f"memory point {id} is not in the index")
-            vectors = edge.PointVectors(id, {DENSE_VECTOR: list(dense)})
-            self._write(opened, edge.UpdateOperation.update_vectors([vectors]))
+        self._call("set_dense", id=id, dense=dense)
 
-    def search(
-        self,
-        *,
-        text: str,
-        dense: list[float] | None,
-        k: int,
-        project: str | None = None,
-        kind: str | None = None,
-        tags: list[str] | None = None,
-        language: str = DEFAULT_LANGUAGE,
-    ) -> list[Hit]:
+    def search(self, *, text: str, dense: list[float] | None, k: int, project: str | None = None,
+               kind: str | None = None, tags: list[str] | None = None, language: str = DEFAULT_LANGUAGE,
+               ) -> list[Hit]:
         require_k(k)
-        sparse = bm25.query_vector(text, language)
-        query_filter = _edge_filter(project=project, kind=kind, tags=tags)
-        with self._use() as opened:
-            if dense is not None:
-                require_dim(dense, dim=opened.dim)
-            dense_params = self._dense_params(opened, dense, query_filter) if dense is not None else None
-            request = _edge_query(sparse=sparse, dense=dense, k=k, query_filter=query_filter,
-                                  dense_params=dense_params)
-            return _edge_hits(opened.shard.query(request)) if request else []
-
-    def _dense_params(self, opened: OpenShard, dense: list[float], query_filter: edge.Filter | None
-                      ) -> edge.SearchParams:
-        points = opened.shard.info().points_count
-        if points <= EXACT_DENSE_MAX_POINTS:
-            return edge.SearchParams(exact=True)
-        check = self._hnsw_check
-        if check.done and points > check.points * 1.25:
-            check = self._hnsw_check = HnswCheck()  # grown by a quarter since: check again
-        if check.done:
-            return edge.SearchParams(hnsw_ef=check.hnsw_ef) if check.hnsw_ef else edge.SearchParams(exact=True)
-        check.sample(opened.shard, dense, query_filter)
-        check.decide_if_sampled(points)
-        return edge.SearchParams(exact=True)
+        return cast(list[Hit], self._call("search", text=text, dense=dense, k=k, project=project, kind=kind,
+                                          tags=tags, language=language))
 
     def dense_search(self) -> dict:
-        """How this process scores dense vectors now: exact, or HNSW after its recall check (HnswCheck)."""
-        with self._use() as opened:
-            points = opened.shard.info().points_count
-        if points <= EXACT_DENSE_MAX_POINTS:
-            return {"mode": "exact", "points": points, "reason": f"at most {EXACT_DENSE_MAX_POINTS} points"}
-        return {"points": points, **self._hnsw_check.summary()}
+        """How the owner scores dense vectors now: exact, or HNSW after its recall check (shard.HnswCheck)."""
+        return cast(dict, self._call("dense_search"))
 
     def count(self) -> int:
-        with self._use() as opened:
-            return opened.shard.count(edge.CountRequest(exact=True))
+        return cast(int, self._call("count"))
 
     def language_mismatches(self, *, language: str, project: str | None) -> int:
-        with self._use() as opened:
-            other = _other_language_filter(language=language, project=project)
-            return opened.shard.count(edge.CountRequest(filter=other, exact=True))
+        return cast(int, self._call("language_mismatches", language=language, project=project))
 
     def meta(self) -> dict | None:
-        return _read_json(self._meta_file)  # replaced atomically, so readable without the lease
+        return self._shard.meta()  # a file replaced atomically: any process reads it
 
     def meta_version(self) -> object:
-        """Changes whenever meta.json is written or removed (a reset, a label)."""
-        try:
-            status = self._meta_file.stat()
-        except FileNotFoundError:
-            return None
-        return status.st_ino, status.st_mtime_ns, status.st_size
+        return self._shard.meta_version()
 
     def write_meta(self, meta: dict) -> None:
         validate_meta(meta)
-        with self._lease_errors(), self._lease.hold():
-            _write_json_atomically(self._meta_file, dict(meta))
+        self._call("write_meta", meta=dict(meta))
 
     def check_compatible(self, *, embed_model: str, dim: int) -> None:
-        with self._use() as opened:
-            with_dense = edge.Filter(must=[edge.HasVectorCondition(DENSE_VECTOR)])
-            dense_count = opened.shard.count(edge.CountRequest(filter=with_dense, exact=True))
-            check_compatible(self, stored_dim=opened.dim, dense_count=dense_count, embed_model=embed_model, dim=dim)
+        self._call("check_compatible", embed_model=embed_model, dim=dim)
 
     def optimize(self) -> dict:
         """Compact the segments, building HNSW graphs for those over the exact size (slow on big indexes)."""
-        with self._use() as opened:
-            opened.shard.optimize()
-            opened.shard.flush()
-            info = opened.shard.info()
-        self._hnsw_check = HnswCheck()  # new graphs: check recall again
-        return {"points": info.points_count, "segments": info.segments_count,
-                "graph": info.points_count > EXACT_DENSE_MAX_POINTS}
+        return cast(dict, self._call_slow("optimize"))
 
     def reset(self, *, dim: int) -> None:
-        if self._lease.used_by_this_thread():
+        if getattr(self._sessions, "depth", 0):
             raise RuntimeError("reset() cannot run inside a session of the same index")
-        with self._lease_errors(), self._lease.hold():
-            self._lease.close_resource()
-            shutil.rmtree(self._shard_dir, ignore_errors=True)
-            for record in (self._meta_file, self._layout_file):
-                record.unlink(missing_ok=True)
-            self._requested_dim = dim
-            self._create_shard(dim).close()
-
-
-def _close(opened: OpenShard) -> None:
-    opened.shard.flush()
-    opened.shard.close()
-
-
-def _flush(opened: OpenShard) -> None:
-    opened.shard.flush()
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, sort_keys=True))
-    os.replace(temporary, path)
+        self._call_slow("reset", dim=dim)

@@ -82,9 +82,13 @@ def search_index(*, query: str, k: int, project: str | None = None, kind: str | 
                  tags: list[str] | None = None, language: str | None = None) -> IndexAnswer:
     """The index's ranked hits, without reading the items from PostgreSQL (search and found_rows do)."""
     warnings: list[str] = []
-    pending = start_query_vector(query, warnings)
-    language = language or project_language_by_name(project)  # while the embedding is on its way
-    dense = finished_query_vector(pending, warnings)
+    if language is None and project is not None:
+        pending = start_query_vector(query, warnings)
+        language = project_language_by_name(project)  # read while the embedding is on its way
+        dense = finished_query_vector(pending, warnings)
+    else:  # nothing to overlap the embedding with: asked in this thread, without two thread switches
+        language = language or settings.FACTORY_MEMORY_LANGUAGE
+        dense = query_vector(query, warnings)
     hits = engine.index().search(text=query, dense=dense, k=k, project=project, kind=kind, tags=tags or None,
                                  language=language)
     problem = engine.language_problem(language=language, project=project)
@@ -151,6 +155,16 @@ def start_query_vector(query: str, warnings: list[str]) -> Future[list[float]] |
         warnings.append(f"Searched on BM25 alone: {exc}")
         return None
     return engine.query_embedding(query)
+
+
+def query_vector(query: str, warnings: list[str]) -> list[float] | None:
+    """The query's embedding; None (and why, in warnings) when the model or the index cannot give one."""
+    try:
+        engine.check_compatible()
+        return engine.embedder().embed_query(query)
+    except (IndexMismatch, EmbeddingUnavailable) as exc:
+        warnings.append(f"Searched on BM25 alone: {exc}")
+        return None
 
 
 def finished_query_vector(pending: Future[list[float]] | None, warnings: list[str]) -> list[float] | None:

@@ -136,9 +136,10 @@ step $py manage.py reconcile_merges
 addr=${FACTORY_BIND:-127.0.0.1:8000}
 if $dev; then
   # The autoreloader runs the server in a child process: stop the whole group.
-  serve "Web server (runserver, dev)" group $py manage.py runserver "$addr"
+  serve "Web server (runserver, dev)" group env FACTORY_MEMORY_OWNER=1 $py manage.py runserver "$addr"
 else
-  serve "Web server" leader $py -m factory_site.serve
+  # The web server owns the embedded memory index and runs the workers' searches and writes (docs/memory.md).
+  serve "Web server" leader env FACTORY_MEMORY_OWNER=1 $py -m factory_site.serve
 fi
 serve "Default worker" leader $py manage.py qcluster
 serve "Agent worker" leader env Q_CLUSTER_NAME=agent $py manage.py qcluster

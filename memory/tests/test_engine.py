@@ -41,7 +41,7 @@ def test_the_index_is_built_once_and_the_previous_one_handed_over_when_settings_
     settings.FACTORY_DATA_DIR = tmp_path / "other"
     second = engine.index()
     assert second is not first
-    assert not first._lease.held
+    assert not first.owner
 
 
 def test_a_passed_compatibility_check_holds_until_the_record_or_the_settings_change(settings, memory_env):
