@@ -53,6 +53,23 @@ def test_long_modules_say_why():
     assert unexplained == []
 
 
+def modules_of_tests(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("test_*.py"))
+
+
+def test_no_test_module_imports_another():
+    """What two test modules share lives in tests/support.py or the root conftest.py, so each runs alone and in
+    any order, and moving one never breaks another."""
+    offenders = []
+    for path in (path for folder in ("tests", *APPS) for path in modules_of_tests(folder)):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for name in names
+                          if name.rsplit(".", 1)[-1].startswith("test_") or name.endswith(".conftest")]
+    assert offenders == []
+
+
 @pytest.mark.mypy
 def test_mypy_is_clean():
     """The mypy check: every app with the Django and DRF stubs, lib/ and agent/core strictly (mypy.ini)."""

@@ -16,6 +16,7 @@ from django_q.models import OrmQ
 from factory_bench.harness import SUITES_DIR
 from factory_bench.suite import BenchmarkError, load_suite
 from tests.fake_ollama import FakeOllama, unreachable_url
+from tests.support import ROOT, database_url
 from tickets.models import Project, Ticket, TicketEvent
 
 SUITE = SUITES_DIR / "pyinventory"
@@ -128,10 +129,6 @@ def test_ollama_model_runs_a_ticket_over_http(tmp_path, settings):
     assert "bulk_discount" in fake.requests[0]["messages"][1]["content"]
 
 
-def database_url(db: dict) -> str:
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_worker_mode_hands_tickets_to_a_running_agent_worker(tmp_path, settings):
     answer = (SUITE / "solutions" / "T01.md").read_text()
@@ -142,7 +139,7 @@ def test_worker_mode_hands_tickets_to_a_running_agent_worker(tmp_path, settings)
         env = {**os.environ, "Q_CLUSTER_NAME": "agent", "OLLAMA_HOST": fake.url, "FACTORY_MODEL": "qwen2.5-coder:14b",
                "FACTORY_DATA_DIR": str(settings.FACTORY_DATA_DIR), "DJANGO_SECRET_KEY": settings.SECRET_KEY,
                "DATABASE_URL": database_url(settings.DATABASES["default"])}
-        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env, cwd=Path(__file__).parent.parent,
+        worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             out = StringIO()

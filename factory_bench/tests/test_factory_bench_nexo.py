@@ -15,7 +15,6 @@ FACTORY_REQUIRE_NPM=1 (as in CI, see .ci/run), so a CI machine never passes it b
 """
 import json
 import os
-import shutil
 import subprocess
 from io import StringIO
 from pathlib import Path
@@ -26,42 +25,13 @@ from django.core.management import call_command
 from factory_bench.harness import SUITES_DIR, load_suite, seed_remote
 from memory.models import MemoryItem
 from tests.fake_ollama import FakeOllama
+from tests.support import npm_or_skip
 from tickets import services
 from tickets.models import Project, Ticket
 
 SUITE = SUITES_DIR / "nexo"
-REQUIRE_NPM = "FACTORY_REQUIRE_NPM"
 # What the narrowed run must still cover: the known-wrong answer, a mutant-judged test ticket, a dependency chain.
 DEFAULT_TICKETS = "T02,T05,T09"
-NPM_PING_TIMEOUT_S = 60
-
-
-def npm_problem() -> str:
-    """Why the suite cannot install its dependencies here, or "" when it can."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        return f"{' and '.join(missing)} not installed (apt-get install nodejs npm)"
-    try:
-        ping = subprocess.run(["npm", "ping", "--fetch-retries=1", "--fetch-retry-mintimeout=2000",
-                               "--fetch-retry-maxtimeout=5000"], capture_output=True, text=True,
-                              timeout=NPM_PING_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return f"the npm registry is unreachable: `npm ping` got no answer in {NPM_PING_TIMEOUT_S} s"
-    if ping.returncode != 0:
-        lines = [line.strip() for line in (ping.stderr + ping.stdout).splitlines() if line.strip()]
-        reason = next((line for line in lines if "Error" in line), lines[0] if lines else "no output")
-        return f"the npm registry is unreachable: `npm ping` failed ({reason})"
-    return ""
-
-
-def npm_or_skip() -> None:
-    problem = npm_problem()
-    if not problem:
-        return
-    message = f"the nexo suite installs its dependencies with `npm ci`, but {problem}"
-    if os.environ.get(REQUIRE_NPM) == "1":
-        pytest.fail(f"{message} ({REQUIRE_NPM}=1: this machine must be able to run it)")
-    pytest.skip(message)
 
 
 def row(output: str, key: str) -> list[str]:
@@ -78,7 +48,7 @@ def chosen_tickets() -> list[str]:
 @pytest.mark.timeout(2400)
 @pytest.mark.django_db(transaction=True)
 def test_scripted_run_accepts_every_reference_solution_and_catches_the_known_wrong_one(tmp_path):
-    npm_or_skip()
+    npm_or_skip("the nexo suite installs its dependencies with `npm ci`")
     keys = chosen_tickets()
     report_path = tmp_path / "report.json"
     out = StringIO()

@@ -13,8 +13,7 @@ from django.conf import settings
 from mcp import Client, StdioServerParameters
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import git, make_remote_repo
-from tests.test_review import APP, completed_ticket
+from tests.support import APP, completed_ticket, git, make_remote_repo
 from tickets import services
 from tickets.models import Ticket
 

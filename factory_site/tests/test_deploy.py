@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
+
 RUNTIME = ROOT / "requirements" / "runtime.txt"
 # pytest itself is in the runtime: the projects' `python -m pytest` runs on the factory's interpreter.
 TEST_PACKAGES = {"pytest-django", "pytest-timeout", "pytest-xdist", "pytest-random-order", "playwright",

@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_recovery import database_url
-from tests.test_service import free_port
+from tests.support import ROOT, database_url, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
 SLOW_CLIENTS = 200
 ANSWER_LIMIT_S = 3.0
 BYTE_EVERY_S = 2.0

@@ -1,6 +1,6 @@
+"""The shared memory through its API, commands and the agent: hybrid search, fallback, re-embedding, learning."""
 import socket
 
-"""The shared memory through its API, commands and the agent: hybrid search, fallback, re-embedding, learning."""
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core.management import CommandError, call_command
@@ -8,27 +8,15 @@ from django.test import Client
 
 from agent.worker.runner import run_ticket
 from memory.models import MemoryItem
-from tests.conftest import client_for, make_remote_repo, make_user
-from tests.fake_ollama import FakeOllama, unreachable_url
-from tests.test_agent_flow import RIGHT, WRONG, make_ticket
+from tests.fake_ollama import unreachable_url
+from tests.support import CALC, CALC_TESTS, LESSON, RIGHT, WRONG, client_for, make_remote_repo, make_ticket, make_user
 from tickets import decisions as review
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LESSON = {"text": "Tenant queries must go through RLSContextManager.query(), never the raw pool.",
-          "kind": "pattern", "source": "architect", "tags": ["rls", "db"]}
 DISTRACTOR = {"text": "Invoices are rendered to PDF with pdfkit in the contabilidad module.", "kind": "context",
               "source": "architect"}
-
-
-@pytest.fixture
-def memory_env(settings, tmp_path):
-    settings.FACTORY_DATA_DIR = tmp_path / "data"
-    settings.FACTORY_QUEUE_SYNC = True
-    with FakeOllama() as fake:
-        settings.OLLAMA_HOST = fake.url
-        yield fake
 
 
 def test_store_search_duplicate_and_delete(api, project, memory_env):
@@ -164,8 +152,6 @@ def test_memory_reembed_refuses_a_limit_below_one(db, memory_env, limit):
 
 
 def test_a_learning_from_one_ticket_reaches_the_prompt_of_a_similar_one(tmp_path, settings, memory_env):
-    from tests.conftest import CALC, CALC_TESTS
-
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS,
                                          "tests/__init__.py": "", "conftest.py": ""})
     project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
@@ -183,8 +169,6 @@ def test_a_learning_from_one_ticket_reaches_the_prompt_of_a_similar_one(tmp_path
 
 
 def test_final_failures_and_review_comments_become_lessons(tmp_path, settings, memory_env, reviewer):
-    from tests.conftest import CALC, CALC_TESTS
-
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": ""})
     project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
     memory_env.push(RIGHT)
@@ -198,8 +182,6 @@ def test_final_failures_and_review_comments_become_lessons(tmp_path, settings, m
 
 
 def test_a_retried_ticket_that_passes_at_once_teaches_no_old_failures(tmp_path, settings, memory_env):
-    from tests.conftest import CALC, CALC_TESTS
-
     remote = make_remote_repo(tmp_path, {"calc.py": CALC, "tests/test_calc.py": CALC_TESTS, "conftest.py": ""})
     project = services.create_project(name="calc", repo_url=str(remote), test_command="python -m pytest -q")
     memory_env.push(WRONG, WRONG, WRONG)

@@ -3,7 +3,6 @@ a page rendered from a real agent run, the charts, and (FACTORY_SCREENSHOTS=1) t
 import os
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,10 +13,9 @@ from agent.worker.runner import run_ticket
 from lib import charts
 from metrics import definitions
 from metrics import selectors as metrics
-from tests.conftest import CALC, CALC_TESTS, client_for, make_remote_repo, make_user
 from tests.fake_ollama import FakeOllama
 from tests.metrics_demo import Answer, backdate, new_ticket, run
-from tests.test_agent_flow import RIGHT, WRONG
+from tests.support import CALC, CALC_TESTS, RIGHT, ROOT, WRONG, client_for, make_remote_repo, make_user
 from tickets import services
 from tickets.states import State
 
@@ -292,7 +290,7 @@ def test_screenshot_of_the_metrics_page(live_server):
 
     build_demo_factory()
     get_user_model().objects.create_superuser("admin", "admin@example.com", "pw-admin")
-    target = Path(__file__).resolve().parent.parent / "docs" / "metrics-page.png"
+    target = ROOT / "docs" / "metrics-page.png"
     target.parent.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[

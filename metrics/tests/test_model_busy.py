@@ -10,9 +10,8 @@ from factory_bench.report import model_busy as bench_busy
 from lib.intervals import busy_fraction, covered
 from metrics import selectors as metrics
 from metrics.busy import UNRECORDED_HOST
-from tests.conftest import make_user
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import RIGHT, make_ticket
+from tests.support import RIGHT, make_ticket, make_user
 from tickets import services
 from tickets.models import Ticket, TicketAttempt
 

@@ -5,22 +5,28 @@ twice. A database outage answers 503 with a clear message, on the API and on the
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from lib import gitmerge
-from tests.conftest import client_for, make_remote_repo
-from tests.test_recovery import database_url
-from tests.test_review import APP, completed_ticket, merge_commits, remote_head, staff_client
+from tests.support import (
+    APP,
+    ROOT,
+    client_for,
+    completed_ticket,
+    database_url,
+    make_remote_repo,
+    merge_commits,
+    remote_head,
+    staff_client,
+)
 from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket, TicketEvent
 from tickets.selectors import project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 # Installed in the remote: when the default branch is pushed, every other connection to the test database is
 # terminated, as a PostgreSQL restart would, while the approve still holds its transaction open.

@@ -1,14 +1,26 @@
 """Review: the queue, the review page, its actions and the review API, against real git remotes."""
-import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import client_for, git, make_remote_repo, make_user
+from tests.support import (
+    APP,
+    TESTS_OK,
+    VERDICT_TESTS,
+    client_for,
+    clone,
+    commit_files,
+    completed_ticket,
+    git,
+    is_ancestor,
+    make_user,
+    merge_commits,
+    remote_head,
+    staff_client,
+)
 from tickets import services
 from tickets.models import Ticket, TicketAttempt, TicketEvent
 from tickets.roles import ARCHITECT, REVIEWER
@@ -16,82 +28,7 @@ from tickets.signals import review_comment
 
 pytestmark = pytest.mark.django_db
 
-APP = "def greet(name):\n    return 'Hello ' + name\n\n\nVALUE = 1\n"
-TESTS_OK = {
-    "command": "python -m pytest -q", "exit_code": 0, "passed": 7, "failed": 0, "errors": 0, "skipped": 1,
-    "total": 8, "duration_s": 2.5, "timed_out": False, "success": True, "framework": "pytest", "failures": [],
-    "output_tail": "7 passed, 1 skipped in 2.50s",
-}
 ACTIONS = ("approve", "request-changes", "rerun", "cancel")
-
-
-@pytest.fixture
-def repo_project(tmp_path, settings):
-    settings.FACTORY_DATA_DIR = tmp_path / "data"
-    remote = make_remote_repo(tmp_path, {"app.py": APP, "README.md": "# demo\n"})
-    project = services.create_project(name="demo", repo_url=str(remote), test_command="python -m pytest -q")
-    return project, remote
-
-
-def clone(remote: Path, where: Path) -> Path:
-    git(remote.parent, "clone", "-q", str(remote), str(where))
-    git(where, "config", "user.email", "dev@example.com")
-    git(where, "config", "user.name", "Dev")
-    return where
-
-
-def commit_files(work: Path, files: dict[str, str], message: str) -> str:
-    for name, text in files.items():
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(text)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", message)
-    return git(work, "rev-parse", "HEAD").strip()
-
-
-def completed_ticket(project, remote: Path, files: dict[str, str], *, tests: dict | None = None,
-                     titulo: str = "Greet politely") -> Ticket:
-    """A ticket as the agent leaves it: a pushed branch, its diff and test result, state completed."""
-    ticket, _ = services.create_ticket(actor=None, project=project, fields={
-        "titulo": titulo, "descripcion": "Make greet() polite.", "archivos_modificar": sorted(files),
-        "patrones_obligatorios": ["Keep functions pure"], "tests_requeridos": ["greet('Ana') is polite"],
-    })
-    branch = f"factory/{ticket.short_id}-greet"
-    work = clone(remote, remote.parent / f"work-{ticket.short_id}")
-    git(work, "checkout", "-q", "-b", branch)
-    base = git(work, "rev-parse", "HEAD").strip()
-    head = commit_files(work, files, titulo)
-    git(work, "push", "-q", "origin", branch)
-    stats = []
-    for line in git(work, "diff", "--numstat", base, head).splitlines():
-        added, removed, path = line.split("\t")
-        stats.append({"path": path, "added": int(added), "removed": int(removed), "binary": False})
-    code = {"diff": git(work, "diff", "--find-renames", base, head), "files": stats, "base": base, "head": head}
-    services.transition(ticket=ticket, to="in_progress", actor="agent")
-    TicketAttempt.objects.create(ticket=ticket, number=1, outcome=TicketAttempt.Outcome.PASSED, phase="finished",
-                                 response="app.py\n```python\n...\n```", prompt="Implement it.",
-                                 edit_results={"applied": sorted(files), "failed": []}, test_result=tests or TESTS_OK,
-                                 prompt_tokens=1200, eval_tokens=340, model_seconds=12.5, test_seconds=2.5)
-    return services.transition(ticket=ticket, to="completed", actor="agent", fields={
-        "branch_name": branch, "codigo_generado": code, "tests_resultado": tests or TESTS_OK})
-
-
-def remote_head(remote: Path, branch: str = "main") -> str:
-    return git(remote, "rev-parse", branch).strip()
-
-
-def merge_commits(remote: Path) -> list[str]:
-    return git(remote, "rev-list", "--merges", "main").split()
-
-
-def is_ancestor(remote: Path, commit: str, of: str = "main") -> bool:
-    return subprocess.run(["git", "merge-base", "--is-ancestor", commit, of], cwd=remote).returncode == 0
-
-
-def staff_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page_form_data(client: Client, ticket: Ticket) -> dict:
@@ -606,15 +543,6 @@ def test_approve_when_git_fails_answers_502_and_changes_nothing(repo_project, ar
 
 
 # What the page shows of a verdict, and a project to fix ------------------------------
-
-VERDICT_TESTS = {**TESTS_OK, "verdict": {
-    "green": True, "basis": "baseline", "reason": "no test broke (1 already failing on main, 1 flaky)",
-    "base_commit": "0123456789abcdef", "base_branch": "main", "fixed": ["tests/test_a.py::test_fixed"],
-    "broken": [], "still_failing": ["tests/test_a.py::test_parse_duration"], "new": ["tests/test_b.py::test_new"],
-    "new_failing": [], "flaky": ["tests/test_c.py::test_sometimes"], "removed": [], "ticket_tests": []},
-    "scoped": {"command": "python -m pytest -q tests/test_b.py", "seconds": 1.5, "tests": 3, "conclusive": True},
-    "full_seconds": 4.0}
-
 
 def test_the_page_shows_each_test_by_its_verdict(repo_project, reviewer):
     project, remote = repo_project

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from agent import services as agent_services
-from tests.test_review import APP, completed_ticket, is_ancestor, repo_project  # noqa: F401 (fixture)
+from tests.support import completed_ticket, is_ancestor
 from tickets import services
 from tickets.models import Ticket, TicketAttempt
 from tickets.roles import REVIEWER, grant_role
@@ -109,7 +109,7 @@ def reviewable_ticket(project, remote: Path) -> Ticket:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F811 (fixture)
+def test_reviewer_approves_in_the_browser(live_server, repo_project):
     chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -163,7 +163,7 @@ def test_reviewer_approves_in_the_browser(live_server, repo_project):  # noqa: F
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_dismissing_the_confirmation_merges_nothing(live_server, repo_project):  # noqa: F811 (fixture)
+def test_dismissing_the_confirmation_merges_nothing(live_server, repo_project):
     chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -186,7 +186,7 @@ def test_dismissing_the_confirmation_merges_nothing(live_server, repo_project): 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_admin_ticket_page_shows_the_highlighted_diff_and_the_answer_as_written(live_server, repo_project):  # noqa: F811
+def test_admin_ticket_page_shows_the_highlighted_diff_and_the_answer_as_written(live_server, repo_project):
     chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -225,7 +225,7 @@ def test_admin_ticket_page_shows_the_highlighted_diff_and_the_answer_as_written(
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_live_progress_updates_and_reloads_when_the_agent_finishes(live_server, repo_project):  # noqa: F811
+def test_live_progress_updates_and_reloads_when_the_agent_finishes(live_server, repo_project):
     chromium_or_skip()
     from playwright.sync_api import expect, sync_playwright
 

@@ -8,8 +8,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import make_remote_repo, make_user
-from tests.test_review import APP, TESTS_OK, VERDICT_TESTS, completed_ticket, repo_project  # noqa: F401 (fixture)
+from tests.support import APP, TESTS_OK, VERDICT_TESTS, completed_ticket, make_remote_repo, make_user
 from tickets import services
 from tickets.models import Project, Ticket, TicketAttempt
 
@@ -170,7 +169,7 @@ FAILED_FIRST = {**TESTS_OK, "success": False, "exit_code": 1, "passed": 6, "fail
     "output_tail": "F......\n    def test_greet():\n>       assert greet('Ana')"}
 
 
-def test_the_change_page_shows_the_diff_tests_and_answers_as_they_are(repo_project, admin_client):  # noqa: F811
+def test_the_change_page_shows_the_diff_tests_and_answers_as_they_are(repo_project, admin_client):
     project, remote = repo_project
     ticket = completed_ticket(project, remote, {"app.py": APP.replace("VALUE = 1", "VALUE = 2")}, tests=VERDICT_TESTS)
     TicketAttempt.objects.filter(ticket=ticket).update(response=INDENTED_ANSWER, test_result=FAILED_FIRST,
@@ -205,7 +204,7 @@ def test_an_editable_ticket_keeps_its_save_buttons(admin_client, project):
     assert "No diff yet" in page and "No test result yet." in page
 
 
-def test_favicon_on_every_kind_of_page(admin_client, repo_project):  # noqa: F811 (fixture)
+def test_favicon_on_every_kind_of_page(admin_client, repo_project):
     icon = admin_client.get("/favicon.ico", follow=True)
     assert icon.status_code == 200 and icon["Content-Type"] == "image/x-icon"
     svg = admin_client.get("/static/factory/favicon.svg")

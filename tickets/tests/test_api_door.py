@@ -11,9 +11,8 @@ from rest_framework.test import APIClient
 from lib.gitrepo import GitError, ProjectRepo
 from memory.models import MemoryItem
 from restkit.parsers import BodyTooLarge, LimitedJSONParser
-from tests.conftest import client_for, make_remote_repo
 from tests.fake_ollama import unreachable_url
-from tests.test_memory import LESSON, memory_env  # noqa: F401 (fixture)
+from tests.support import LESSON, client_for, make_remote_repo
 from tickets import services
 from tickets.models import Project
 
@@ -166,7 +165,7 @@ def test_only_json_bodies_are_parsed(api, project):
 
 @pytest.mark.django_db(transaction=True)
 def test_memory_source_comes_from_the_role_and_deleting_needs_architect_or_author(
-        api, reviewer, project, memory_env):  # noqa: F811 (fixture)
+        api, reviewer, project, memory_env):
     as_reviewer = client_for(reviewer)
     claimed = as_reviewer.post("/api/factory/memory", {**LESSON, "source": "architect"}, format="json")
     assert claimed.status_code == 400 and "role" in claimed.json()["source"][0]

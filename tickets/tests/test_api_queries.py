@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django_q.models import OrmQ
 from rest_framework import serializers
 
-from tests.conftest import SEED_TICKET
+from tests.support import SEED_TICKET
 from tickets import selectors, services
 from tickets.models import Project, Ticket, TicketAttempt
 from tickets.serializers import TicketDetailSerializer, TicketListSerializer

@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import SEED_TICKET, client_for, make_user
+from tests.support import SEED_TICKET, client_for, make_user
 from tickets import services
 from tickets.models import Ticket
 from tickets.roles import REVIEWER

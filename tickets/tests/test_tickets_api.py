@@ -4,7 +4,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import SEED_TICKET, client_for, make_remote_repo, make_user
+from tests.support import SEED_TICKET, client_for, make_remote_repo, make_user
 from tickets import services
 from tickets.models import Ticket
 

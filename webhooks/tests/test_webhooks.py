@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 from django_q.scheduler import scheduler
 
-from tests.conftest import SEED_TICKET
+from tests.support import SEED_TICKET
 from tickets import services
 from tickets.models import Ticket
 from webhooks import services as webhooks

@@ -11,7 +11,7 @@ from agent.core.prompting import count_tokens
 from agent.models import TestBaseline
 from agent.worker.runner import run_ticket
 from tests.bigmodule import big_module, function
-from tests.conftest import make_remote_repo
+from tests.support import make_remote_repo
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,8 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from agent.worker.runner import run_ticket
-from tests.conftest import client_for, make_user
-from tests.test_agent_flow import RIGHT, make_ticket
+from tests.support import RIGHT, client_for, make_ticket, make_user
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,7 +11,7 @@ from agent.health import agent_notices
 from agent.worker.requeue import model_is_reachable, record_host_health
 from agent.worker.runner import run_ticket
 from tests.fake_ollama import FakeOllama, unreachable_url
-from tests.test_agent_flow import RIGHT, WRONG, make_ticket
+from tests.support import RIGHT, WRONG, make_ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

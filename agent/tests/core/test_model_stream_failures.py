@@ -5,7 +5,7 @@ import pytest
 
 from agent.worker.runner import run_ticket
 from tests.fake_ollama import Fault
-from tests.test_agent_flow import RIGHT, make_ticket
+from tests.support import RIGHT, make_ticket
 from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,6 @@ several candidates per attempt, an escalation ladder, and model probing."""
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -11,9 +10,8 @@ from django.test import Client
 from agent.models import ModelProbe
 from agent.worker.runner import run_ticket
 from memory.models import MemoryItem
-from tests.conftest import client_for, make_user
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import RIGHT, WRONG, make_ticket
+from tests.support import RIGHT, ROOT, WRONG, client_for, make_ticket, make_user
 from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,7 +128,7 @@ def test_a_small_real_context_caps_num_ctx_and_the_admin_warns(calc_project, set
 
 @pytest.mark.parametrize("variable, value", [("FACTORY_MODEL", "qwen coder"), ("FACTORY_ESCALATION", "ok:1,bad name")])
 def test_a_model_name_ollama_cannot_have_stops_the_process_naming_the_variable(variable, value):
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     environment = {**os.environ, variable: value, "PYTHONPATH": str(root)}
     started = subprocess.run([sys.executable, "-c", "import factory_site.settings"], capture_output=True, text=True,
                              env=environment, cwd=root)

@@ -5,8 +5,8 @@ import pytest
 
 from agent.testruns.sandbox import SandboxPolicy
 from agent.worker.runner import run_ticket
-from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama
+from tests.support import make_remote_repo
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,14 +1,12 @@
 """Jest's per-test report and scoped run without a single option added to Jest's argv (issue 23, item 3).
 
 A real Jest (installed by the project's setup_command from the npm registry, as in
-tests/test_factory_bench_nexo.py) runs `npm test` in the sandbox; one of its tests
+factory_bench/tests/test_factory_bench_nexo.py) runs `npm test` in the sandbox; one of its tests
 fails if process.argv holds anything the project did not put there (a CLI library's
 tests read it, and `--json` made them fail with "unknown option"). The report comes
 from agent/testruns/hooks/jest_report.cjs, preloaded through NODE_OPTIONS.
 """
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +14,7 @@ from agent.testruns import deps
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.suite import TestSetup, run_for_verdict
 from agent.testruns.verdict import Judging
-from tests.test_factory_bench_nexo import npm_or_skip
+from tests.support import git, local_repository, npm_or_skip
 
 PACKAGE = {"name": "argv-cli", "version": "1.0.0", "private": True, "scripts": {"test": "jest --ci"},
            "devDependencies": {"jest": "29.7.0"}, "jest": {"testEnvironment": "node"}}
@@ -32,26 +30,15 @@ OTHER_TEST = "test('unrelated', () => { expect(1 + 1).toBe(2); });\n"
 CLI = "exports.parse = (argv) => ({name: argv[1]});\n"
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def project(tmp_path):
-    clone = tmp_path / "clone"
-    files = {"package.json": json.dumps(PACKAGE, indent=1), "src/cli.js": CLI, "tests/cli.test.js": ARGV_TEST,
-             "tests/other.test.js": OTHER_TEST, ".gitignore": "node_modules/\n"}
-    for name, text in files.items():
-        (clone / name).parent.mkdir(parents=True, exist_ok=True)
-        (clone / name).write_text(text)
-    git(clone, "init", "-q", "-b", "main")
-    git(clone, "add", "-A")
-    git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
-    return clone, git(clone, "rev-parse", "HEAD")
+    return local_repository(tmp_path / "clone", {
+        "package.json": json.dumps(PACKAGE, indent=1), "src/cli.js": CLI, "tests/cli.test.js": ARGV_TEST,
+        "tests/other.test.js": OTHER_TEST, ".gitignore": "node_modules/\n"})
 
 
 def test_jest_reports_and_scoped_runs_leave_its_argv_alone(tmp_path, project):
-    npm_or_skip()
+    npm_or_skip("Jest is installed from the npm registry")
     clone, base = project
     attempt = tmp_path / "attempt"
     git(clone, "worktree", "add", "-q", str(attempt), base)

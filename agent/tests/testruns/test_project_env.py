@@ -8,7 +8,6 @@ see the worktree at agent.testruns.sandbox.PROJECT_DIR. A suite that is quick
 on the base is not run twice.
 """
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from agent.testruns.command import run_command
 from agent.testruns.sandbox import PROJECT_DIR, SandboxPolicy
 from agent.testruns.suite import TestSetup, run_for_verdict
 from agent.testruns.verdict import Judging
+from tests.support import git, local_repository
 
 requires_sandbox = pytest.mark.skipif(
     not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",
@@ -49,24 +49,9 @@ SCM_PYPROJECT = PYPROJECT.replace('requires = ["setuptools>=64"]', 'requires = [
 PIP_SETUP = "python -m venv .venv && .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'"
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def repository(root: Path, files: dict[str, str]) -> tuple[Path, str]:
-    root.mkdir(parents=True)
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
-    return root, git(root, "rev-parse", "HEAD")
-
-
 @pytest.mark.parametrize("mode", [pytest.param("on", marks=requires_sandbox), "off"])
 def test_python_runs_find_pytest_but_never_the_factorys_packages(tmp_path, mode):
-    tree, _ = repository(tmp_path / "tree", {"README": "x\n"})
+    tree, _ = local_repository(tmp_path / "tree", {"README": "x\n"})
     probe = ("python -c 'import pytest, sys; print(\"pytest\", pytest.__version__, sys.prefix)'; "
              "python -c 'import django' 2>&1 | tail -1; echo \"PATH=$PATH\"")
     result = run_command(command=probe, cwd=tree, timeout=60, sandbox=SandboxPolicy(mode))
@@ -77,7 +62,7 @@ def test_python_runs_find_pytest_but_never_the_factorys_packages(tmp_path, mode)
 
 @requires_sandbox
 def test_a_src_layout_project_installed_editable_by_its_setup_tests_the_attempts_code(tmp_path):
-    clone, base = repository(tmp_path / "clone", {
+    clone, base = local_repository(tmp_path / "clone", {
         "pyproject.toml": PYPROJECT, "src/greet/__init__.py": "def hello():\n    return 'hi'\n",
         "tests/test_greet.py": GREET_TEST})
     attempt = tmp_path / "attempt"
@@ -95,7 +80,7 @@ def test_a_src_layout_project_installed_editable_by_its_setup_tests_the_attempts
 
 
 def test_a_suite_quick_on_the_base_runs_once_not_scoped_then_full(tmp_path):
-    tree, _ = repository(tmp_path / "tree", {"test_one.py": "def test_one():\n    pass\n"})
+    tree, _ = local_repository(tmp_path / "tree", {"test_one.py": "def test_one():\n    pass\n"})
     judging = Judging(base_outcomes=None, base_commit="0" * 40, base_branch="main",
                       changed_files=frozenset({"test_one.py"}))
     quick = TestSetup(command="python -m pytest -q -p no:cacheprovider", timeout=60, sandbox=SandboxPolicy("off"),
@@ -109,7 +94,7 @@ def test_a_suite_quick_on_the_base_runs_once_not_scoped_then_full(tmp_path):
 
 @requires_sandbox
 def test_a_version_file_the_setup_generates_is_there_for_the_tests_and_never_committed(tmp_path):
-    clone, base = repository(tmp_path / "clone", {
+    clone, base = local_repository(tmp_path / "clone", {
         "pyproject.toml": SCM_PYPROJECT, ".gitignore": "src/greet/_version.py\n*.egg-info/\n.venv/\n",
         "src/greet/__init__.py": "from ._version import version\n\n\ndef hello():\n    return 'hello, world'\n",
         "tests/test_greet.py": GREET_TEST})

@@ -18,8 +18,8 @@ from django.conf import settings as django_settings
 
 from agent.testruns.sandbox import SandboxPolicy
 from agent.worker.runner import run_ticket
-from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
+from tests.support import CALC, CALC_TESTS, make_remote_repo
 from tickets import services
 from tickets.selectors import project_repo
 

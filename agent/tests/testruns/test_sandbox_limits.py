@@ -24,8 +24,8 @@ from agent.testruns.command import run_command
 from agent.testruns.confine import Caps
 from agent.testruns.sandbox import Mounts, SandboxPolicy, SandboxUnavailable, bwrap_argv
 from agent.worker.runner import run_ticket
-from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
+from tests.support import CALC, CALC_TESTS, make_remote_repo
 from tickets import services
 
 requires_sandbox = pytest.mark.skipif(

@@ -8,8 +8,8 @@ import pytest
 from agent.models import TestBaseline
 from agent.worker.runner import run_ticket
 from metrics.selectors import factory_metrics
-from tests.conftest import make_remote_repo
 from tests.fake_ollama import FakeOllama
+from tests.support import make_remote_repo
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)

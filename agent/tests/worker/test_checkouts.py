@@ -5,7 +5,7 @@ from pathlib import Path
 
 from agent.core.workspace import Baseline, GitWorkspace
 from lib.gitrepo import CLEAN, ProjectRepo
-from tests.conftest import git, make_remote_repo
+from tests.support import git, make_remote_repo
 
 
 def project_repo(tmp_path: Path, *, spares: int = 2) -> ProjectRepo:

@@ -12,7 +12,7 @@ from agent.worker import diskspace, requeue
 from agent.worker.runner import run_ticket
 from lib.gitrepo import GitError, commit_all
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import RIGHT, make_ticket
+from tests.support import RIGHT, make_ticket
 from tickets.models import TicketEvent
 from tickets.selectors import project_repo
 

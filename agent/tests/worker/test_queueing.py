@@ -4,8 +4,8 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from agent.worker import requeue
-from tests.conftest import SEED_TICKET
 from tests.fake_ollama import FakeOllama, unreachable_url
+from tests.support import SEED_TICKET
 from tickets import services
 from tickets.models import Ticket
 

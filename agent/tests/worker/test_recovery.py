@@ -6,7 +6,6 @@ SIGKILL mid-run, and a PostgreSQL restart under a running agent.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,14 +20,12 @@ from django.utils import timezone
 
 from agent import services as agent_services
 from agent.worker import heartbeat, requeue
-from tests.conftest import CALC, CALC_TESTS, make_remote_repo
 from tests.fake_ollama import FakeOllama
-from tests.test_agent_flow import RIGHT, make_ticket
+from tests.support import CALC, CALC_TESTS, RIGHT, ROOT, database_url, free_port, make_remote_repo, make_ticket
 from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket
 
-ROOT = Path(__file__).resolve().parent.parent
 HEARTBEAT_TIMEOUT = 8  # seconds, for the tests with real clusters: beats and sweeps every 2 s
 
 
@@ -137,10 +134,6 @@ class SlowFirstAnswer:
         return RIGHT
 
 
-def database_url(db: dict) -> str:
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def agent_cluster(env: dict, log: Path) -> subprocess.Popen:
     with log.open("ab") as output:
         return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env | {"Q_CLUSTER_NAME": "agent"},
@@ -214,12 +207,6 @@ def test_a_killed_agent_worker_gives_its_ticket_back_within_the_timeout_and_it_c
 # PostgreSQL restarted under a run: its own cluster, so the other tests' database stays up.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def pg_cluster(*args: str) -> None:
     env = os.environ | {"PG_EXTRA_OPTS": "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"}
     subprocess.run(["bash", "scripts/pg_cluster.sh", *args], cwd=ROOT, env=env, check=True, timeout=120)
@@ -233,7 +220,7 @@ def manage(env: dict, *args: str) -> str:
 
 
 CREATE = """
-from tests.test_agent_flow import make_ticket
+from tests.support import make_ticket
 from tickets import services
 project = services.create_project(name="calc", repo_url={remote!r}, test_command="python -m pytest -q")
 print(make_ticket(project).pk)
