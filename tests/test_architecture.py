@@ -1,4 +1,5 @@
-"""The shape of the code, checked like behaviour: one-way imports, no hidden cycles, modules of a readable size."""
+"""The shape of the code, checked like behaviour: one-way imports, no hidden cycles, modules of a readable size,
+types that check, no dead code, tests that import no other test."""
 import ast
 import subprocess
 import sys
@@ -10,6 +11,10 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ("agent", "factory_bench", "factory_mcp", "factory_site", "lib", "memory", "metrics", "restkit", "review", "tickets",
         "webhooks")
 MAX_LINES = 400
+# vulture reads the apps, the tests and benchmarks (as callers) and manage.py; 60 % is the confidence of an
+# unused function, class or attribute. vulture_whitelist.py names what a framework uses without a Python call.
+VULTURE = ("--min-confidence", "60", "--exclude", "*/migrations/*,bench/suites", *APPS, "tests", "bench",
+           "manage.py", "vulture_whitelist.py")
 LONG_REASON = "Over 400 lines because"
 
 
@@ -75,4 +80,10 @@ def test_mypy_is_clean():
     """The mypy check: every app with the Django and DRF stubs, lib/ and agent/core strictly (mypy.ini)."""
     done = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
                           text=True)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+
+
+def test_no_dead_code():
+    """vulture: nothing defined and never used, but what vulture_whitelist.py names with its reason."""
+    done = subprocess.run([sys.executable, "-m", "vulture", *VULTURE], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
