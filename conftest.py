@@ -1,4 +1,4 @@
-"""Fixtures for every test package of the repository (tests/, agent/tests, memory/tests ...), and the suite's
+"""Fixtures for every test package of the repository (tests/ and each app's tests/), and the suite's
 database set-up: one migrated template per run, cloned for each pytest-xdist worker.
 
 Parallel workers share the run's PostgreSQL cluster and nothing else: each has a database of its own (the
@@ -17,7 +17,7 @@ from pytest_django.plugin import blocking_manager_key
 from random_order.config import Config as RandomOrder
 
 from tests.fake_ollama import FakeOllama
-from tests.support import CALC, CALC_TESTS, client_for, make_remote_repo, make_user
+from tests.support import APP, CALC, CALC_TESTS, client_for, make_remote_repo, make_user
 from tickets import services
 from tickets.roles import ARCHITECT, REVIEWER
 
@@ -44,8 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The longest tests start first, so parallel workers do not end waiting on one of them started last.
-LONGEST_FIRST = ("tests/test_factory_bench_nexo.py", "tests/test_factory_bench.py", "tests/test_api_schema.py",
-                 "tests/test_recovery.py", "tests/test_service.py", "tests/test_metrics.py", "memory/tests/test_lease.py")
+LONGEST_FIRST = ("factory_bench/tests/test_factory_bench_nexo.py", "factory_bench/tests/test_factory_bench.py",
+                 "tests/test_api_schema.py", "agent/tests/worker/test_recovery.py", "tests/test_service.py",
+                 "metrics/tests/test_metrics.py", "memory/tests/test_owner.py")
 
 
 @pytest.hookimpl(trylast=True)
@@ -190,4 +191,23 @@ def fake_model(settings):
     with FakeOllama() as fake:
         settings.OLLAMA_HOST = fake.url
         settings.FACTORY_MODEL_RETRY_BACKOFF_S = 0.05  # a broken answer is asked again at once
+        yield fake
+
+
+@pytest.fixture
+def repo_project(tmp_path, settings):
+    """A project whose remote holds APP (tests.support), the base of completed_ticket()."""
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
+    remote = make_remote_repo(tmp_path, {"app.py": APP, "README.md": "# demo\n"})
+    project = services.create_project(name="demo", repo_url=str(remote), test_command="python -m pytest -q")
+    return project, remote
+
+
+@pytest.fixture
+def memory_env(settings, tmp_path):
+    """The shared memory working for real: stored items embedded at once by the scripted Ollama."""
+    settings.FACTORY_DATA_DIR = tmp_path / "data"
+    settings.FACTORY_QUEUE_SYNC = True
+    with FakeOllama() as fake:
+        settings.OLLAMA_HOST = fake.url
         yield fake

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import zip_longest
@@ -93,15 +93,6 @@ def parse_diff(text: str) -> list[DiffFile]:
         lines.pop()
     files = (_build_file(raw) for raw in _parse_raw_files(lines))
     return [diff_file for diff_file in files if diff_file is not None]
-
-
-def diff_stats(files: Iterable[DiffFile]) -> dict[str, int]:
-    files = list(files)
-    return {
-        "files": len(files),
-        "added": sum(diff_file.added for diff_file in files),
-        "removed": sum(diff_file.removed for diff_file in files),
-    }
 
 
 def pygments_css() -> str:

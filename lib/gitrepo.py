@@ -6,8 +6,6 @@ the clones and the worktree pool is tickets.repos (built by tickets.repos.projec
 """
 import os
 import re
-import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -72,17 +70,6 @@ def push_branch(*, worktree: Path, branch: str) -> None:
     _run(git.Repo(worktree), "push", "push", "--force", "origin", f"{branch}:refs/heads/{branch}")
 
 
-def diff_stats(*, worktree: Path, base: str) -> list[dict[str, object]]:
-    repo = git.Repo(worktree)
-    output = repo.git.execute(["git", "diff", "--numstat", "--find-renames", base])
-    stats = []
-    for line in output.splitlines():
-        added, removed, path = line.split("\t", 2)
-        stats.append({"path": path, "added": int(added) if added != "-" else 0,
-                      "removed": int(removed) if removed != "-" else 0, "binary": added == "-"})
-    return stats
-
-
 def merge_base(*, worktree: Path, ref: str) -> str:
     """The commit where HEAD left `ref`: what the ticket's diff is taken against."""
     return _run(git.Repo(worktree), "merge-base", "merge-base", ref, "HEAD").strip()
@@ -90,25 +77,6 @@ def merge_base(*, worktree: Path, ref: str) -> str:
 
 def head_commit(*, worktree: Path) -> str:
     return git.Repo(worktree).head.commit.hexsha
-
-
-def snapshot(*, worktree: Path) -> str:
-    """A commit of the worktree exactly as it is (uncommitted and new files too), leaving its index and branch alone.
-
-    A copy of the worktree's index is used, so only changed files are hashed again.
-    """
-    repo = git.Repo(worktree)
-    index = Path(_run(repo, "rev-parse", "rev-parse", "--git-path", "index").strip())
-    index = index if index.is_absolute() else worktree / index
-    with tempfile.TemporaryDirectory(prefix="factory-index-") as folder:
-        copy = Path(folder) / "index"
-        if index.exists():
-            shutil.copyfile(index, copy)
-        env = {**COMMITTER, "GIT_INDEX_FILE": str(copy)}
-        repo.git.execute(["git", "add", "-A"], env=env)
-        tree = repo.git.execute(["git", "write-tree"], env=env).strip()
-    head = repo.head.commit.hexsha
-    return repo.git.execute(["git", "commit-tree", tree, "-p", head, "-m", "factory snapshot"], env=COMMITTER).strip()
 
 
 def reset_to(*, worktree: Path, commit: str) -> None:

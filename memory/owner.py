@@ -82,7 +82,6 @@ class Ownership:
         self._changed = False
         self._changed_at = 0.0
         self._last_operation = 0.0
-        self._tidy_timer: threading.Timer | None = None
 
     @property
     def owned(self) -> bool:
@@ -364,7 +363,6 @@ class Ownership:
         timer = threading.Timer(after_s, self._tidy_when_quiet)
         timer.daemon = True
         timer.name = "memory-owner-flush"
-        self._tidy_timer = timer
         timer.start()
 
     def _tidy_when_quiet(self) -> None:

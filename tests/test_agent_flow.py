@@ -10,8 +10,8 @@ from django.db import connection
 from django.utils import timezone
 
 from agent.worker.runner import run_ticket
-from tests.conftest import CALC
 from tests.fake_ollama import FakeOllama, unreachable_url
+from tests.support import CALC, RIGHT, WRONG, make_ticket
 from tickets import decisions as review
 from tickets import services
 from tickets.models import Ticket
@@ -19,28 +19,6 @@ from tickets.repos import project_repo
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-RIGHT = """Here is the change.
-
-calc.py
-```python
-def add(a, b):
-    return a + b
-
-
-def multiply(a, b):
-    return a * b
-```
-
-tests/test_multiply.py
-```python
-from calc import multiply
-
-
-def test_multiply():
-    assert multiply(3, 4) == 12
-```
-"""
-WRONG = RIGHT.replace("return a * b", "return a + b")
 # The fix of WRONG as a SEARCH/REPLACE block, though the agent asks for whole files on a file this small.
 FIX_AS_DIFF = """calc.py
 ```python
@@ -53,18 +31,6 @@ def multiply(a, b):
 >>>>>>> REPLACE
 ```
 """
-
-
-def make_ticket(project) -> Ticket:
-    ticket, _ = services.create_ticket(actor=None, project=project, fields={
-        "titulo": "Add multiply to calc",
-        "descripcion": "Add multiply(a, b) returning the product.",
-        "archivos_modificar": ["calc.py", "tests/test_multiply.py"],
-        "archivos_referencia": ["tests/test_calc.py"],
-        "patrones_obligatorios": ["Plain functions, no classes"],
-        "tests_requeridos": ["multiply(3, 4) == 12"],
-    })
-    return ticket
 
 
 def remote_file(remote: Path, branch: str, path: str) -> str:

@@ -25,9 +25,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 
 from memory.services import store_item
-from tests.conftest import make_remote_repo
 from tests.fake_ollama import unreachable_url
-from tests.test_review import APP, completed_ticket
+from tests.support import APP, completed_ticket, make_remote_repo
 from tickets import services
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"

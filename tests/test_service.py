@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,19 +21,12 @@ from pathlib import Path
 import pytest
 
 from factory_site.logfilters import QueueStateChanges
-from tests.conftest import SEED_TICKET
+from tests.support import ROOT, SEED_TICKET, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 STOP_LIMIT_S = 10
 START_LIMIT_S = 300  # migrations and three servers on a busy two-core machine
 HAS_POSTGRES_SERVER = bool(list(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or shutil.which("initdb"))
 needs_postgres_server = pytest.mark.skipif(not HAS_POSTGRES_SERVER, reason="PostgreSQL server binaries not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def without_database_url() -> dict[str, str]:

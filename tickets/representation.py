@@ -4,7 +4,7 @@ DRF builds a ModelSerializer's fields anew for every serializer instance, then w
 for a page of 50 tickets, or one ticket with its events and attempts, that was most of the serializer's time
 (10 ms per request on the 2-core development machine). PlannedRepresentation keeps the declared fields as the
 one description of the output: from them it makes, once per class, a list of (name, how to read the value,
-how to convert it) and applies it to each item. tests/test_tickets_api.py checks that both paths agree.
+how to convert it) and applies it to each item. tickets/tests/test_tickets_api.py checks that both paths agree.
 """
 from collections.abc import Callable, Iterable
 from operator import attrgetter, itemgetter

@@ -72,9 +72,3 @@ def build(folder: Path) -> None:
                 f"failed: {(done.stderr or done.stdout).strip()[-600:]}. The worker needs the package registry "
                 "(or pytest in pip's cache) once; or give the project a setup_command that installs its tools.")
     (folder / READY).write_text(runner_name() + "\n")
-
-
-def interpreter_folders() -> list[Path]:
-    """What a sandboxed run must see for the runner's interpreter: the base installation, read-only."""
-    prefix = Path(sys.base_prefix).resolve()
-    return [prefix] if prefix.is_dir() and prefix != Path("/") else []

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.diffview import DiffFile, DiffLine, diff_stats, parse_diff, pygments_css
+from lib.diffview import DiffFile, DiffLine, parse_diff, pygments_css
 
 GIT_ENV = {
     **os.environ,
@@ -250,13 +250,6 @@ def test_truncated_and_shuffled_diffs_never_raise(mixed_diff):
         sample = rng.sample(lines, k=min(len(lines), 25))
         parse_diff("\n".join(sample))
         parse_diff("".join(rng.choice(" +-@\\\n\"abc\r\t") for _ in range(300)))
-
-
-def test_diff_stats_sums_files(mixed_diff):
-    files = parse_diff(mixed_diff)
-
-    assert diff_stats(files) == {"files": 6, "added": 5, "removed": 5}
-    assert diff_stats([]) == {"files": 0, "added": 0, "removed": 0}
 
 
 def test_pygments_css_is_scoped():

@@ -3,7 +3,7 @@ import pytest
 from django.test import Client
 
 from lib.changerecord import ChangeRecord
-from tests.conftest import make_user
+from tests.support import make_user
 from tickets import services
 from tickets.models import Ticket
 

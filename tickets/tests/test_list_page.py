@@ -24,7 +24,8 @@ def make_tickets(project, count: int) -> None:
         services.create_ticket(actor=None, project=project, fields={**SEED_TICKET, "titulo": f"T{index}"})
 
 
-def test_a_page_with_more_after_it_is_one_query_with_its_exact_count(api, project, small_table):
+@pytest.mark.usefixtures("small_table")
+def test_a_page_with_more_after_it_is_one_query_with_its_exact_count(api, project):
     make_tickets(project, 7)
     api.get("/api/factory/tickets")  # the token is looked up once
     with CaptureQueriesContext(connection) as captured:
@@ -35,7 +36,8 @@ def test_a_page_with_more_after_it_is_one_query_with_its_exact_count(api, projec
     assert page["next"] is not None and page["previous"] is not None
 
 
-def test_past_the_limit_the_folded_count_turns_into_an_estimate(api, project, small_table, settings):
+@pytest.mark.usefixtures("small_table")
+def test_past_the_limit_the_folded_count_turns_into_an_estimate(api, project, settings):
     settings.FACTORY_API_EXACT_COUNT_LIMIT = 4
     make_tickets(project, 9)
     first = api.get("/api/factory/tickets", {"page_size": 2}).data
@@ -45,7 +47,8 @@ def test_past_the_limit_the_folded_count_turns_into_an_estimate(api, project, sm
     assert (filtered["count"], filtered["count_is_estimate"]) == (1, False)
 
 
-def test_a_page_of_model_instances_gets_its_count_too(project, small_table):
+@pytest.mark.usefixtures("small_table")
+def test_a_page_of_model_instances_gets_its_count_too(project):
     """Lists of model instances (the memory's) get the count from the same query, and rows without its column."""
     make_tickets(project, 5)
     request = Request(APIRequestFactory().get("/api/factory/tickets", {"page_size": 2}))
