@@ -57,12 +57,19 @@ class HostPool:
 
         `exclude`: hosts that failed this request, with why.
         """
+        return self.usable(name, exclude=exclude)[0]
+
+    def usable(self, name: str, *, exclude: dict[str, str] | None = None) -> list[Host]:
+        """Every usable host with `name`, the fewest outstanding requests first (ties: as listed); NoHost if none."""
         exclude = exclude or {}
         usable = [host for host in self.hosts if host.url not in exclude and self.has_model(host, name)]
         if not usable:
             raise NoHost(self.why_not(name, exclude=exclude))
         with self._lock:
-            return min(usable, key=lambda host: host.outstanding)
+            return sorted(usable, key=lambda host: host.outstanding)
+
+    def host(self, url: str) -> Host:
+        return next(host for host in self.hosts if host.url == url)
 
     def has_model(self, host: Host, name: str) -> bool:
         if host.down_until > self.clock():
