@@ -107,9 +107,10 @@ FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum
 # Requests wait their turn at the factory (agent/worker/turns.py); 0: no limit kept here.
 FACTORY_OLLAMA_NUM_PARALLEL = env_parallel("FACTORY_OLLAMA_NUM_PARALLEL",
                                            env_int("OLLAMA_NUM_PARALLEL", 1, minimum=0, maximum=64))
-# Agent runs at once on this worker machine: by default one more than the model hosts generate at once, so
-# one ticket is prepared or tested while the others' answers are generated.
-FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", min(32, 1 + sum(
+# Agent runs at once on this worker machine: by default twice the model hosts' places plus one, so that while
+# answers are generated other tickets are prepared or tested (bench/model_busy.py: a ticket's tests and set-up
+# take about as long as its answers; one more ticket per place keeps the model from waiting on them).
+FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", min(32, 1 + 2 * sum(
     FACTORY_OLLAMA_NUM_PARALLEL.get(url, FACTORY_OLLAMA_NUM_PARALLEL[""]) or 1
     for url in FACTORY_OLLAMA_HOSTS or (OLLAMA_HOST,))), minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)

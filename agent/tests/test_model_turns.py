@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from agent.core.turns import TurnCancelled
 from agent.models import ModelTurnWait
 from agent.worker.runner import run_ticket
 from agent.worker.turns import RunTurns
@@ -141,8 +142,6 @@ def test_a_run_that_had_an_answer_goes_before_first_requests(holder):
 
 
 def test_a_cancelled_waiter_leaves_the_queue(holder):
-    from agent.core.turns import TurnCancelled
-
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(TurnCancelled):
