@@ -83,9 +83,9 @@ def session() -> psycopg.Connection:
 
 
 def give_back(conn: psycopg.Connection) -> None:
+    # One round trip: the notification goes out when the statement commits, after the unlock.
     try:
-        conn.execute("SELECT pg_advisory_unlock_all()")
-        conn.execute(f"NOTIFY {CHANNEL}")
+        conn.execute("SELECT pg_advisory_unlock_all(), pg_notify(%s, '')", [CHANNEL])
     except psycopg.Error:
         pass  # the connection is gone, and its locks with it; the waiters' poll notices
 
@@ -124,14 +124,14 @@ class Waiter:
             self.leave()
 
     def ahead(self) -> dict[str, int]:
-        """Per host: live waiters before this one that want it too."""
-        self.conn.execute(f"UPDATE {TABLE} SET seen_at = clock_timestamp() WHERE id = %s", [self.id])
+        """Per host: live waiters before this one that want it too (and this one seen alive, in the same trip)."""
         rows = self.conn.execute(
-            f"SELECT h, count(w.id) FROM {TABLE} me CROSS JOIN unnest(me.hosts) h "
+            f"WITH me AS (UPDATE {TABLE} SET seen_at = clock_timestamp() WHERE id = %s RETURNING *) "
+            f"SELECT h, count(w.id) FROM me CROSS JOIN unnest(me.hosts) h "
             f"LEFT JOIN {TABLE} w ON h = ANY(w.hosts) AND w.id <> me.id "
             "  AND w.seen_at > clock_timestamp() - make_interval(secs => %s) "
             "  AND (w.priority, w.requested_at, w.id) < (me.priority, me.requested_at, me.id) "
-            "WHERE me.id = %s GROUP BY h", [STALE_S, self.id]).fetchall()
+            "GROUP BY h", [self.id, STALE_S]).fetchall()
         return {host: 0 for host in self.hosts} | {host: count for host, count in rows}
 
     def try_places(self, hosts: list[str]) -> str | None:
@@ -151,8 +151,8 @@ class Waiter:
     def leave(self) -> None:
         """Out of the queue (with a place, cancelled or failing): the next waiter may be the head now."""
         try:
-            self.conn.execute(f"DELETE FROM {TABLE} WHERE id = %s", [self.id])
-            self.conn.execute(f"NOTIFY {CHANNEL}")
+            self.conn.execute(f"WITH gone AS (DELETE FROM {TABLE} WHERE id = %s RETURNING id) "
+                              "SELECT pg_notify(%s, '') FROM gone", [self.id, CHANNEL])
         except psycopg.Error:
             pass  # the session is gone: the row goes stale and is ignored, then deleted
 
