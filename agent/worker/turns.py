@@ -21,7 +21,7 @@ from uuid import UUID
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from agent.core.model import Model, OllamaModel
 from agent.core.turns import Turn, TurnCancelled
@@ -65,8 +65,11 @@ class RunTurns:
             return
         started = time.monotonic()
         with closing(session()) as conn:
-            host = Waiter(conn, hosts=list(hosts), priority=RETRY if self.answered else FIRST,
-                          ticket_id=self.ticket_id).wait(cancel=cancel, on_progress=on_progress)
+            try:
+                host = Waiter(conn, hosts=list(hosts), priority=RETRY if self.answered else FIRST,
+                              ticket_id=self.ticket_id).wait(cancel=cancel, on_progress=on_progress)
+            except psycopg.Error as exc:  # the database went away: the run leaves its ticket as for any such loss
+                raise DatabaseError(f"waiting for a model turn: {exc}") from exc
             try:
                 yield Turn(host=host, waited_s=time.monotonic() - started)
             finally:
@@ -79,7 +82,10 @@ def session() -> psycopg.Connection:
     """A connection of its own, outside Django's pool: its advisory locks live and die with it."""
     params = connection.get_connection_params()
     params.pop("cursor_factory", None)
-    return psycopg.connect(**params, autocommit=True)
+    try:
+        return psycopg.connect(**params, autocommit=True)
+    except psycopg.Error as exc:
+        raise DatabaseError(f"opening a session for model turns: {exc}") from exc
 
 
 def give_back(conn: psycopg.Connection) -> None:
