@@ -4,8 +4,9 @@ Each host's models come from its own /api/tags (kept TAGS_TTL_S seconds). A
 request goes to a reachable host that has the model and the fewest requests
 outstanding; ties go to the host listed first. A host that cannot be reached is
 skipped for `retry_after_s` and then tried again. The outstanding counts are
-this process's own: several worker processes (or machines) each balance their
-own requests, and Ollama queues whatever exceeds its OLLAMA_NUM_PARALLEL.
+this process's own; what every process and machine shares is the hosts' places
+(agent.core.turns): a request waits for a free place on one of the usable hosts,
+in this order of preference, before it is sent.
 """
 import threading
 import time
