@@ -160,12 +160,32 @@ def report(alone: list[dict], together: list[dict], generating: list[tuple[float
     print(f"model busy {busy:.1%} (target >= {BUSY_TARGET:.0%}: {'met' if busy >= BUSY_TARGET else 'MISSED'})   "
           f"slowdown max {worst:.2f}x, median {median:.2f}x beside the alone floor {floor:.1f} s "
           f"(target max <= {SLOWDOWN_TARGET}x: {'met' if worst <= SLOWDOWN_TARGET else 'MISSED'})")
+    gaps = handovers(generating, start, end)
+    if gaps:
+        print(f"hand-overs (an answer starting within 1 s of the previous one's end): {len(gaps)}, gap median "
+              f"{statistics.median(gaps) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms; idle in longer gaps "
+              f"{idle_beyond(generating, start, end):.1f} s")
     raw = [(row["time"] + row["first_wait"]) / floor for row in together]
     print(f"claim to end, the wait for the first turn included (queue time, not the target's): slowdown max "
           f"{max(raw):.2f}x, median {statistics.median(raw):.2f}x")
     failed = [row for row in together + alone if row["estado"] != "completed"]
     if failed:
         print(f"NOT COMPLETED: {len(failed)} tickets")
+
+
+def handovers(generating: list[tuple[float, float]], start: float, end: float) -> list[float]:
+    """Gaps shorter than 1 s between one answer's end and the next one's start: what passing the place costs."""
+    spans = sorted(span for span in generating if start <= span[0] <= end)
+    gaps = [later[0] - earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)]
+    return [gap for gap in gaps if 0 <= gap < 1.0]
+
+
+def idle_beyond(generating: list[tuple[float, float]], start: float, end: float) -> float:
+    """Seconds of the run in gaps of 1 s or more: nobody was ready to ask the model."""
+    spans = sorted(span for span in generating if start <= span[0] <= end)
+    edges = [(start, start), *spans, (end, end)]
+    return sum(max(0.0, later[0] - earlier[1]) for earlier, later in zip(edges, edges[1:], strict=False)
+               if later[0] - earlier[1] >= 1.0)
 
 
 def median_of(rows: list[dict], key: str) -> float:
