@@ -72,6 +72,8 @@ _.verbose_name_plural  # Meta option (and InlineModelAdmin's)
 _.constraints  # Meta option
 _.indexes  # Meta option
 _.last_used  # ModelProbe field, written with .update(last_used=...)
+_.requested_at  # ModelTurnWait field, read and written in agent/worker/turns.py's SQL
+_.seen_at  # ModelTurnWait field, read and written in agent/worker/turns.py's SQL
 _.PATTERN  # MemoryItem.Kind choice
 _.DECISION  # MemoryItem.Kind choice
 _.SOLUTION  # MemoryItem.Kind choice
@@ -88,6 +90,7 @@ _._prefetch_done  # Django QuerySet internals set by tickets/selectors.py
 
 # The Django admin: options, hooks, and methods named in list_display/readonly_fields/actions as strings --------------
 _.AgentHealthAdmin  # registered with @admin.register
+_.ModelTurnWaitAdmin  # registered with @admin.register
 _.MemoryItemAdmin  # registered with @admin.register
 _.ProjectAdmin  # registered with @admin.register
 _.TicketAdmin  # registered with @admin.register
@@ -218,6 +221,7 @@ _._generate  # route handler
 _.pytestmark  # module-level marks pytest reads
 _.factory  # fixture (metrics/tests/test_metrics.py), requested by name for its side effect
 _.two_hosts  # fixture (metrics/tests/test_model_busy.py), requested by name for its side effect
+_.one_place  # fixture (agent/tests/worker/test_model_turns.py), requested by name for its setting
 _.memory_down  # fixture (memory/tests/test_language.py), requested by name for its side effect
 _.webhook_settings  # autouse fixture (webhooks/tests/test_webhooks.py)
 

@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -69,3 +70,24 @@ class ModelProbe(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.digest[:12]})"
+
+
+class ModelTurnWait(models.Model):
+    """A model request waiting for its turn on the model hosts (agent.worker.turns); deleted once it has one.
+
+    The places themselves are PostgreSQL advisory locks held by the requests' own sessions: a worker that dies
+    gives its place back with its connection. A waiter refreshes `seen_at` as it waits; one not seen for a while
+    died and no longer holds anyone back.
+    """
+
+    hosts = ArrayField(models.CharField(max_length=300), help_text="Hosts that have the model, any of which will do.")
+    priority = models.SmallIntegerField(help_text="0: a run that already had an answer (a retry); 1: a run's first.")
+    ticket_id = models.UUIDField(blank=True, null=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["priority", "requested_at"], name="turn_wait_order")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} waiting for {', '.join(self.hosts)} (priority {self.priority})"

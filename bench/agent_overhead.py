@@ -188,6 +188,7 @@ def measure_candidates(project, tickets: int, *, first_index: int, delay: float)
     from tickets.repos import project_repo
 
     settings.FACTORY_WARM_WORKTREES = 4  # the ticket's checkout and three copies for the candidates
+    settings.FACTORY_OLLAMA_NUM_PARALLEL = {"": 3}  # the fake server answers the three at once: three places
     one, three = [], []
     with FakeOllama(answers=answer_from_prompt, delay_s=delay) as fake:
         settings.OLLAMA_HOST = fake.url

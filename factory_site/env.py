@@ -139,6 +139,22 @@ def env_urls(name: str, default: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value.rstrip("/") for value in values))
 
 
+def env_parallel(name: str, default: int) -> dict[str, int]:
+    """Answers each model host generates at once: `N` for every host, `URL=N` for one ("" keys the default).
+
+    0 means no limit kept by the factory (the host queues what it cannot serve itself).
+    """
+    places = {"": default}
+    for entry in env_list(name, ""):
+        url, _, count = entry.rpartition("=")
+        if url and (urlparse(url).scheme not in {"http", "https"} or not urlparse(url).netloc):
+            raise ImproperlyConfiguredEnv(f"{name}: {url!r} must be an http:// or https:// URL (as URL=N)")
+        if not count.strip().isdigit() or int(count) > 64:
+            raise ImproperlyConfiguredEnv(f"{name}: {entry!r} needs a whole number from 0 to 64 (N or URL=N)")
+        places[url.strip().rstrip("/")] = int(count)
+    return places
+
+
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default

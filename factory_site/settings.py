@@ -13,6 +13,7 @@ from factory_site.env import (
     env_log_level,
     env_model_name,
     env_model_names,
+    env_parallel,
     env_path,
     env_paths,
     env_proxy_ssl_header,
@@ -104,7 +105,16 @@ FACTORY_SANDBOX_FILE_MB = env_int("FACTORY_SANDBOX_FILE_MB", 1024, minimum=1)
 FACTORY_TEST_OUTPUT_MB = env_int("FACTORY_TEST_OUTPUT_MB", 8, minimum=1, maximum=1024)
 # Clean checkouts of each project kept ready for the next ticket (switching one writes only what differs).
 FACTORY_WARM_WORKTREES = env_int("FACTORY_WARM_WORKTREES", 2, minimum=0, maximum=16)
-FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", 1, minimum=1, maximum=32)
+# Answers each model host generates at once (its OLLAMA_NUM_PARALLEL): `N`, or `URL=N` per host, comma-separated.
+# Requests wait their turn at the factory (agent/worker/turns.py); 0: no limit kept here.
+FACTORY_OLLAMA_NUM_PARALLEL = env_parallel("FACTORY_OLLAMA_NUM_PARALLEL",
+                                           env_int("OLLAMA_NUM_PARALLEL", 1, minimum=0, maximum=64))
+# Agent runs at once on this worker machine: by default twice the model hosts' places plus one, so that while
+# answers are generated other tickets are prepared or tested (bench/model_busy.py: a ticket's tests and set-up
+# take about as long as its answers; one more ticket per place keeps the model from waiting on them).
+FACTORY_AGENT_CONCURRENCY = env_int("FACTORY_AGENT_CONCURRENCY", min(32, 1 + 2 * sum(
+    FACTORY_OLLAMA_NUM_PARALLEL.get(url, FACTORY_OLLAMA_NUM_PARALLEL[""]) or 1
+    for url in FACTORY_OLLAMA_HOSTS or (OLLAMA_HOST,))), minimum=1, maximum=32)
 FACTORY_WEBHOOK_TIMEOUT = env_float("FACTORY_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 FACTORY_WEBHOOK_MAX_TRIES = env_int("FACTORY_WEBHOOK_MAX_TRIES", 5, minimum=1, maximum=20)
 # Seconds before the first retry of a failed webhook delivery; each later retry waits 3x longer.

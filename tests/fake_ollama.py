@@ -91,6 +91,7 @@ class FakeOllama:
         context_lengths: dict[str, int] | None = None,
         digest_salt: str = "",
         parallel: int | None = None,
+        tokens_per_s: float | None = None,
     ) -> None:
         if isinstance(answers, str):
             raise TypeError("answers must be a list of strings or a callable, not a single string")
@@ -101,6 +102,7 @@ class FakeOllama:
         self._models = tuple(dict.fromkeys(_full_model_name(name) for name in models))
         self.embed_dim = embed_dim
         self.delay_s = delay_s
+        self.tokens_per_s = tokens_per_s  # generation also takes the answer's tokens at this speed
         # /api/show's context length per model (32768 unless given); the salt changes every model's digest,
         # as a re-pulled model would.
         self.context_lengths = {_full_model_name(name): length for name, length in (context_lengths or {}).items()}
@@ -287,12 +289,13 @@ class FakeOllama:
         return answer
 
     def _answer_reply(self, body: dict, answer: str, *, prompt_tokens: int, payload_key: str) -> Reply:
+        seconds = self.delay_s + (len(_tokens(answer)) / self.tokens_per_s if self.tokens_per_s else 0.0)
         if self._slots is not None:
             with self._slots:
-                self._generate_for(self.delay_s)
-        elif self.delay_s > 0:
-            time.sleep(self.delay_s)
-        stats = _stats(prompt_tokens=prompt_tokens, eval_tokens=len(_tokens(answer)), delay_s=self.delay_s)
+                self._generate_for(seconds)
+        elif seconds > 0:
+            time.sleep(seconds)
+        stats = _stats(prompt_tokens=prompt_tokens, eval_tokens=len(_tokens(answer)), delay_s=seconds)
         model = body["model"]
         if body.get("stream", True) is False:
             return Reply(200, _final_chunk(model, _payload(payload_key, answer), **stats))

@@ -273,6 +273,8 @@ class TicketAttempt(models.Model):
     prompt_tokens = models.IntegerField(blank=True, null=True)
     eval_tokens = models.IntegerField(blank=True, null=True)
     model_seconds = models.FloatField(blank=True, null=True)
+    # Waiting for a turn on the model hosts before the request was sent (agent.worker.turns): not model time.
+    model_wait_seconds = models.FloatField(blank=True, null=True)
     # The Ollama server that answered and when it was asked: the metrics page's busy fraction per host.
     model_host = models.CharField(max_length=300, blank=True, default="")
     model_started_at = models.DateTimeField(blank=True, null=True)

@@ -125,5 +125,6 @@ def summary(entry: Entry, *, count: int, chosen: bool) -> dict[str, Any]:
         "error": str(entry.error) if entry.error else "",
         "prompt_tokens": reply.prompt_tokens if reply else None, "eval_tokens": reply.eval_tokens if reply else None,
         "model_seconds": round(reply.total_seconds, 3) if reply else None,
+        "model_wait_seconds": round(reply.waited_seconds, 3) if reply else None,
         "model_host": reply.host if reply else "", "model_started": reply.started if reply else None,
     }

@@ -4,8 +4,9 @@ Each host's models come from its own /api/tags (kept TAGS_TTL_S seconds). A
 request goes to a reachable host that has the model and the fewest requests
 outstanding; ties go to the host listed first. A host that cannot be reached is
 skipped for `retry_after_s` and then tried again. The outstanding counts are
-this process's own: several worker processes (or machines) each balance their
-own requests, and Ollama queues whatever exceeds its OLLAMA_NUM_PARALLEL.
+this process's own; what every process and machine shares is the hosts' places
+(agent.core.turns): a request waits for a free place on one of the usable hosts,
+in this order of preference, before it is sent.
 """
 import threading
 import time
@@ -57,12 +58,19 @@ class HostPool:
 
         `exclude`: hosts that failed this request, with why.
         """
+        return self.usable(name, exclude=exclude)[0]
+
+    def usable(self, name: str, *, exclude: dict[str, str] | None = None) -> list[Host]:
+        """Every usable host with `name`, the fewest outstanding requests first (ties: as listed); NoHost if none."""
         exclude = exclude or {}
         usable = [host for host in self.hosts if host.url not in exclude and self.has_model(host, name)]
         if not usable:
             raise NoHost(self.why_not(name, exclude=exclude))
         with self._lock:
-            return min(usable, key=lambda host: host.outstanding)
+            return sorted(usable, key=lambda host: host.outstanding)
+
+    def host(self, url: str) -> Host:
+        return next(host for host in self.hosts if host.url == url)
 
     def has_model(self, host: Host, name: str) -> bool:
         if host.down_until > self.clock():

@@ -12,6 +12,7 @@ import httpx
 import ollama
 
 from agent.core.hosts import Host, HostPool, NoHost
+from agent.core.turns import NoTurns, TurnCancelled, Turns
 
 NS = 1_000_000_000
 ProgressCallback = Callable[[str], None]
@@ -89,6 +90,7 @@ class ModelReply:
     eval_seconds: float | None = None
     host: str = ""  # the Ollama server that answered
     started: float | None = None  # when the request was sent (epoch seconds): the busy fraction's intervals
+    waited_seconds: float = 0.0  # waiting for a turn on the hosts before it was sent (agent.core.turns)
 
 
 class Model(Protocol):
@@ -108,13 +110,16 @@ class OllamaModel:
     Requests go to a host of the pool that has the model (agent.core.hosts); an unreachable host is skipped
     and the request goes to the next, without a pause. A request whose answer breaks (cut stream, 5xx,
     timeout) is sent again up to `retries` times with doubling pauses from `backoff_s`, then ModelBroken:
-    an infrastructure wait, never the model's attempt.
+    an infrastructure wait, never the model's attempt. Each request first waits for its turn on the hosts
+    (`turns`, agent.core.turns): none by default.
     """
 
     def __init__(self, *, name: str, num_ctx: int, temperature: float, timeout: float, host: str = "",
-                 pool: HostPool | None = None, retries: int = 2, backoff_s: float = 2.0) -> None:
+                 pool: HostPool | None = None, retries: int = 2, backoff_s: float = 2.0,
+                 turns: Turns | None = None) -> None:
         self.pool = pool or HostPool([host], timeout=timeout)
         self.name = name
+        self.turns: Turns = turns or NoTurns()
         self.retries, self.backoff_s = retries, backoff_s
         self.options: dict[str, Any] = {"num_ctx": num_ctx, "temperature": temperature}
 
@@ -143,15 +148,23 @@ class OllamaModel:
                       cancel: threading.Event | None) -> ModelReply:
         """The request on the least busy host with the model, moving on while hosts are unreachable."""
         failed: dict[str, str] = {}
+        waited = 0.0
         while True:
             try:
-                host = self.pool.choose(self.name, exclude=failed)
+                hosts = [host.url for host in self.pool.usable(self.name, exclude=failed)]
             except NoHost as exc:
                 raise ModelUnavailable(str(exc)) from None
             try:
-                with self.pool.outstanding(host):
-                    return self._complete_once(host, messages=messages, options=options, on_progress=on_progress,
-                                               cancel=cancel)
+                with self.turns.take(hosts, cancel=cancel, on_progress=on_progress) as turn:
+                    waited += turn.waited_s
+                    host = self.pool.host(turn.host)
+                    with self.pool.outstanding(host):
+                        reply = self._complete_once(host, messages=messages, options=options,
+                                                    on_progress=on_progress, cancel=cancel)
+                reply.waited_seconds = waited
+                return reply
+            except TurnCancelled:
+                raise ModelCancelled("another candidate already won") from None
             except HostDown as exc:
                 self.pool.mark_down(host, str(exc))
                 failed[host.url] = str(exc)
@@ -255,7 +268,13 @@ class OllamaModel:
     def with_context(self, num_ctx: int) -> "OllamaModel":
         """The same model on the same hosts with another num_ctx (capped at what the model really has)."""
         return OllamaModel(name=self.name, pool=self.pool, num_ctx=num_ctx, temperature=self.options["temperature"],
-                           timeout=0, retries=self.retries, backoff_s=self.backoff_s)
+                           timeout=0, retries=self.retries, backoff_s=self.backoff_s, turns=self.turns)
+
+    def taking_turns(self, turns: Turns) -> "OllamaModel":
+        """The same model whose requests wait for their turn in `turns` (one ticket run's: agent.worker.turns)."""
+        return OllamaModel(name=self.name, pool=self.pool, num_ctx=self.num_ctx,
+                           temperature=self.options["temperature"], timeout=0, retries=self.retries,
+                           backoff_s=self.backoff_s, turns=turns)
 
     @property
     def num_ctx(self) -> int:

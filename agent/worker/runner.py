@@ -27,7 +27,7 @@ from agent.testruns import deps
 from agent.testruns.deps import Dependencies
 from agent.testruns.required import RequiredTests, read_required
 from agent.testruns.verdict import looks_like_test_path
-from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, worktrees
+from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, turns, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
 from lib.changerecord import ChangeRecord
@@ -188,9 +188,10 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
     tried: list[Tried] = []
     skipped: list[tuple[str, str]] = []
     broken = False
+    run_turns = turns.RunTurns(ticket_id=ticket.pk)  # once it had an answer, its requests go before new runs
     for rung in rungs:
         try:
-            model = rung.ready()
+            model = turns.taking_turns(rung.ready(), run_turns)
         except ModelUnavailable as exc:
             skipped.append((rung.name, str(exc)))
             broken = broken or isinstance(exc, ModelBroken)
@@ -363,7 +364,8 @@ class AttemptRecorder:
             fields["edit_format"] = self.shown_format(record.edits.formats)
         if reply is not None:
             fields.update(prompt_tokens=reply.prompt_tokens, eval_tokens=reply.eval_tokens,
-                          model_seconds=reply.total_seconds, prompt_eval_seconds=reply.prompt_eval_seconds,
+                          model_seconds=reply.total_seconds, model_wait_seconds=reply.waited_seconds,
+                          prompt_eval_seconds=reply.prompt_eval_seconds,
                           eval_seconds=reply.eval_seconds, model_host=reply.host,
                           model_started_at=epoch_datetime(reply.started))
             services.record_health(key="model", ok=True)

@@ -29,6 +29,9 @@ def run_python(code: str, **variables: str) -> subprocess.CompletedProcess:
     ("FACTORY_EMBED_HOST", "gpu-c", "must be an http:// or https:// URL"),
     ("FACTORY_HOST_RETRY_S", "soon", "FACTORY_HOST_RETRY_S"),
     ("FACTORY_EMBED_MODEL", "nomic embed", "is not a model name as Ollama spells it"),
+    ("FACTORY_OLLAMA_NUM_PARALLEL", "two", "needs a whole number from 0 to 64"),
+    ("FACTORY_OLLAMA_NUM_PARALLEL", "gpu-a:11434=2", "must be an http:// or https:// URL"),
+    ("OLLAMA_NUM_PARALLEL", "-1", "below the minimum of 0"),
 ])
 def test_a_value_that_cannot_be_used_stops_the_process_naming_the_variable(variable, value, says):
     started = run_python("import factory_site.settings", **{variable: value})
@@ -46,3 +49,13 @@ def test_an_empty_git_identity_is_the_default_one():
     started = run_python("from lib.gitrepo import COMMITTER; print(COMMITTER['GIT_AUTHOR_NAME'], '|', "
                          "COMMITTER['GIT_COMMITTER_EMAIL'])", FACTORY_GIT_NAME="", FACTORY_GIT_EMAIL="")
     assert started.stdout.strip() == "AI Software Factory | factory@localhost", started.stderr
+
+
+def test_model_places_per_host_and_the_agent_workers_that_keep_them_busy():
+    code = ("import factory_site.settings as s; print(s.FACTORY_OLLAMA_NUM_PARALLEL, s.FACTORY_AGENT_CONCURRENCY)")
+    alone = run_python(code, FACTORY_OLLAMA_NUM_PARALLEL="", OLLAMA_NUM_PARALLEL="", FACTORY_AGENT_CONCURRENCY="",
+                       FACTORY_OLLAMA_HOSTS="")
+    assert alone.stdout.split() == ["{'':", "1}", "3"], alone.stderr
+    two = run_python(code, FACTORY_OLLAMA_NUM_PARALLEL="http://gpu-b:11434/=3", OLLAMA_NUM_PARALLEL="2",
+                     FACTORY_AGENT_CONCURRENCY="", FACTORY_OLLAMA_HOSTS="http://gpu-a:11434,http://gpu-b:11434")
+    assert two.stdout.strip() == "{'': 2, 'http://gpu-b:11434': 3} 11", two.stderr
