@@ -47,9 +47,12 @@ REPORT_DIR_INSIDE = "/factory-report"
 # Variables a run may inherit; everything else (DATABASE_URL, tokens, secret keys) stays out.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "NODE_PATH", "JAVA_HOME", "GOPATH",
                   "GOCACHE", "CARGO_HOME", "RUSTUP_HOME")
-# Package registries' settings, for runs with the network (setup commands) only.
+# Package registries' settings, for runs with the network (setup commands) only. The CA bundles the worker
+# trusts go too: tools that bring their own roots (uv, pnpm) reach a registry behind a TLS-inspecting proxy
+# only with them, as pip and npm do through their PIP_/npm_config_ settings.
 REGISTRY_PREFIXES = ("PIP_", "NPM_CONFIG_", "npm_config_", "UV_", "POETRY_")
-REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                  *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"))
 CANCEL_POLL_S = 0.2
 # Without a pidfd (Linux before 5.3) the exit is looked for this often.
 EXIT_POLL_S = 0.05
