@@ -91,12 +91,13 @@ def system_path(path: str) -> list[str]:
 
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
                 readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
-                network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
+                scratch: tuple[Path, ...] = (), network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
                 report_dir: Path | None = None, cancel: threading.Event | None = None) -> dict:
     """Run a shell command; returns the parsed result (see agent.testruns.parsing).
 
     network=True is for setup commands, which download dependencies; `readonly`
-    and `writable` are extra (host path, path inside) folders for the sandbox;
+    and `writable` are extra (host path, path inside) folders for the sandbox, `scratch` folders
+    inside a read-only one that get an empty private tmpfs (sandboxed runs only);
     `home` is a host folder kept as HOME (a setup's installs), else HOME is private;
     `report_dir` is a host folder the command may write reports into: "{report_dir}" in `env`
     values becomes its path as the command sees it; `cancel` set stops the command early
@@ -116,7 +117,8 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
         if report_dir:
             writable, report_path = (*writable, (report_dir, Path(REPORT_DIR_INSIDE))), REPORT_DIR_INSIDE
         argv = bwrap_argv(argv, bwrap=sandbox.bwrap(), policy=sandbox, network=network,
-                          mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable)))
+                          mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable),
+                                        scratch=scratch))
         home_inside = SANDBOX_HOME
     else:
         if sandbox.data_dir is not None:

@@ -127,8 +127,9 @@ def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = 
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
         install_hooks(Path(folder))
         mounts = setup.dependencies.mounts() if setup.dependencies else ()
+        scratch = setup.dependencies.scratch() if setup.dependencies else ()
         result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
-                             readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
+                             readonly=mounts, scratch=scratch, env=env, report_dir=Path(folder), cancel=cancel)
         report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
     return Run(result=result, report=report)
 
