@@ -48,9 +48,12 @@ REPORT_DIR_INSIDE = "/factory-report"
 # Variables a run may inherit; everything else (DATABASE_URL, tokens, secret keys) stays out.
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "NODE_PATH", "JAVA_HOME", "GOPATH",
                   "GOCACHE", "CARGO_HOME", "RUSTUP_HOME")
-# Package registries' settings, for runs with the network (setup commands) only.
+# Package registries' settings, for runs with the network (setup commands) only. The CA bundles the worker
+# trusts go too: tools that bring their own roots (uv, pnpm) reach a registry behind a TLS-inspecting proxy
+# only with them, as pip and npm do through their PIP_/npm_config_ settings.
 REGISTRY_PREFIXES = ("PIP_", "NPM_CONFIG_", "npm_config_", "UV_", "POETRY_")
-REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+REGISTRY_NAMES = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                  *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"))
 CANCEL_POLL_S = 0.2
 # Without a pidfd (Linux before 5.3) the exit is looked for this often.
 EXIT_POLL_S = 0.05
@@ -89,12 +92,14 @@ def system_path(path: str) -> list[str]:
 
 def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPolicy,
                 readonly: tuple[tuple[Path, Path], ...] = (), writable: tuple[tuple[Path, Path], ...] = (),
-                network: bool = False, env: Mapping[str, str] | None = None, home: Path | None = None,
-                report_dir: Path | None = None, cancel: threading.Event | None = None) -> SuiteResult:
+                scratch: tuple[Path, ...] = (), network: bool = False, env: Mapping[str, str] | None = None,
+                home: Path | None = None, report_dir: Path | None = None,
+                cancel: threading.Event | None = None) -> SuiteResult:
     """Run a shell command; returns the parsed result (see agent.testruns.parsing).
 
     network=True is for setup commands, which download dependencies; `readonly`
-    and `writable` are extra (host path, path inside) folders for the sandbox;
+    and `writable` are extra (host path, path inside) folders for the sandbox, `scratch` folders
+    inside a read-only one that get an empty private tmpfs (sandboxed runs only);
     `home` is a host folder kept as HOME (a setup's installs), else HOME is private;
     `report_dir` is a host folder the command may write reports into: "{report_dir}" in `env`
     values becomes its path as the command sees it; `cancel` set stops the command early
@@ -114,7 +119,8 @@ def run_command(*, command: str, cwd: Path, timeout: float, sandbox: SandboxPoli
         if report_dir:
             writable, report_path = (*writable, (report_dir, Path(REPORT_DIR_INSIDE))), REPORT_DIR_INSIDE
         argv = bwrap_argv(argv, bwrap=sandbox.bwrap(), policy=sandbox, network=network,
-                          mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable)))
+                          mounts=Mounts(worktree=cwd, readonly=tuple(readonly), writable=tuple(writable),
+                                        scratch=scratch))
         home_inside = SANDBOX_HOME
     else:
         if sandbox.data_dir is not None:

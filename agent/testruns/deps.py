@@ -60,12 +60,17 @@ MANIFESTS = frozenset({
 # read-only npm cache would make `npm test` complain.
 HOME_CACHES = (".npm", ".cache", ".cargo/registry", ".yarn/berry/cache")
 KEEP_CACHES = 3
+# Caches tools write inside node_modules at test time (Vite bundles vitest.config.* into .vite-temp, Vitest and
+# Vite keep results in .vite, babel and others use .cache): made empty after the setup, and each test run gets a
+# private tmpfs there, as node_modules itself is read-only.
+NODE_SCRATCH = (".vite-temp", ".vite", ".cache")
 # Generated files copied into test worktrees: a version file or two, never a build's output.
 MAX_GENERATED_FILES = 20
 MAX_GENERATED_BYTES = 64 * 1024
 READY = "ready.json"
-# Part of every cache key: caches built before setup ran at PROJECT_DIR hold paths that lead nowhere now.
-LAYOUT = f"project-at:{PROJECT_DIR}"
+# Part of every cache key: caches built before setup ran at PROJECT_DIR hold paths that lead nowhere now, and
+# those built before NODE_SCRATCH lack its mount points.
+LAYOUT = f"project-at:{PROJECT_DIR}+node-scratch"
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,17 @@ class Dependencies:
                 binds.append((source, Path(SANDBOX_HOME) / entry.name))
         return tuple(binds)
 
+
+    def scratch(self) -> tuple[Path, ...]:
+        """The folders inside node_modules a test run may write into (each a private tmpfs), where setup made them."""
+        tree = Path(os.path.realpath(self.tree))
+        found = []
+        for output in self.outputs:
+            if PurePosixPath(output).name != "node_modules":
+                continue
+            found += [Path(PROJECT_DIR) / output / name for name in NODE_SCRATCH
+                      if (entry := real_entry(tree / output / name, root=tree)) is not None and entry.is_dir()]
+        return tuple(found)
 
     def seed(self, worktree: Path) -> list[str]:
         """Copy the generated files the worktree lacks into it (they are git-ignored there); their paths."""
@@ -189,11 +205,26 @@ def build(*, clone: Path, commit: str, setup_command: str, folder: Path, sandbox
     refused = remove_links_out(folder / "home")
     folders = tracked_folders(clone=clone, commit=commit)
     outputs = untracked_folders(tree=folder / "tree", tracked=folders)
+    make_scratch(tree=folder / "tree", outputs=outputs)
     generated = generated_files(clone=clone, commit=commit, tree=folder / "tree", folders={"", *folders})
     meta = {"commit": commit, "setup_command": setup_command, "outputs": outputs, "generated": generated,
             "refused_home_entries": refused, "seconds": round(time.monotonic() - started, 1)}
     (folder / READY).write_text(json.dumps(meta, indent=1))
     return Dependencies(folder=folder, commit=commit, outputs=tuple(outputs), generated=tuple(generated))
+
+
+def make_scratch(*, tree: Path, outputs: list[str]) -> None:
+    """Empty mount points for the test runs' caches in each node_modules the setup made (see NODE_SCRATCH)."""
+    for output in outputs:
+        if PurePosixPath(output).name != "node_modules":
+            continue
+        for name in NODE_SCRATCH:
+            target = tree / output / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif os.path.lexists(target):
+                target.unlink()
+            target.mkdir()
 
 
 def generated_files(*, clone: Path, commit: str, tree: Path, folders: set[str]) -> list[str]:

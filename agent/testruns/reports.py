@@ -2,11 +2,12 @@
 
 The factory asks the common runners for a report without changing the project's
 command or its test processes' argv: pytest through PYTEST_ADDOPTS, node's test
-runner through NODE_OPTIONS, Jest through a hook NODE_OPTIONS preloads
-(hooks/jest_report.cjs: it adds a JSON reporter to the configuration Jest read,
-the project's own), all writing into a folder the sandbox mounts for the run. A
-project whose runner cannot be asked that way (Vitest, anything else) names its
-own report file (`test_report`, relative to the worktree). Console parsing
+runner through NODE_OPTIONS, Jest and Vitest through hooks NODE_OPTIONS preloads
+(hooks/jest_report.cjs adds a JSON reporter to the configuration Jest read, the
+project's own; hooks/vitest_report.cjs adds one to the reporters Vitest made from
+its configuration), all writing into a folder the sandbox mounts for the run. A
+project whose runner cannot be asked that way names its own report file
+(`test_report`, relative to the worktree). Console parsing
 (agent.testruns.parsing) stays as the fallback.
 
 Reports are written by code under test, so they are read as hostile input: a
@@ -25,21 +26,25 @@ from lib.paths import path_problem, resolved_inside
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 MAX_REPORT_BYTES = 20_000_000
 MAX_MESSAGE_CHARS = 2000
-JEST_HOOK = Path(__file__).parent / "hooks" / "jest_report.cjs"
+HOOKS = Path(__file__).parent / "hooks"
+JEST_HOOK = HOOKS / "jest_report.cjs"
+VITEST_HOOK = HOOKS / "vitest_report.cjs"
 INJECTED_ENV = {
     "PYTEST_ADDOPTS": "--junitxml={report_dir}/pytest.xml -o junit_family=xunit1",
     "NODE_OPTIONS": ("--test-reporter=tap --test-reporter-destination=stdout "
                      "--test-reporter=junit --test-reporter-destination={report_dir}/node.xml "
-                     f"--require {{report_dir}}/{JEST_HOOK.name}"),
+                     f"--require {{report_dir}}/{JEST_HOOK.name} --require {{report_dir}}/{VITEST_HOOK.name}"),
     "FACTORY_JEST_REPORT": "{report_dir}/jest.json",
+    "FACTORY_VITEST_REPORT": "{report_dir}/vitest.json",
 }
-# Jest's scoped run: the changed files, one a line, read by the hook (never Jest's argv).
-JEST_RELATED_ENV = "FACTORY_JEST_RELATED"
+# Jest's and Vitest's scoped run: the changed files, one a line, read by the hooks (never the runner's argv).
+RELATED_ENV = "FACTORY_RELATED_FILES"
 
 
 def install_hooks(report_dir: Path) -> None:
     """Put the preloaded hooks where the run's NODE_OPTIONS names them (the report folder, mounted for the run)."""
-    (report_dir / JEST_HOOK.name).write_bytes(JEST_HOOK.read_bytes())
+    for hook in sorted(HOOKS.glob("*.*js")):
+        (report_dir / hook.name).write_bytes(hook.read_bytes())
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class Mounts:
     readonly: tuple[tuple[Path, Path], ...] = ()
     # (source on the host, destination inside), writable; e.g. the setup's dependency folder.
     writable: tuple[tuple[Path, Path], ...] = ()
+    # Folders inside a read-only mount that get an empty private tmpfs (capped like /tmp): a tool's cache there.
+    scratch: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def bwrap_argv(command: list[str], *, bwrap: str, policy: SandboxPolicy, mounts:
         args += ["--bind", str(bind_source(source)), str(target)]
     for source, target in mounts.readonly:
         args += ["--ro-bind", str(bind_source(source)), str(target)]
+    for folder in mounts.scratch:
+        args += ["--size", str(policy.caps.tmp_mb * MB), "--tmpfs", str(folder)]
     # The sandbox's own root (where bwrap made the mount points) read-only too:
     # only the worktree, /tmp, HOME and writable mounts take writes.
     return [*args, "--remount-ro", "/", "--chdir", PROJECT_DIR, "--", *command]

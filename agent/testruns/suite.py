@@ -3,9 +3,9 @@
 Each run asks for a per-test report (agent.testruns.reports) next to the console output
 (agent.testruns.parsing); agent.testruns.verdict compares it with the base commit's results.
 The tests related to the change run first, for fast feedback: pytest on the test
-files the attempt touched and the ones the ticket names, Jest's related-tests
-mode on the changed files (asked through the report hook's environment, never
-Jest's argv: a project's tests may read process.argv), or the project's own
+files the attempt touched and the ones the ticket names, Jest's and Vitest's
+related-tests mode on the changed files (asked through the report hooks'
+environment, never the runner's argv: a project's tests may read process.argv), or the project's own
 quick_test_command with {files}. Only when those are green does the whole
 suite run. Both timings are recorded. When the base commit's whole suite took
 less than FACTORY_SCOPED_RUN_MIN_S, the scoped run is skipped: it would cost
@@ -23,7 +23,7 @@ from agent.testruns.command import run_command
 from agent.testruns.deps import Dependencies
 from agent.testruns.reports import (
     INJECTED_ENV,
-    JEST_RELATED_ENV,
+    RELATED_ENV,
     Report,
     install_hooks,
     project_report_path,
@@ -37,6 +37,7 @@ from lib.testschema import Failure, SuiteResult
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
+VITEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?vitest(\s|$)")
 NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
 PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 JS_TEST_FILE = re.compile(r"(^|/)([^/]*\.(test|spec)\.[cm]?[jt]sx?|__tests__/[^/]*\.[cm]?[jt]sx?)$")
@@ -67,7 +68,7 @@ class TestSetup:
 
 @dataclass(frozen=True)
 class Scoped:
-    """The scoped run: its command, and what its environment adds (Jest's related files)."""
+    """The scoped run: its command, and what its environment adds (Jest's or Vitest's related files)."""
 
     command: str
     env: dict[str, str] = field(default_factory=dict)
@@ -128,8 +129,9 @@ def run_once(setup: TestSetup, *, cwd: Path, command: str, extra_addopts: str = 
     with tempfile.TemporaryDirectory(prefix="factory-report-") as folder:
         install_hooks(Path(folder))
         mounts = setup.dependencies.mounts() if setup.dependencies else ()
+        scratch = setup.dependencies.scratch() if setup.dependencies else ()
         result = run_command(command=command, cwd=cwd, timeout=setup.timeout, sandbox=setup.sandbox,
-                             readonly=mounts, env=env, report_dir=Path(folder), cancel=cancel)
+                             readonly=mounts, scratch=scratch, env=env, report_dir=Path(folder), cancel=cancel)
         report = read_reports(report_dir=Path(folder), worktree=cwd, project_report=setup.project_report)
     return Run(result=result, report=report)
 
@@ -226,17 +228,19 @@ def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> Scoped |
         return Scoped(setup.quick_command.replace("{files}", quoted))
     if PYTEST.search(setup.command):
         return Scoped(f"{setup.command} {quoted}")
-    if JEST.search(setup.command) or (NPM_TEST.search(setup.command) and runs_jest(cwd)):
-        return Scoped(setup.command, env={JEST_RELATED_ENV: "\n".join(existing)})
+    if any(runner.search(setup.command) or (NPM_TEST.search(setup.command) and script_runs(cwd, name))
+           for name, runner in (("jest", JEST), ("vitest", VITEST))):
+        return Scoped(setup.command, env={RELATED_ENV: "\n".join(existing)})
     return None
 
 
-def runs_jest(cwd: Path) -> bool:
+def script_runs(cwd: Path, runner: str) -> bool:
+    """Whether package.json's "test" script runs `runner` (jest, vitest)."""
     try:
         scripts = (cwd / "package.json").read_text(errors="replace")
     except OSError:
         return False
-    return bool(re.search(r'"test"\s*:\s*"[^"]*\bjest\b', scripts))
+    return bool(re.search(rf'"test"\s*:\s*"[^"]*\b{runner}\b', scripts))
 
 
 def merge_details(blocking: list[Failure], *, console: list[Failure]) -> list[Failure]:

@@ -3,7 +3,7 @@
 // Preloaded into every node process of a test run through NODE_OPTIONS=--require. When a process loads
 // jest-config, its readConfigs is wrapped so the configuration it returns (the project's own, whatever
 // file or package.json key it came from) also carries this file as a reporter writing a JSON report to
-// FACTORY_JEST_REPORT; FACTORY_JEST_RELATED (paths, one a line) turns on Jest's related-tests mode, as
+// FACTORY_JEST_REPORT; FACTORY_RELATED_FILES (paths, one a line) turns on Jest's related-tests mode, as
 // --findRelatedTests would, for the factory's scoped run. Nothing else changes, in any other process.
 'use strict';
 const fs = require('fs');
@@ -12,7 +12,7 @@ const Module = require('module');
 const HOOKED = Symbol.for('factory.jest.hooked');
 
 function related() {
-  return (process.env.FACTORY_JEST_RELATED || '').split('\n').filter(Boolean);
+  return (process.env.FACTORY_RELATED_FILES || '').split('\n').filter(Boolean);
 }
 
 function withFactory(result) {
