@@ -201,6 +201,10 @@ class GitWorkspace:
         if not wanted:
             return result
         outcomes = early.outcomes()
+        if not early.unchanged_since():
+            return refused_after_tests(result, [
+                EditFailure(path=path, reason="this test file changed while the tests ran; a test must not rewrite "
+                                              "the tests that judge it") for path in early.changed_files()])
         if outcomes is None:
             return {**result, "notes": [*result.get("notes", []), "the new tests could not be run on the base "
                                         "commit alone (this runner cannot run single files), so whether they test "

@@ -260,10 +260,14 @@ def is_test_file(path: str) -> bool:
 
 
 def outcomes_on_base(setup: TestSetup, *, base_tree: Path, worktree: Path, files: list[str],
-                     cancel: threading.Event | None = None) -> dict[str, str] | None:
+                     cancel: threading.Event | None = None,
+                     contents: dict[str, bytes] | None = None) -> dict[str, str] | None:
     """The attempt's test `files` (and its conftest.py files) copied onto a checkout of the base commit and run
-    there in the sandbox: their outcomes, or None when this runner cannot run just those files."""
-    copied = [path for path in files if copy_into(worktree, base_tree, path)]
+    there in the sandbox: their outcomes, or None when this runner cannot run just those files. `contents`: the
+    files as read before the attempt's own run (agent.core.baserun), instead of reading them from `worktree` now."""
+    if contents is None:
+        contents = read_files(worktree, files)
+    copied = [path for path, data in contents.items() if write_into(base_tree, path, data)]
     plan = scoped_command(setup, cwd=base_tree, files=[path for path in copied if is_test_file(path)])
     if plan is None:
         return None
@@ -271,13 +275,22 @@ def outcomes_on_base(setup: TestSetup, *, base_tree: Path, worktree: Path, files
     return run.report.outcomes() if run.report else None
 
 
-def copy_into(source_root: Path, target_root: Path, path: str) -> bool:
-    """One regular file, never through a link on either side (a model-written test file is hostile)."""
-    source, target = resolved_inside(source_root, path), resolved_inside(target_root, path)
-    if source is None or target is None or (source_root / path).is_symlink() or not source.is_file():
+def read_files(root: Path, paths: list[str]) -> dict[str, bytes]:
+    """Regular files only, never through a link (a model-written test file is hostile)."""
+    found = {}
+    for path in paths:
+        source = resolved_inside(root, path)
+        if source is not None and not (root / path).is_symlink() and source.is_file():
+            found[path] = source.read_bytes()
+    return found
+
+
+def write_into(target_root: Path, path: str, data: bytes) -> bool:
+    target = resolved_inside(target_root, path)
+    if target is None:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.is_symlink():
         target.unlink()
-    target.write_bytes(source.read_bytes())
+    target.write_bytes(data)
     return True

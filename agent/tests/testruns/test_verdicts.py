@@ -341,6 +341,24 @@ def test_a_test_the_model_adds_that_passes_on_the_base_does_not_test_the_change(
     assert factory_metrics()["idle"] == {"attempts": 1, "tests": 1, "judged": 2, "rate": 50.0}
 
 
+TRIVIAL_SUBTRACT_TEST = CALC_BASE_TESTS + "\n\ndef test_subtract():\n    pass\n"
+SELF_REWRITING = SUBTRACT.replace("from calc import add, subtract\n", "import pathlib\n\nfrom calc import add, subtract\n").replace(
+    "    assert subtract(5, 3) == 2\n",
+    f"    assert subtract(5, 3) == 2\n    pathlib.Path(__file__).write_text({TRIVIAL_SUBTRACT_TEST!r})\n")
+
+
+def test_a_test_file_rewritten_while_the_tests_run_is_refused(tmp_path, settings):
+    """The bite check runs on the base what was read before the attempt's run: a test that rewrites itself during
+    that run would otherwise be judged in one form and committed in another."""
+    ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
+    done, _ = run_with(settings, ticket, SELF_REWRITING, SUBTRACT)
+    assert done.estado == "completed" and done.intentos == 2, (done.error_mensaje, done.tests_resultado)
+    first = done.attempts.order_by("number").first()
+    assert first.outcome == "tests_failed"
+    assert [refusal["path"] for refusal in first.test_result.get("refused", [])] == ["test_calc.py"]
+    assert "changed while the tests ran" in first.test_result["refused"][0]["reason"]
+
+
 def test_a_refactor_tickets_tests_may_pass_on_the_base_and_are_shown(tmp_path, settings):
     ticket = subtract_ticket(tmp_path, settings, required=[], modify=("calc.py", "test_calc.py"))
     type(ticket).objects.filter(pk=ticket.pk).update(tipo="refactor")
