@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
+from django.db import transaction
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
@@ -87,11 +88,23 @@ def remember(key: str, user: Model, roles: frozenset[str], *, before: Snapshot) 
 
 
 def forget_all(**_signal_kwargs: Any) -> None:
-    """A token, user, group or membership changed: drop this process's entries and tell the others."""
+    """A token, user, group or membership changed: drop this process's entries and tell the others, now and
+    again once the change commits: a lookup made in between reads the old committed row and could keep it."""
+    forget_now()
+    transaction.on_commit(forget_now)
+
+
+def forget_now() -> None:
     with _lock:
         _entries.clear()
         _generation[0] += 1
     bump_stamp()
+
+
+def forget_if_auth_model(sender: type[Model], **signal_kwargs: Any) -> None:
+    """Any model whose rows are tokens, users or groups, proxies included (DRF's admin shows TokenProxy)."""
+    if issubclass(sender._meta.concrete_model or sender, (Token, get_user_model(), Group)):
+        forget_all(**signal_kwargs)
 
 
 def bump_stamp() -> None:
@@ -113,7 +126,6 @@ def size() -> int:
 def connect() -> None:
     """Called from TicketsConfig.ready: every change that can alter who a token is or what it may do."""
     user_model = get_user_model()
-    for sender in (Token, user_model, Group):
-        for signal in (post_save, post_delete):
-            signal.connect(forget_all, sender=sender, dispatch_uid=f"tokencache.{signal}.{sender.__name__}")
+    for signal in (post_save, post_delete):
+        signal.connect(forget_if_auth_model, dispatch_uid=f"tokencache.{signal}")
     m2m_changed.connect(forget_all, sender=user_model.groups.through, dispatch_uid="tokencache.groups")

@@ -5,9 +5,10 @@ import sys
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.models import Token, TokenProxy
 
 from tests.support import SEED_TICKET, client_for, make_user
 from tickets import tokencache
@@ -54,6 +55,34 @@ def test_a_deleted_token_and_a_deactivated_user_are_refused_at_once(architect, p
     architect.is_active = False
     architect.save(update_fields=["is_active"])
     assert second.get("/api/factory/tickets").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_deleted_through_the_admins_proxy_is_refused_at_once(architect, project):
+    """DRF's admin deletes tokens as TokenProxy rows, and the signal names the proxy."""
+    staff = make_user("boss", staff=True)
+    staff.is_superuser = True
+    staff.save()
+    admin = Client()
+    admin.force_login(staff)  # a login saves the user (last_login), which itself empties the cache: first
+    api = client_for(architect)
+    assert token_lookups(api) == 1
+    proxy = TokenProxy.objects.get(user=architect)
+    answer = admin.post(f"/admin/authtoken/tokenproxy/{proxy.pk}/delete/", {"post": "yes"})
+    assert answer.status_code == 302 and not Token.objects.filter(user=architect).exists()
+    assert api.get("/api/factory/tickets").status_code == 401
+
+
+def test_a_lookup_between_a_change_and_its_commit_is_forgotten_at_the_commit(api, architect, project):
+    """The change's own signal clears the cache before the commit; a lookup then reads the old committed row."""
+    with transaction.atomic():
+        architect.groups.remove(Group.objects.get(name=ARCHITECT))
+        tokencache.remember("stale", architect, frozenset({ARCHITECT}), before=tokencache.Snapshot())
+        assert tokencache.size() == 1
+    # pytest-django's test transaction never commits: run what the commit would run.
+    for _savepoint, callback, _robust in connection.run_on_commit:
+        callback()
+    assert tokencache.size() == 0
 
 
 def test_a_renamed_group_takes_its_role_away(api, project):
