@@ -48,19 +48,15 @@ class ReplayConfig:
 class Replay:
     """One `factory_bench replay` invocation: the chosen commits, one ticket each, with one model."""
 
-    def __init__(self, *, config: ReplayConfig, model: str, data_dir: Path, out: Output,
+    def __init__(self, *, config: ReplayConfig, ollama: OllamaModels | None, data_dir: Path, out: Output,
                  last: int | None = None, commits: tuple[str, ...] = (), verbose: bool = False) -> None:
-        self.config, self.model_name, self.data_dir, self.out = config, model, data_dir, out
+        """`ollama` None answers with the commits' own changes (--model gold)."""
+        self.config, self.ollama, self.data_dir, self.out = config, ollama, data_dir, out
+        self.model_name = GOLD if ollama is None else ollama.name
         self.last, self.commits, self.verbose = last, commits, verbose
-        self.ollama = None if model == GOLD else OllamaModels(model)
         self.user: User | None = None  # run() sets it (a database write, so not at construction)
         self.mirror = data_dir / "replay-source.git"
         self.report = self.new_report()
-
-    def check_model(self) -> None:
-        """An Ollama model must answer before anything is created."""
-        if self.ollama is not None:
-            self.ollama.check()
 
     def new_report(self) -> dict:
         config = self.config

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tickets.models import Ticket
+from tests.fake_ollama import FakeOllama, unreachable_url
+from tickets.models import Project, Ticket
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@localhost",
            "GIT_COMMITTER_NAME": "dev", "GIT_COMMITTER_EMAIL": "dev@localhost"}
@@ -137,3 +138,31 @@ def test_bad_replay_arguments_are_explained(tmp_path):
         call_command("factory_bench", "replay", "--repo", str(tmp_path), "--model", "gold")
     with pytest.raises(CommandError, match="Name a suite"):
         call_command("factory_bench")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ollama_model_replays_over_http_with_the_tests_out_of_its_prompt(tmp_path, settings):
+    repo, shas = history(tmp_path)
+    answer = "calc.py\n```python\n" + CALC.replace("def legacy", "def subtract(a, b):\n    return a - b\n\n\n"
+                                                   "def legacy") + "```\n"
+    with FakeOllama(answers=lambda body: answer) as fake:
+        settings.OLLAMA_HOST = url = fake.url
+        _, report = replay(tmp_path, "--repo", str(repo), "--model", "qwen2.5-coder:14b",
+                                "--commits", shas["subtract"])
+
+    assert report["model"] == "qwen2.5-coder:14b" and report["model_source"] == {"kind": "ollama", "host": url}
+    assert [entry["accepted"] for entry in report["commits"]] == [True]
+    assert report["commits"][0]["eval_tokens"] > 0 and report["commits"][0]["attempts"] == 1
+    prompt = fake.requests[0]["messages"][1]["content"]
+    assert "Add subtract(a, b)" in prompt and "Takes b from a." in prompt and "subtract(5, 3)" not in prompt
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_model_stops_the_replay_before_anything_is_created(tmp_path, settings):
+    repo, _ = history(tmp_path)
+    settings.OLLAMA_HOST = unreachable_url()
+
+    with pytest.raises(CommandError, match="Ollama is unreachable at "):
+        replay(tmp_path, "--repo", str(repo), "--model", "qwen2.5-coder:14b", "--last", "2")
+
+    assert not Project.objects.exists() and not (tmp_path / "data").exists()

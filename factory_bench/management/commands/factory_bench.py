@@ -22,6 +22,7 @@ from factory_bench.harness import (
     model_source,
 )
 from factory_bench.replay import DEFAULT_TEST_COMMAND, Replay, ReplayConfig
+from factory_bench.suite import OllamaModels
 
 
 class Command(BaseCommand):
@@ -96,15 +97,16 @@ class Command(BaseCommand):
                               setup_command=setup_command, test_report=test_report)
         path = output or default_report_path(suite=f"replay-{Path(repo.rstrip('/')).stem}", model=model.strip(),
                                              started=started)
+        ollama = None if model.strip() == GOLD else OllamaModels(model.strip())
+        try:
+            if ollama is not None:
+                ollama.check()  # before anything is created: an unreachable model must cost nothing
+        except ModelUnavailable as exc:
+            raise CommandError(str(exc)) from None
         make_report_folder(path)
         with bench_data_dir(data_dir) as directory:
-            replay = Replay(config=config, model=model.strip(), data_dir=directory, out=self.stdout.write,
-                            last=last, commits=wanted, verbose=verbose)
-            try:
-                replay.check_model()  # before anything is created: an unreachable model must cost nothing
-            except ModelUnavailable as exc:
-                raise CommandError(str(exc)) from None
-            report = replay.run()
+            report = Replay(config=config, ollama=ollama, data_dir=directory, out=self.stdout.write,
+                            last=last, commits=wanted, verbose=verbose).run()
         write_report(path, report)
         self.stdout.write(f"\nJSON report: {path}")
         if report["aborted"]:
