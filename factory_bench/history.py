@@ -7,6 +7,7 @@ Everything here reads a bare copy of the repository with git plumbing; nothing i
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -156,32 +157,21 @@ def binary_problem(files: list[tuple[str, str, bool]]) -> str:
 # Choosing commits ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Skipped:
-    sha: str
-    subject: str
-    reason: str
-
-
-def last_replayable(mirror: Path, *, branch: str, count: int) -> tuple[list[str], list[Skipped]]:
-    """The newest `count` replayable commits on the first-parent history of `branch` (newest first), and the
-    commits passed over on the way with why."""
-    chosen: list[str] = []
-    skipped: list[Skipped] = []
-    for line in git_text(mirror, "rev-list", "--first-parent", "--parents", branch).splitlines():
-        if len(chosen) == count:
-            break
-        sha, *parents = line.split()
-        problem = shape_problem(parents)
-        if not problem:
-            files = changed_files(mirror, sha, parents[0])
-            problem = selection_problem([path for _, path, _ in files]) or binary_problem(files)
-        if problem:
-            subject = git_text(mirror, "log", "-1", "--format=%s", sha).strip()
-            skipped.append(Skipped(sha=sha, subject=subject, reason=problem))
-        else:
-            chosen.append(sha)
-    return chosen, skipped
+def first_parent_walk(mirror: Path, *, branch: str) -> Iterator[tuple[str, str, str]]:
+    """(sha, subject, why it cannot be replayed or '') of each commit on the first-parent history of `branch`,
+    newest first, read lazily: `--last 20` on a long history reads only as far back as it needs."""
+    with subprocess.Popen(["git", "rev-list", "--first-parent", "--parents", branch], cwd=mirror, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV}) as walk:
+        try:
+            for line in walk.stdout or ():
+                sha, *parents = line.split()
+                problem = shape_problem(parents)
+                if not problem:
+                    files = changed_files(mirror, sha, parents[0])
+                    problem = selection_problem([path for _, path, _ in files]) or binary_problem(files)
+                yield sha, git_text(mirror, "log", "-1", "--format=%s", sha).strip(), problem
+        finally:
+            walk.kill()
 
 
 def resolve(mirror: Path, revision: str) -> str:

@@ -8,6 +8,7 @@ the chosen model: `gold` answers with the commit's real change (does the factory
 an Ollama model measures itself on your code. A commit is accepted when its ticket completes.
 """
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,15 @@ from factory_bench import history
 from factory_bench.gold import GOLD, gold_answer, gold_model
 from factory_bench.harness import Output, bench_user, utc_now
 from factory_bench.history import ReplayCommit
-from factory_bench.replay_report import accepted_line, miss_lines, table_header, table_row, time_split, why
+from factory_bench.replay_report import (
+    accepted_line,
+    miss_lines,
+    table_header,
+    table_row,
+    tests_pass_on_parent,
+    time_split,
+    why,
+)
 from factory_bench.report import metrics_lines, summarize, ticket_result
 from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
@@ -49,11 +58,12 @@ class Replay:
     """One `factory_bench replay` invocation: the chosen commits, one ticket each, with one model."""
 
     def __init__(self, *, config: ReplayConfig, ollama: OllamaModels | None, data_dir: Path, out: Output,
-                 last: int | None = None, commits: tuple[str, ...] = (), verbose: bool = False) -> None:
+                 last: int | None = None, commits: tuple[str, ...] = (), verbose: bool = False,
+                 replayable_only: bool = False) -> None:
         """`ollama` None answers with the commits' own changes (--model gold)."""
         self.config, self.ollama, self.data_dir, self.out = config, ollama, data_dir, out
         self.model_name = GOLD if ollama is None else ollama.name
-        self.last, self.commits, self.verbose = last, commits, verbose
+        self.last, self.commits, self.verbose, self.replayable_only = last, commits, verbose, replayable_only
         self.user: User | None = None  # run() sets it (a database write, so not at construction)
         self.mirror = data_dir / "replay-source.git"
         self.report = self.new_report()
@@ -74,13 +84,11 @@ class Replay:
         self.user = bench_user()
         try:
             history.mirror_repository(source=self.config.source, branch=self.config.branch, target=self.mirror)
-            shas = self.choose()
-            self.out(f"\nReplay of {self.config.source} ({self.config.branch}): {len(shas)} commits, model "
+            wanted = f"the newest {self.last} commits changing code and tests" if self.last else "the listed commits"
+            self.out(f"\nReplay of {self.config.source} ({self.config.branch}): {wanted}, newest first, model "
                      f"{self.model_name}\n{table_header()}")
             with agent_queue_paused():  # these tickets are run here, never by a worker
-                for sha in shas:
-                    self.report["commits"].append(self.replay(sha))
-                    self.out(table_row(self.report["commits"][-1]))
+                self.replay_all()
         except (BenchmarkError, KeyboardInterrupt) as exc:
             self.report["aborted"] = str(exc) or "Interrupted."
         self.report["finished_at"] = utc_now()
@@ -88,24 +96,45 @@ class Replay:
         ran = [entry for entry in entries if entry["agent_state"] is not None]
         self.report["aggregate"] = {"accepted": sum(entry["accepted"] for entry in entries), "of": len(entries),
                                     "metrics": summarize(ran)}
-        self.out("\n".join([*miss_lines(entries), accepted_line(entries),
+        self.out("\n".join([*self.skipped_lines(), *miss_lines(entries), accepted_line(entries),
                             *metrics_lines(self.report["aggregate"]["metrics"])]))
         return self.report
 
-    def choose(self) -> list[str]:
+    def replay_all(self) -> None:
+        entries = self.report["commits"]
+        for sha in self.candidates():
+            entry = self.replay(sha)
+            if self.replayable_only and entry["tests_pass_on_parent"]:
+                self.skip(sha, entry["subject"], f"its tests pass on its parent ({entry['why']})")
+                continue
+            entries.append(entry)
+            self.out(table_row(entry))
+            if len(entries) == self.last:
+                return  # before the walk reads one commit more
+        if self.last is not None and len(entries) < self.last:
+            self.out(f"  Only {len(entries)} replayable commits on {self.config.branch}.")
+
+    def candidates(self) -> Iterator[str]:
         if self.commits:
-            return [history.resolve(self.mirror, revision) for revision in self.commits]
-        shas, skipped = history.last_replayable(self.mirror, branch=self.config.branch, count=self.last or 0)
-        self.report["skipped"] = [{"sha": entry.sha, "subject": entry.subject, "reason": entry.reason}
-                                  for entry in skipped]
+            yield from (history.resolve(self.mirror, revision) for revision in self.commits)
+            return
+        for sha, subject, problem in history.first_parent_walk(self.mirror, branch=self.config.branch):
+            if problem:
+                self.skip(sha, subject, problem)
+            else:
+                yield sha
+
+    def skip(self, sha: str, subject: str, reason: str) -> None:
+        self.report["skipped"].append({"sha": sha, "subject": subject, "reason": reason})
         if self.verbose:
-            for entry in skipped:
-                self.out(f"  skipped {entry.sha[:10]} {entry.subject[:50]}: {entry.reason}")
-        elif skipped:
-            self.out(f"  {len(skipped)} newer commits skipped (not code-and-tests changes; --verbose says why each)")
-        if len(shas) < (self.last or 0):
-            self.out(f"  Only {len(shas)} replayable commits on {self.config.branch}.")
-        return list(reversed(shas))  # oldest first, as they happened
+            self.out(f"  skipped {sha[:10]} {subject[:50]}: {reason}")
+
+    def skipped_lines(self) -> list[str]:
+        skipped = self.report["skipped"]
+        if not skipped or self.verbose:
+            return []
+        return [f"  {len(skipped)} commits passed over (not code-and-tests changes"
+                f"{', or tests passing on the parent' if self.replayable_only else ''}; --verbose says why each)"]
 
     def replay(self, sha: str) -> dict:
         commit = history.read_commit(self.mirror, sha)
@@ -154,7 +183,8 @@ def entry_for(commit: ReplayCommit, ticket: Ticket, *, base: str, notes: list[st
     result = ticket_result(key=commit.short, ticket=ticket, hidden=None)
     accepted = ticket.estado == State.COMPLETED
     result.update(sha=commit.sha, parent=commit.parent, base=base, subject=commit.subject, accepted=accepted,
-                  time=time_split(ticket), why=why(ticket), files=sorted(commit.code), tests=sorted(commit.tests),
+                  time=time_split(ticket), why=why(ticket), tests_pass_on_parent=tests_pass_on_parent(ticket),
+                  files=sorted(commit.code), tests=sorted(commit.tests),
                   deleted_tests=commit.deleted_tests, answer_notes=notes)
     return result
 
@@ -163,7 +193,7 @@ def unreplayable(commit: ReplayCommit, problem: str) -> dict:
     return {"key": commit.short, "sha": commit.sha, "parent": commit.parent, "subject": commit.subject,
             "accepted": False, "agent_state": None, "attempts": 0, "ticket_id": None,
             "time": {"total": None, "setup": None, "model": None, "tests": None, "other": None},
-            "why": f"not replayable: {problem}", "files": sorted(commit.code), "tests": sorted(commit.tests),
+            "why": f"not replayable: {problem}", "tests_pass_on_parent": False, "files": sorted(commit.code), "tests": sorted(commit.tests),
             "deleted_tests": commit.deleted_tests, "answer_notes": []}
 
 

@@ -89,7 +89,7 @@ def test_gold_replay_accepts_real_changes_and_says_why_a_miss_missed(tmp_path):
     output, report = replay(tmp_path, "--repo", str(repo), "--last", "3", "--model", "gold", "--verbose")
 
     entries = {entry["sha"]: entry for entry in report["commits"]}
-    assert list(entries) == [shas["subtract"], shas["multiply"], shas["idle"]]  # oldest first
+    assert list(entries) == [shas["idle"], shas["multiply"], shas["subtract"]]  # newest first
     assert [entries[shas[key]]["accepted"] for key in ("subtract", "multiply", "idle")] == [True, True, False]
     assert report["aggregate"]["accepted"] == 2 and report["aggregate"]["of"] == 3 and report["aborted"] == ""
     idle = entries[shas["idle"]]
@@ -120,6 +120,21 @@ def test_gold_replay_accepts_real_changes_and_says_why_a_miss_missed(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_replayable_only_passes_over_commits_whose_tests_pass_on_their_parent(tmp_path):
+    repo, shas = history(tmp_path)
+
+    output, report = replay(tmp_path, "--repo", str(repo), "--last", "2", "--model", "gold", "--replayable-only")
+
+    assert [(entry["sha"], entry["accepted"]) for entry in report["commits"]] == [
+        (shas["multiply"], True), (shas["subtract"], True)]
+    skipped = {entry["sha"]: entry["reason"] for entry in report["skipped"]}
+    assert list(skipped) == [shas["tests_only"], shas["idle"], shas["docs"]]
+    assert skipped[shas["idle"]].startswith("its tests pass on its parent (the commit's tests already pass")
+    assert "3 commits passed over (not code-and-tests changes, or tests passing on the parent; --verbose" in output
+    assert "Commits accepted                  2 of 2" in output
+
+
+@pytest.mark.django_db(transaction=True)
 def test_listed_commits_that_cannot_be_replayed_are_misses_with_why(tmp_path):
     repo, shas = history(tmp_path)
 
@@ -136,6 +151,9 @@ def test_listed_commits_that_cannot_be_replayed_are_misses_with_why(tmp_path):
 def test_bad_replay_arguments_are_explained(tmp_path):
     with pytest.raises(CommandError, match="--last N or --commits A,B,C"):
         call_command("factory_bench", "replay", "--repo", str(tmp_path), "--model", "gold")
+    with pytest.raises(CommandError, match="--replayable-only chooses among the newest commits"):
+        call_command("factory_bench", "replay", "--repo", str(tmp_path), "--model", "gold", "--commits", "HEAD",
+                     "--replayable-only")
     with pytest.raises(CommandError, match="Name a suite"):
         call_command("factory_bench")
 

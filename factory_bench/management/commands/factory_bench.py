@@ -84,10 +84,12 @@ class Command(BaseCommand):
 
     def replay(self, *, repo: str, branch: str, last: int | None, commits: str, model: str, output: Path | None,
                data_dir: Path | None, setup_command: str, test_command: str, test_report: str, verbose: bool,
-               **options) -> None:
+               replayable_only: bool, **options) -> None:
         wanted = tuple(sha.strip() for sha in commits.split(",") if sha.strip())
         if (last is None) == (not wanted):
             raise CommandError("Say which commits: --last N or --commits A,B,C (one of the two)")
+        if replayable_only and wanted:
+            raise CommandError("--replayable-only chooses among the newest commits: it goes with --last, not --commits")
         if last is not None and last < 1:
             raise CommandError("--last must be 1 or more")
         if not test_command.strip():
@@ -106,7 +108,8 @@ class Command(BaseCommand):
         make_report_folder(path)
         with bench_data_dir(data_dir) as directory:
             report = Replay(config=config, ollama=ollama, data_dir=directory, out=self.stdout.write,
-                            last=last, commits=wanted, verbose=verbose).run()
+                            last=last, commits=wanted, verbose=verbose,
+                            replayable_only=replayable_only).run()
         write_report(path, report)
         self.stdout.write(f"\nJSON report: {path}")
         if report["aborted"]:
@@ -139,6 +142,9 @@ def add_replay_arguments(parser) -> None:
                         help=f"The project's test command (default '{DEFAULT_TEST_COMMAND}').")
     parser.add_argument("--test-report", default="", help="The per-test report the test command writes, if any "
                                                           "(e.g. a Jest JSON report path).")
+    parser.add_argument("--replayable-only", action="store_true",
+                        help="With --last: pass over commits whose tests already pass on their parent (the factory "
+                             "refuses such tickets before any model request) and take older ones instead.")
     parser.add_argument("--verbose", action="store_true", help="Print each commit passed over and why.")
     parser.add_argument("--output", type=Path, help="The JSON report (default bench/reports/replay-<repo>-<model>-"
                                                     "<UTC time>.json).")
