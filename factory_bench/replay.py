@@ -35,7 +35,7 @@ from factory_bench.replay_report import (
 from factory_bench.report import metrics_lines, summarize, ticket_result
 from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
-from tickets.models import Ticket, validate_tests_codigo
+from tickets.models import Project, Ticket, validate_tests_codigo
 from tickets.states import State
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
@@ -52,6 +52,29 @@ class ReplayConfig:
     setup_command: str = ""
     test_report: str = ""
     edit_format: str = "auto"
+    quick_test_command: str = ""
+
+
+def replay_config(*, repo: str | None, project: str | None, branch: str | None, setup_command: str | None,
+                  test_command: str | None, test_report: str | None) -> ReplayConfig:
+    """From the command's options: a repository with its commands, or a factory project's own fields (the
+    options given override them)."""
+    if (repo is None) == (project is None):
+        raise BenchmarkError("Say which repository: --repo PATH|URL or --project NAME (one of the two)")
+    if project is None:
+        return ReplayConfig(source=repo or "", branch=branch or "main", setup_command=setup_command or "",
+                            test_command=DEFAULT_TEST_COMMAND if test_command is None else test_command,
+                            test_report=test_report or "")
+    known = Project.objects.filter(name=project).first()
+    if known is None:
+        names = ", ".join(Project.objects.exclude(name__startswith="replay-").exclude(name__startswith="bench-")
+                          .order_by("name").values_list("name", flat=True)[:20])
+        raise BenchmarkError(f"No project named {project!r} in the factory; its projects are: {names or 'none'}")
+    return ReplayConfig(source=known.repo_url, branch=branch or known.default_branch,
+                        setup_command=known.setup_command if setup_command is None else setup_command,
+                        test_command=known.test_command if test_command is None else test_command,
+                        test_report=known.test_report if test_report is None else test_report,
+                        edit_format=known.edit_format, quick_test_command=known.quick_test_command)
 
 
 class Replay:
@@ -75,6 +98,7 @@ class Replay:
             "model_source": {"kind": GOLD} if self.ollama is None else self.ollama.describe(),
             "selection": {"last": self.last, "commits": list(self.commits)},
             "settings": {"setup_command": config.setup_command, "test_command": config.test_command,
+                         "quick_test_command": config.quick_test_command,
                          "test_report": config.test_report, "edit_format": config.edit_format},
             "started_at": utc_now(), "finished_at": None, "aborted": "", "skipped": [], "commits": [],
             "aggregate": None,
@@ -146,7 +170,8 @@ class Replay:
         base = history.seed_base(mirror=self.mirror, commit=commit, remote=remote, branch=self.config.branch)
         project = services.create_project(name=name, repo_url=str(remote), test_command=self.config.test_command,
                                           setup_command=self.config.setup_command, test_report=self.config.test_report,
-                                          default_branch=self.config.branch, edit_format=self.config.edit_format)
+                                          default_branch=self.config.branch, edit_format=self.config.edit_format,
+                                          quick_test_command=self.config.quick_test_command)
         model, notes = self.model_for(commit)
         ticket, _ = services.create_ticket(actor=self.user, project=project, fields=ticket_fields(commit))
         done = run_ticket(str(ticket.pk), model=model)

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.fake_ollama import FakeOllama, unreachable_url
+from tickets import services
 from tickets.models import Project, Ticket
 
 GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "dev", "GIT_AUTHOR_EMAIL": "dev@localhost",
@@ -135,6 +136,21 @@ def test_replayable_only_passes_over_commits_whose_tests_pass_on_their_parent(tm
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_factory_project_is_replayed_with_its_own_settings(tmp_path):
+    repo, shas = history(tmp_path)
+    services.create_project(name="calc", repo_url=str(repo), test_command="python -m pytest -q -x",
+                            default_branch="main")
+
+    _, report = replay(tmp_path, "--project", "calc", "--model", "gold", "--commits", shas["subtract"][:10])
+
+    assert report["repository"] == str(repo) and report["branch"] == "main"
+    assert report["settings"]["test_command"] == "python -m pytest -q -x"
+    assert [entry["accepted"] for entry in report["commits"]] == [True]
+    with pytest.raises(CommandError, match="No project named 'shop' in the factory; its projects are: calc"):
+        replay(tmp_path, "--project", "shop", "--model", "gold", "--last", "1")
+
+
+@pytest.mark.django_db(transaction=True)
 def test_listed_commits_that_cannot_be_replayed_are_misses_with_why(tmp_path):
     repo, shas = history(tmp_path)
 
@@ -154,6 +170,8 @@ def test_bad_replay_arguments_are_explained(tmp_path):
     with pytest.raises(CommandError, match="--replayable-only chooses among the newest commits"):
         call_command("factory_bench", "replay", "--repo", str(tmp_path), "--model", "gold", "--commits", "HEAD",
                      "--replayable-only")
+    with pytest.raises(CommandError, match="--repo PATH|URL or --project NAME"):
+        call_command("factory_bench", "replay", "--model", "gold", "--last", "1")
     with pytest.raises(CommandError, match="Name a suite"):
         call_command("factory_bench")
 
