@@ -192,8 +192,9 @@ def mirror_repository(*, source: str, branch: str, target: Path) -> Path:
 
 
 def seed_base(*, mirror: Path, commit: ReplayCommit, remote: Path, branch: str) -> str:
-    """A bare remote whose `branch` is the commit's parent (with its history), less the test files the commit
-    deletes (they tested code the change removes; the commit's own tests replace them). Returns the base commit."""
+    """Point the bare remote's `branch` (the remote is made on first use) at the commit's parent, with its history,
+    less the test files the commit deletes (they tested code the change removes; the commit's own tests replace
+    them). Returns the base commit."""
     base = commit.parent
     if commit.deleted_tests:
         # A throw-away index (and an empty folder as work tree, which update-index insists on but never reads).
@@ -208,7 +209,8 @@ def seed_base(*, mirror: Path, commit: ReplayCommit, remote: Path, branch: str) 
             shutil.rmtree(scratch, ignore_errors=True)
         message = f"replay: remove the test files {commit.short} deletes\n\n" + "\n".join(commit.deleted_tests)
         base = git_text(mirror, "commit-tree", tree, "-p", commit.parent, "-m", message).strip()
-    remote.parent.mkdir(parents=True, exist_ok=True)
-    git_text(remote.parent, "init", "-q", "--bare", str(remote))
-    git_text(mirror, "push", "-q", str(remote), f"{base}:refs/heads/{branch}")
+    if not (remote / "HEAD").exists():
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        git_text(remote.parent, "init", "-q", "--bare", str(remote))
+    git_text(mirror, "push", "-q", "--force", str(remote), f"{base}:refs/heads/{branch}")
     return base

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.test.utils import override_settings
 
 from agent.core.model import Model
 from agent.worker.queueing import agent_queue_paused
@@ -36,6 +38,7 @@ from factory_bench.report import metrics_lines, summarize, ticket_result
 from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
 from tickets.models import Project, Ticket, validate_tests_codigo
+from tickets.selectors import project_repo
 from tickets.states import State
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
@@ -89,6 +92,9 @@ class Replay:
         self.last, self.commits, self.verbose, self.replayable_only = last, commits, verbose, replayable_only
         self.user: User | None = None  # run() sets it (a database write, so not at construction)
         self.mirror = data_dir / "replay-source.git"
+        self.project_name = f"replay-{Path(config.source.rstrip('/')).stem[:40]}-{uuid.uuid4().hex[:8]}"
+        self.remote = data_dir / "replay-remotes" / f"{self.project_name}.git"
+        self.created: Project | None = None
         self.report = self.new_report()
 
     def new_report(self) -> dict:
@@ -96,9 +102,9 @@ class Replay:
         return {
             "mode": "replay", "repository": config.source, "branch": config.branch, "model": self.model_name,
             "model_source": {"kind": GOLD} if self.ollama is None else self.ollama.describe(),
-            "selection": {"last": self.last, "commits": list(self.commits)},
+            "selection": {"last": self.last, "commits": list(self.commits)}, "project": None,
             "settings": {"setup_command": config.setup_command, "test_command": config.test_command,
-                         "quick_test_command": config.quick_test_command,
+                         "quick_test_command": config.quick_test_command, "max_attempts": self.max_attempts(),
                          "test_report": config.test_report, "edit_format": config.edit_format},
             "started_at": utc_now(), "finished_at": None, "aborted": "", "skipped": [], "commits": [],
             "aggregate": None,
@@ -165,19 +171,33 @@ class Replay:
         problem = commit.problem or tests_problem(commit)
         if problem:
             return unreplayable(commit, problem)
-        name = f"replay-{commit.short}-{uuid.uuid4().hex[:6]}"
-        remote = self.data_dir / "replay-remotes" / f"{name}.git"
-        base = history.seed_base(mirror=self.mirror, commit=commit, remote=remote, branch=self.config.branch)
-        project = services.create_project(name=name, repo_url=str(remote), test_command=self.config.test_command,
-                                          setup_command=self.config.setup_command, test_report=self.config.test_report,
-                                          default_branch=self.config.branch, edit_format=self.config.edit_format,
-                                          quick_test_command=self.config.quick_test_command)
+        base = history.seed_base(mirror=self.mirror, commit=commit, remote=self.remote, branch=self.config.branch)
+        project = self.project()
+        project_repo(project).sync()  # the fit check reads the last fetch: this base, not the previous one
         model, notes = self.model_for(commit)
         ticket, _ = services.create_ticket(actor=self.user, project=project, fields=ticket_fields(commit))
-        done = run_ticket(str(ticket.pk), model=model)
+        # A commit has one real change: attempts after a gold miss would only re-send it (and hide the miss's why).
+        with override_settings(FACTORY_MAX_ATTEMPTS=self.max_attempts()):
+            done = run_ticket(str(ticket.pk), model=model)
         if done is None or done.estado not in (State.COMPLETED, State.FAILED):
             raise BenchmarkError(not_run_message(commit, done))
         return entry_for(commit, done, base=base, notes=notes)
+
+    def project(self) -> Project:
+        """One project for the whole replay, its remote's branch moved to each commit's base in turn: its
+        dependency cache and spare checkouts serve every commit (the dependencies are installed again only when
+        the manifests change)."""
+        if self.created is None:
+            self.created = services.create_project(
+                name=self.project_name, repo_url=str(self.remote), test_command=self.config.test_command,
+                setup_command=self.config.setup_command, test_report=self.config.test_report,
+                default_branch=self.config.branch, edit_format=self.config.edit_format,
+                quick_test_command=self.config.quick_test_command)
+            self.report["project"] = self.project_name
+        return self.created
+
+    def max_attempts(self) -> int:
+        return 1 if self.ollama is None else settings.FACTORY_MAX_ATTEMPTS
 
     def model_for(self, commit: ReplayCommit) -> tuple[Model, list[str]]:
         if self.ollama is not None:

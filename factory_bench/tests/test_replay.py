@@ -112,6 +112,7 @@ def test_gold_replay_accepts_real_changes_and_says_why_a_miss_missed(tmp_path):
         assert split["total"] > 0 and split["setup"] > 0 and split["tests"] > 0
         assert abs(split["setup"] + split["model"] + split["tests"] + split["other"] - split["total"]) < 0.5
 
+    assert Project.objects.get().name == report["project"]  # one project: its dependency cache serves every commit
     ticket = Ticket.objects.get(pk=entries[shas["subtract"]]["ticket_id"])
     assert ticket.titulo == "Add subtract(a, b)" and ticket.descripcion == "Takes b from a."
     assert ticket.archivos_modificar == ["calc.py"] and list(ticket.tests_codigo) == ["tests/test_subtract.py"]
@@ -148,6 +149,21 @@ def test_a_factory_project_is_replayed_with_its_own_settings(tmp_path):
     assert [entry["accepted"] for entry in report["commits"]] == [True]
     with pytest.raises(CommandError, match="No project named 'shop' in the factory; its projects are: calc"):
         replay(tmp_path, "--project", "shop", "--model", "gold", "--last", "1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gold_change_that_fails_the_verdict_is_a_miss_after_one_attempt(tmp_path):
+    repo, _ = history(tmp_path)
+    wrong = commit(repo, "Add power(a, b)", {
+        "calc.py": (repo / "calc.py").read_text() + "\n\ndef power(a, b):\n    return a ** b\n",
+        "tests/test_power.py": "from calc import power\n\n\ndef test_power():\n    assert power(2, 3) == 9\n"})
+
+    output, report = replay(tmp_path, "--repo", str(repo), "--model", "gold", "--commits", wrong)
+
+    entry = report["commits"][0]
+    assert (entry["accepted"], entry["agent_state"], entry["attempts"]) == (False, "failed", 1)
+    assert entry["why"].startswith("the commit's real change did not pass the factory's verdict: Failed after 1 ")
+    assert "test_power" in entry["why"] and report["settings"]["max_attempts"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
