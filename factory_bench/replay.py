@@ -39,7 +39,7 @@ from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
 from tickets.models import Project, Ticket, validate_tests_codigo
 from tickets.selectors import project_repo
-from tickets.states import State
+from tickets.states import FINAL, State
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
 FIX_WORDS = ("fix", "bug", "repair", "correct")
@@ -95,6 +95,7 @@ class Replay:
         self.project_name = f"replay-{Path(config.source.rstrip('/')).stem[:40]}-{uuid.uuid4().hex[:8]}"
         self.remote = data_dir / "replay-remotes" / f"{self.project_name}.git"
         self.created: Project | None = None
+        self.current: Ticket | None = None  # the ticket being run, cancelled if the replay stops
         self.report = self.new_report()
 
     def new_report(self) -> dict:
@@ -121,6 +122,7 @@ class Replay:
                 self.replay_all()
         except (BenchmarkError, KeyboardInterrupt) as exc:
             self.report["aborted"] = str(exc) or "Interrupted."
+            self.stop_current()
         self.report["finished_at"] = utc_now()
         entries = self.report["commits"]
         ran = [entry for entry in entries if entry["agent_state"] is not None]
@@ -176,12 +178,20 @@ class Replay:
         project_repo(project).sync()  # the fit check reads the last fetch: this base, not the previous one
         model, notes = self.model_for(commit)
         ticket, _ = services.create_ticket(actor=self.user, project=project, fields=ticket_fields(commit))
+        self.current = ticket
         # A commit has one real change: attempts after a gold miss would only re-send it (and hide the miss's why).
         with override_settings(FACTORY_MAX_ATTEMPTS=self.max_attempts()):
             done = run_ticket(str(ticket.pk), model=model)
         if done is None or done.estado not in (State.COMPLETED, State.FAILED):
             raise BenchmarkError(not_run_message(commit, done))
+        self.current = None
         return entry_for(commit, done, base=base, notes=notes)
+
+    def stop_current(self) -> None:
+        """A ticket left running by an interruption is cancelled, so no worker picks it up later."""
+        ticket = Ticket.objects.filter(pk=self.current.pk).first() if self.current else None
+        if ticket is not None and ticket.estado not in FINAL:
+            services.cancel(ticket=ticket, actor=self.user, reason="Replay stopped: " + self.report["aborted"])
 
     def project(self) -> Project:
         """One project for the whole replay, its remote's branch moved to each commit's base in turn: its

@@ -210,6 +210,30 @@ def test_an_ollama_model_replays_over_http_with_the_tests_out_of_its_prompt(tmp_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_model_lost_mid_replay_stops_it_with_a_partial_report_and_nothing_left_pending(tmp_path, settings):
+    repo, shas = history(tmp_path)
+    answer = "calc.py\n```python\n" + CALC.replace("def legacy", "def subtract(a, b):\n    return a - b\n\n\n"
+                                                   "def legacy") + "```\n"
+
+    def respond(body: dict) -> str:
+        if "Replace legacy() by multiply" in body["messages"][1]["content"]:
+            fake.stop()  # the second ticket: the server goes away
+        return answer
+
+    with FakeOllama(answers=respond) as fake:
+        settings.OLLAMA_HOST = fake.url
+        with pytest.raises(CommandError, match=rf"The replay stopped: {shas['multiply'][:10]}: the model stopped "
+                                               r"answering.*partial report in"):
+            replay(tmp_path, "--repo", str(repo), "--model", "qwen2.5-coder:14b",
+                   "--commits", f"{shas['subtract']},{shas['multiply']}")
+
+    report = json.loads((tmp_path / "replay.json").read_text())
+    assert [entry["sha"] for entry in report["commits"]] == [shas["subtract"]]
+    assert report["aggregate"]["accepted"] == 1 and "the model stopped answering" in report["aborted"]
+    assert sorted(Ticket.objects.values_list("estado", flat=True)) == ["cancelled", "completed"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_unreachable_model_stops_the_replay_before_anything_is_created(tmp_path, settings):
     repo, _ = history(tmp_path)
     settings.OLLAMA_HOST = unreachable_url()
