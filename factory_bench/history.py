@@ -117,6 +117,9 @@ def read_commit(mirror: Path, sha: str) -> ReplayCommit:
     for status, path, _ in files:
         before = None if status == "A" else file_text(mirror, commit.parent, path)
         after = None if status == "D" else file_text(mirror, sha, path)
+        if (before is None and status != "A") or (after is None and status != "D"):
+            commit.problem = f"{path} is not UTF-8 text, which no answer or ticket can hold"
+            return commit
         if not is_test_path(path):
             commit.code[path] = (before, after)
         elif after is None:
