@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from tests.bigmodule import big_module, function
 from tests.fake_ollama import FakeOllama, unreachable_url
 from tickets import services
 from tickets.models import Project, Ticket
@@ -164,6 +165,27 @@ def test_a_gold_change_that_fails_the_verdict_is_a_miss_after_one_attempt(tmp_pa
     assert (entry["accepted"], entry["agent_state"], entry["attempts"]) == (False, "failed", 1)
     assert entry["why"].startswith("the commit's real change did not pass the factory's verdict: Failed after 1 ")
     assert "test_power" in entry["why"] and report["settings"]["max_attempts"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gold_change_deep_in_a_file_too_big_for_the_context_is_accepted(tmp_path, settings):
+    settings.FACTORY_NUM_CTX = 32768
+    repo = tmp_path / "tables"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True, env=GIT_ENV)
+    big = big_module()
+    commit(repo, "Start", {"tables.py": big, "conftest.py": "", "tests/__init__.py": ""})
+    fixed = big.replace(function(377), function(377).replace("result = operator.mul(value, factor)\n",
+                                                              "result = operator.mul(value, factor) + 1\n"))
+    sha = commit(repo, "scale_value_0377 adds one after scaling", {
+        "tables.py": fixed, "tests/test_scale.py": "from tables import scale_value_0377\n\n\n"
+                                                   "def test_adds_one():\n    assert scale_value_0377(2, 3) == 7\n"})
+
+    _, report = replay(tmp_path, "--repo", str(repo), "--model", "gold", "--commits", sha)
+
+    assert [entry["accepted"] for entry in report["commits"]] == [True], report["commits"][0]["why"]
+    attempt = Ticket.objects.get().attempts.get()
+    assert len(attempt.prompt) < len(big) // 3 and attempt.edit_format.startswith("diff")  # windowed
 
 
 @pytest.mark.django_db(transaction=True)
