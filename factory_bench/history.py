@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from agent.testruns.suite import is_test_file
 from factory_bench.suite import BenchmarkError
 
-TEST_DIRS = frozenset({"test", "tests", "__tests__", "spec", "specs", "testing"})
+TEST_DIRS = frozenset({"test", "tests", "__tests__", "__snapshots__", "__mocks__", "spec", "specs", "testing"})
 TEST_NAMES = frozenset({"conftest.py"})
 # What does not count as code when choosing commits (a commit touching only these and tests is skipped).
 DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".adoc", ".rdoc"})

@@ -50,7 +50,8 @@ def test_a_change_that_no_unique_search_can_hold_is_written_whole(tmp_path):
 @pytest.mark.parametrize(("path", "test", "code"), [
     ("tests/test_x.py", True, False), ("pkg/x_test.py", True, False), ("src/a.test.ts", True, False),
     ("src/__tests__/a.js", True, False), ("test/fixtures/data.json", True, False), ("conftest.py", True, False),
-    ("spec/helper.rb", True, False), ("src/app.py", False, True), ("index.js", False, True),
+    ("spec/helper.rb", True, False), ("src/__snapshots__/a.test.js.snap", True, False),
+    ("src/app.py", False, True), ("index.js", False, True),
     ("README.md", False, False), ("docs/conf.py", False, False), (".github/workflows/ci.yml", False, False),
     ("CHANGELOG", False, False), (".eslintrc.json", False, False), ("package.json", False, True),
 ])
