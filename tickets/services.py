@@ -39,6 +39,7 @@ DEFINITION_FIELDS = (
     "contexto_cipher",
     "tests_requeridos",
     "tests_codigo",
+    "tests_codigo_ocultos",
 )
 # The fields of a ticket with nothing wrong: set together whenever a failure or a wait is over.
 NO_FAILURE: dict[str, Any] = {"error_mensaje": None, "failure_kind": FailureKind.NONE}
