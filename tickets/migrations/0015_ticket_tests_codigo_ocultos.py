@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tickets', '0012_ticket_tests_codigo'),
+        ('tickets', '0014_model_turns'),
     ]
 
     operations = [
