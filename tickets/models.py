@@ -131,6 +131,10 @@ class Ticket(models.Model):
         default=dict, blank=True, validators=[validate_tests_codigo],
         help_text="Acceptance tests written by the architect: {path: content}. Each must fail on the base commit; "
                   "the model may not edit them, and they must pass.")
+    tests_codigo_ocultos = models.BooleanField(
+        default=False,
+        help_text="The acceptance tests stay out of the model's prompt (a replayed commit's own tests): they are "
+                  "still placed, locked and required to pass, so only a failing attempt's feedback shows them.")
     depende_de = models.ManyToManyField("self", symmetrical=False, related_name="bloquea", blank=True)
 
     estado = models.CharField(max_length=50, choices=State.choices, default=State.PENDING)

@@ -39,6 +39,7 @@ DEFINITION_FIELDS = (
     "contexto_cipher",
     "tests_requeridos",
     "tests_codigo",
+    "tests_codigo_ocultos",
 )
 # Event names sent to webhooks when a ticket enters a state.
 STATE_EVENTS: dict[str, str] = {

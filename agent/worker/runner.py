@@ -192,7 +192,7 @@ def climb(*, ticket: Ticket, rungs: list[Rung], workspace: GitWorkspace, recorde
             workspace.reset()  # a clean start on the base; the earlier run stays visible in the attempts
             services.record_escalation(ticket=ticket, from_model=tried[-1].model, to_model=model.name,
                                        reason=tried[-1].result.error)
-            fields = required_fields(workspace.required, architect=list(ticket.tests_codigo))
+            fields = required_fields(workspace.required, architect=shown_architect_tests(ticket))
             brief = replace(brief, earlier_runs=distilled(tried), **fields)
         recorder.model_name = model.name
         try:
@@ -289,7 +289,7 @@ def reviewer_feedback(ticket: Ticket) -> tuple[str, bool]:
 
 def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> TicketBrief:
     # The architect's tests are shown like reference files and listed as the contract that already exists.
-    architect = list(ticket.tests_codigo)
+    architect = shown_architect_tests(ticket)
     fields = required_fields(required, architect=architect)
     return TicketBrief(
         titulo=ticket.titulo, descripcion=ticket.descripcion, tipo=ticket.tipo,
@@ -299,6 +299,11 @@ def brief_for(ticket: Ticket, *, feedback: str, required: RequiredTests) -> Tick
         tests_requeridos=list(dict.fromkeys([*ticket.tests_requeridos, *architect])), **fields,
         lessons=memory_hooks.lessons_for(ticket=ticket), reviewer_feedback=feedback,
     )
+
+
+def shown_architect_tests(ticket: Ticket) -> list[str]:
+    """The acceptance tests the prompt names: none when the ticket hides them (a replayed commit's own tests)."""
+    return [] if ticket.tests_codigo_ocultos else list(ticket.tests_codigo)
 
 
 def required_fields(required: RequiredTests, *, architect: list[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
 from agent.core.model import ModelUnavailable
+from factory_bench.gold import GOLD
 from factory_bench.harness import (
     SCRIPTED,
     Benchmark,
@@ -20,6 +21,7 @@ from factory_bench.harness import (
     metrics_lines,
     model_source,
 )
+from factory_bench.replay import DEFAULT_TEST_COMMAND, Replay, ReplayConfig
 
 
 class Command(BaseCommand):
@@ -28,7 +30,7 @@ class Command(BaseCommand):
             "its projects are named bench-<suite>-<id>.")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--suite", required=True, help="A folder of bench/suites/, e.g. pyinventory or nexo.")
+        parser.add_argument("--suite", help="A folder of bench/suites/, e.g. pyinventory or nexo.")
         parser.add_argument("--model", default=settings.FACTORY_MODEL,
                             help=f"An Ollama model (default FACTORY_MODEL, {settings.FACTORY_MODEL}), or "
                                  f"'{SCRIPTED}' for the suite's own answers (with its known-wrong one).")
@@ -42,9 +44,20 @@ class Command(BaseCommand):
                             help="Hand the tickets to the running agent worker (Q_CLUSTER_NAME=agent qcluster on this "
                                  "database and FACTORY_DATA_DIR, started with FACTORY_MODEL=--model) instead of "
                                  "running them in this process.")
+        modes = parser.add_subparsers(dest="mode", title="modes", required=False)
+        add_replay_arguments(modes.add_parser("replay", help=REPLAY_HELP, description=REPLAY_HELP))
 
-    def handle(self, *args, suite: str, model: str, repeat: int, tickets: str, output: Path | None,
-               data_dir: Path | None, worker: bool, **options) -> None:
+    def handle(self, *args, mode: str | None = None, **options) -> None:
+        if mode == "replay":
+            self.replay(**options)
+            return
+        if not options.get("suite"):
+            raise CommandError("Name a suite (--suite NAME) or replay a repository's history "
+                               "(factory_bench replay --repo PATH --last N --model gold)")
+        self.run_suite(**options)
+
+    def run_suite(self, *, suite: str, model: str, repeat: int, tickets: str, output: Path | None,
+                  data_dir: Path | None, worker: bool, **options) -> None:
         if repeat < 1:
             raise CommandError("--repeat must be 1 or more")
         if worker and (model.strip() == SCRIPTED or data_dir):
@@ -59,10 +72,7 @@ class Command(BaseCommand):
         except (BenchmarkError, ModelUnavailable) as exc:
             raise CommandError(str(exc)) from None
         path = output or default_report_path(suite=loaded.name, model=models.name, started=started)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise CommandError(f"Cannot create the folder of the report {path}: {exc}") from None
+        make_report_folder(path)
         with nullcontext(settings.FACTORY_DATA_DIR) if worker else bench_data_dir(data_dir) as directory:
             report = Benchmark(suite=loaded, models=models, keys=keys, repeat=repeat, data_dir=directory,
                                out=self.stdout.write, worker=worker).run()
@@ -71,6 +81,35 @@ class Command(BaseCommand):
         if report["aborted"]:
             raise CommandError(f"The benchmark stopped: {report['aborted']} (partial report in {path})")
 
+    def replay(self, *, repo: str, branch: str, last: int | None, commits: str, model: str, output: Path | None,
+               data_dir: Path | None, setup_command: str, test_command: str, test_report: str, verbose: bool,
+               **options) -> None:
+        wanted = tuple(sha.strip() for sha in commits.split(",") if sha.strip())
+        if (last is None) == (not wanted):
+            raise CommandError("Say which commits: --last N or --commits A,B,C (one of the two)")
+        if last is not None and last < 1:
+            raise CommandError("--last must be 1 or more")
+        if not test_command.strip():
+            raise CommandError("--test-command must not be empty")
+        started = datetime.now(UTC)
+        config = ReplayConfig(source=source_argument(repo), branch=branch, test_command=test_command,
+                              setup_command=setup_command, test_report=test_report)
+        path = output or default_report_path(suite=f"replay-{Path(repo.rstrip('/')).stem}", model=model.strip(),
+                                             started=started)
+        make_report_folder(path)
+        with bench_data_dir(data_dir) as directory:
+            replay = Replay(config=config, model=model.strip(), data_dir=directory, out=self.stdout.write,
+                            last=last, commits=wanted, verbose=verbose)
+            try:
+                replay.check_model()  # before anything is created: an unreachable model must cost nothing
+            except ModelUnavailable as exc:
+                raise CommandError(str(exc)) from None
+            report = replay.run()
+        write_report(path, report)
+        self.stdout.write(f"\nJSON report: {path}")
+        if report["aborted"]:
+            raise CommandError(f"The replay stopped: {report['aborted']} (partial report in {path})")
+
     def print_summary(self, report: dict, path: Path) -> None:
         runs = len(report["repeats"])
         if runs > 1 or report["aborted"]:
@@ -78,6 +117,44 @@ class Command(BaseCommand):
             self.stdout.write(f"\nMetrics over {scope} ({report['model']}, suite {report['suite']}):")
             self.stdout.write("\n".join(metrics_lines(report["aggregate"]["metrics"])))
         self.stdout.write(f"\nJSON report: {path}")
+
+
+REPLAY_HELP = ("Replay a repository's own history: one ticket per commit that changes code and tests, started "
+               "from its parent, its test changes as hidden acceptance tests. --model gold answers with the real "
+               "change (would the factory accept your history?); an Ollama model measures itself on your code.")
+
+
+def add_replay_arguments(parser) -> None:
+    parser.add_argument("--repo", required=True, help="The repository: a path or a URL git can clone.")
+    parser.add_argument("--branch", default="main", help="Its branch whose first-parent history is replayed "
+                                                         "(default main).")
+    parser.add_argument("--last", type=int, help="The newest N commits that change both code and tests.")
+    parser.add_argument("--commits", default="", help="These commits instead, e.g. 1a2b3c,4d5e6f.")
+    parser.add_argument("--model", required=True,
+                        help=f"'{GOLD}' (the commits' own changes) or an Ollama model, e.g. qwen2.5-coder:14b.")
+    parser.add_argument("--setup-command", default="", help="The project's setup, e.g. 'npm ci' (default none).")
+    parser.add_argument("--test-command", default=DEFAULT_TEST_COMMAND,
+                        help=f"The project's test command (default '{DEFAULT_TEST_COMMAND}').")
+    parser.add_argument("--test-report", default="", help="The per-test report the test command writes, if any "
+                                                          "(e.g. a Jest JSON report path).")
+    parser.add_argument("--verbose", action="store_true", help="Print each commit passed over and why.")
+    parser.add_argument("--output", type=Path, help="The JSON report (default bench/reports/replay-<repo>-<model>-"
+                                                    "<UTC time>.json).")
+    parser.add_argument("--data-dir", type=Path, help="Keep remotes, clones and worktrees here (default: a "
+                                                      "temporary directory, removed at the end).")
+
+
+def source_argument(repo: str) -> str:
+    """A local path made absolute (git clones it from elsewhere); a URL as given."""
+    local = Path(repo).expanduser()
+    return str(local.resolve()) if local.exists() else repo
+
+
+def make_report_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"Cannot create the folder of the report {path}: {exc}") from None
 
 
 @contextmanager
