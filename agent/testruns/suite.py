@@ -11,6 +11,7 @@ suite run. Both timings are recorded. When the base commit's whole suite took
 less than FACTORY_SCOPED_RUN_MIN_S, the scoped run is skipped: it would cost
 about as much as the suite it stands in for.
 """
+import json
 import re
 import shlex
 import tempfile
@@ -35,7 +36,10 @@ from lib.paths import resolved_inside
 
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
-NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
+# `npm test`, `npm run test:unit`, `yarn test`, `pnpm run unit`: the package.json script a package manager runs
+NPM_SCRIPT = re.compile(r"^\s*(?:npm\s+(?:(?:run|run-script)\s+)?(?=t(?:est)?\b)|(?:pnpm|yarn)\s+(?:run\s+)?)"
+                        r"(?P<script>[\w:.-]+)")
+SCRIPT_HOPS = 3  # "test": "npm run test:unit", "test:unit": "jest": followed this far
 PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 JS_TEST_FILE = re.compile(r"(^|/)([^/]*\.(test|spec)\.[cm]?[jt]sx?|__tests__/[^/]*\.[cm]?[jt]sx?)$")
 CONFTEST = re.compile(r"(^|/)conftest\.py$")
@@ -219,17 +223,33 @@ def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> Scoped |
         return Scoped(setup.quick_command.replace("{files}", quoted))
     if PYTEST.search(setup.command):
         return Scoped(f"{setup.command} {quoted}")
-    if JEST.search(setup.command) or (NPM_TEST.search(setup.command) and runs_jest(cwd)):
+    if JEST.search(setup.command) or runs_jest(cwd, setup.command):
         return Scoped(setup.command, env={JEST_RELATED_ENV: "\n".join(existing)})
     return None
 
 
-def runs_jest(cwd: Path) -> bool:
+def runs_jest(cwd: Path, command: str) -> bool:
+    """Whether `command` runs the project's package.json script that runs Jest (through other scripts too)."""
+    scripts = package_scripts(cwd)
+    for _ in range(SCRIPT_HOPS):
+        found = NPM_SCRIPT.match(command)
+        if found is None:
+            return False
+        name = "test" if found["script"] == "t" else found["script"]
+        command = scripts.get(name, "")
+        if JEST.search(command):
+            return True
+    return False
+
+
+def package_scripts(cwd: Path) -> dict[str, str]:
+    """package.json's scripts (a project's file: anything unexpected is no scripts)."""
     try:
-        scripts = (cwd / "package.json").read_text(errors="replace")
-    except OSError:
-        return False
-    return bool(re.search(r'"test"\s*:\s*"[^"]*\bjest\b', scripts))
+        scripts = json.loads((cwd / "package.json").read_text(errors="replace")).get("scripts")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(key): value for key, value in scripts.items() if isinstance(value, str)} \
+        if isinstance(scripts, dict) else {}
 
 
 def merge_details(blocking: list[dict], *, console: list[dict]) -> list[dict]:
