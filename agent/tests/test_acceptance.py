@@ -1,14 +1,17 @@
 """The architect's tests (tests_codigo) checked on the base, as real commits write them: on a real git repository,
 run by real pytest in the sandbox. A file already on the base keeps tests that pass there; only the ones the
-ticket adds or changes must bite, and a guard case beside a biting one may pass."""
+ticket adds or changes must bite, and a guard case beside a biting one may pass. At judging, a base test the
+architect's version of a file removed or re-parametrized is theirs to change, not a test the attempt lost."""
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from agent.errors import TicketProblem
+from agent.testruns.reports import PASSED
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.suite import TestSetup
+from agent.testruns.verdict import Judging, compare
 from agent.worker.acceptance import check_they_fail_on_base
 from lib.gitrepo import ProjectRepo
 
@@ -69,3 +72,26 @@ def test_an_unchanged_existing_file_is_refused(repo):
 def test_a_new_file_whose_tests_all_pass_on_the_base_is_refused(repo):
     with pytest.raises(TicketProblem, match="already pass there: tests/test_new.py::test_empty"):
         check(repo, {"tests/test_new.py": "from slug import slugify" + NEW_GUARD})
+
+
+ARCHITECT = {"tests/test_slug.py": 'import pytest\n\n\n@pytest.mark.parametrize("text, slug", [("A B", "a-b")])\n'
+                                   'def test_slug(text, slug):\n    pass\n\n\ndef test_lower():\n    pass\n'}
+BASE = {"tests/test_slug.py::test_slug[A B-a b]": PASSED, "tests/test_slug.py::test_old": PASSED,
+        "tests/test_slug.py::test_lower": PASSED, "tests/test_other.py::test_gone": PASSED}
+
+
+def judged(now: dict[str, str], architect: dict[str, str]):
+    return compare(judging=Judging(base_outcomes=BASE, base_commit="b", base_branch="main",
+                                   changed_files=frozenset(), architect_tests=architect), now=now)
+
+
+def test_base_tests_the_architects_version_removed_or_reparametrized_are_not_missing():
+    now = {"tests/test_slug.py::test_slug[A B-a-b]": PASSED, "tests/test_slug.py::test_lower": PASSED}
+    assert judged(now, ARCHITECT).removed == ["tests/test_other.py::test_gone"]  # not an architect's file
+    assert judged(now, {}).removed == ["tests/test_other.py::test_gone", "tests/test_slug.py::test_old",
+                                       "tests/test_slug.py::test_slug[A B-a b]"]
+
+
+def test_a_test_the_architects_file_still_holds_that_did_not_run_is_missing():
+    now = {"tests/test_slug.py::test_slug[A B-a-b]": PASSED, "tests/test_other.py::test_gone": PASSED}
+    assert judged(now, ARCHITECT).removed == ["tests/test_slug.py::test_lower"]
