@@ -7,6 +7,7 @@ Everything here reads a bare copy of the repository with git plumbing; nothing i
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -116,6 +117,9 @@ def read_commit(mirror: Path, sha: str) -> ReplayCommit:
     for status, path, _ in files:
         before = None if status == "A" else file_text(mirror, commit.parent, path)
         after = None if status == "D" else file_text(mirror, sha, path)
+        if (before is None and status != "A") or (after is None and status != "D"):
+            commit.problem = f"{path} is not UTF-8 text, which no answer or ticket can hold"
+            return commit
         if not is_test_path(path):
             commit.code[path] = (before, after)
         elif after is None:
@@ -156,32 +160,21 @@ def binary_problem(files: list[tuple[str, str, bool]]) -> str:
 # Choosing commits ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Skipped:
-    sha: str
-    subject: str
-    reason: str
-
-
-def last_replayable(mirror: Path, *, branch: str, count: int) -> tuple[list[str], list[Skipped]]:
-    """The newest `count` replayable commits on the first-parent history of `branch` (newest first), and the
-    commits passed over on the way with why."""
-    chosen: list[str] = []
-    skipped: list[Skipped] = []
-    for line in git_text(mirror, "rev-list", "--first-parent", "--parents", branch).splitlines():
-        if len(chosen) == count:
-            break
-        sha, *parents = line.split()
-        problem = shape_problem(parents)
-        if not problem:
-            files = changed_files(mirror, sha, parents[0])
-            problem = selection_problem([path for _, path, _ in files]) or binary_problem(files)
-        if problem:
-            subject = git_text(mirror, "log", "-1", "--format=%s", sha).strip()
-            skipped.append(Skipped(sha=sha, subject=subject, reason=problem))
-        else:
-            chosen.append(sha)
-    return chosen, skipped
+def first_parent_walk(mirror: Path, *, branch: str) -> Iterator[tuple[str, str, str]]:
+    """(sha, subject, why it cannot be replayed or '') of each commit on the first-parent history of `branch`,
+    newest first, read lazily: `--last 20` on a long history reads only as far back as it needs."""
+    with subprocess.Popen(["git", "rev-list", "--first-parent", "--parents", branch], cwd=mirror, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, **GIT_ENV}) as walk:
+        try:
+            for line in walk.stdout or ():
+                sha, *parents = line.split()
+                problem = shape_problem(parents)
+                if not problem:
+                    files = changed_files(mirror, sha, parents[0])
+                    problem = selection_problem([path for _, path, _ in files]) or binary_problem(files)
+                yield sha, git_text(mirror, "log", "-1", "--format=%s", sha).strip(), problem
+        finally:
+            walk.kill()
 
 
 def resolve(mirror: Path, revision: str) -> str:
@@ -202,8 +195,9 @@ def mirror_repository(*, source: str, branch: str, target: Path) -> Path:
 
 
 def seed_base(*, mirror: Path, commit: ReplayCommit, remote: Path, branch: str) -> str:
-    """A bare remote whose `branch` is the commit's parent (with its history), less the test files the commit
-    deletes (they tested code the change removes; the commit's own tests replace them). Returns the base commit."""
+    """Point the bare remote's `branch` (the remote is made on first use) at the commit's parent, with its history,
+    less the test files the commit deletes (they tested code the change removes; the commit's own tests replace
+    them). Returns the base commit."""
     base = commit.parent
     if commit.deleted_tests:
         # A throw-away index (and an empty folder as work tree, which update-index insists on but never reads).
@@ -218,7 +212,8 @@ def seed_base(*, mirror: Path, commit: ReplayCommit, remote: Path, branch: str) 
             shutil.rmtree(scratch, ignore_errors=True)
         message = f"replay: remove the test files {commit.short} deletes\n\n" + "\n".join(commit.deleted_tests)
         base = git_text(mirror, "commit-tree", tree, "-p", commit.parent, "-m", message).strip()
-    remote.parent.mkdir(parents=True, exist_ok=True)
-    git_text(remote.parent, "init", "-q", "--bare", str(remote))
-    git_text(mirror, "push", "-q", str(remote), f"{base}:refs/heads/{branch}")
+    if not (remote / "HEAD").exists():
+        remote.parent.mkdir(parents=True, exist_ok=True)
+        git_text(remote.parent, "init", "-q", "--bare", str(remote))
+    git_text(mirror, "push", "-q", "--force", str(remote), f"{base}:refs/heads/{branch}")
     return base

@@ -8,12 +8,15 @@ the chosen model: `gold` answers with the commit's real change (does the factory
 an Ollama model measures itself on your code. A commit is accepted when its ticket completes.
 """
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.test.utils import override_settings
 
 from agent.core.model import Model
 from agent.worker.queueing import agent_queue_paused
@@ -22,12 +25,21 @@ from factory_bench import history
 from factory_bench.gold import GOLD, gold_answer, gold_model
 from factory_bench.harness import Output, bench_user, utc_now
 from factory_bench.history import ReplayCommit
-from factory_bench.replay_report import accepted_line, miss_lines, table_header, table_row, time_split, why
+from factory_bench.replay_report import (
+    accepted_line,
+    miss_lines,
+    table_header,
+    table_row,
+    tests_pass_on_parent,
+    time_split,
+    why,
+)
 from factory_bench.report import metrics_lines, summarize, ticket_result
 from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
-from tickets.models import Ticket, validate_tests_codigo
-from tickets.states import State
+from tickets.models import Project, Ticket, validate_tests_codigo
+from tickets.selectors import project_repo
+from tickets.states import FINAL, State
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"
 FIX_WORDS = ("fix", "bug", "repair", "correct")
@@ -43,32 +55,57 @@ class ReplayConfig:
     setup_command: str = ""
     test_report: str = ""
     edit_format: str = "auto"
+    quick_test_command: str = ""
+
+
+def replay_config(*, repo: str | None, project: str | None, branch: str | None, setup_command: str | None,
+                  test_command: str | None, test_report: str | None) -> ReplayConfig:
+    """From the command's options: a repository with its commands, or a factory project's own fields (the
+    options given override them)."""
+    if (repo is None) == (project is None):
+        raise BenchmarkError("Say which repository: --repo PATH|URL or --project NAME (one of the two)")
+    if project is None:
+        return ReplayConfig(source=repo or "", branch=branch or "main", setup_command=setup_command or "",
+                            test_command=DEFAULT_TEST_COMMAND if test_command is None else test_command,
+                            test_report=test_report or "")
+    known = Project.objects.filter(name=project).first()
+    if known is None:
+        names = ", ".join(Project.objects.exclude(name__startswith="replay-").exclude(name__startswith="bench-")
+                          .order_by("name").values_list("name", flat=True)[:20])
+        raise BenchmarkError(f"No project named {project!r} in the factory; its projects are: {names or 'none'}")
+    return ReplayConfig(source=known.repo_url, branch=branch or known.default_branch,
+                        setup_command=known.setup_command if setup_command is None else setup_command,
+                        test_command=known.test_command if test_command is None else test_command,
+                        test_report=known.test_report if test_report is None else test_report,
+                        edit_format=known.edit_format, quick_test_command=known.quick_test_command)
 
 
 class Replay:
     """One `factory_bench replay` invocation: the chosen commits, one ticket each, with one model."""
 
-    def __init__(self, *, config: ReplayConfig, model: str, data_dir: Path, out: Output,
-                 last: int | None = None, commits: tuple[str, ...] = (), verbose: bool = False) -> None:
-        self.config, self.model_name, self.data_dir, self.out = config, model, data_dir, out
-        self.last, self.commits, self.verbose = last, commits, verbose
-        self.ollama = None if model == GOLD else OllamaModels(model)
+    def __init__(self, *, config: ReplayConfig, ollama: OllamaModels | None, data_dir: Path, out: Output,
+                 last: int | None = None, commits: tuple[str, ...] = (), verbose: bool = False,
+                 replayable_only: bool = False) -> None:
+        """`ollama` None answers with the commits' own changes (--model gold)."""
+        self.config, self.ollama, self.data_dir, self.out = config, ollama, data_dir, out
+        self.model_name = GOLD if ollama is None else ollama.name
+        self.last, self.commits, self.verbose, self.replayable_only = last, commits, verbose, replayable_only
         self.user: User | None = None  # run() sets it (a database write, so not at construction)
         self.mirror = data_dir / "replay-source.git"
+        self.project_name = f"replay-{Path(config.source.rstrip('/')).stem[:40]}-{uuid.uuid4().hex[:8]}"
+        self.remote = data_dir / "replay-remotes" / f"{self.project_name}.git"
+        self.created: Project | None = None
+        self.current: Ticket | None = None  # the ticket being run, cancelled if the replay stops
         self.report = self.new_report()
-
-    def check_model(self) -> None:
-        """An Ollama model must answer before anything is created."""
-        if self.ollama is not None:
-            self.ollama.check()
 
     def new_report(self) -> dict:
         config = self.config
         return {
             "mode": "replay", "repository": config.source, "branch": config.branch, "model": self.model_name,
             "model_source": {"kind": GOLD} if self.ollama is None else self.ollama.describe(),
-            "selection": {"last": self.last, "commits": list(self.commits)},
+            "selection": {"last": self.last, "commits": list(self.commits)}, "project": None,
             "settings": {"setup_command": config.setup_command, "test_command": config.test_command,
+                         "quick_test_command": config.quick_test_command, "max_attempts": self.max_attempts(),
                          "test_report": config.test_report, "edit_format": config.edit_format},
             "started_at": utc_now(), "finished_at": None, "aborted": "", "skipped": [], "commits": [],
             "aggregate": None,
@@ -78,56 +115,99 @@ class Replay:
         self.user = bench_user()
         try:
             history.mirror_repository(source=self.config.source, branch=self.config.branch, target=self.mirror)
-            shas = self.choose()
-            self.out(f"\nReplay of {self.config.source} ({self.config.branch}): {len(shas)} commits, model "
+            wanted = f"the newest {self.last} commits changing code and tests" if self.last else "the listed commits"
+            self.out(f"\nReplay of {self.config.source} ({self.config.branch}): {wanted}, newest first, model "
                      f"{self.model_name}\n{table_header()}")
             with agent_queue_paused():  # these tickets are run here, never by a worker
-                for sha in shas:
-                    self.report["commits"].append(self.replay(sha))
-                    self.out(table_row(self.report["commits"][-1]))
+                self.replay_all()
         except (BenchmarkError, KeyboardInterrupt) as exc:
             self.report["aborted"] = str(exc) or "Interrupted."
+            self.stop_current()
         self.report["finished_at"] = utc_now()
         entries = self.report["commits"]
         ran = [entry for entry in entries if entry["agent_state"] is not None]
         self.report["aggregate"] = {"accepted": sum(entry["accepted"] for entry in entries), "of": len(entries),
                                     "metrics": summarize(ran)}
-        self.out("\n".join([*miss_lines(entries), accepted_line(entries),
+        self.out("\n".join([*self.skipped_lines(), *miss_lines(entries), accepted_line(entries),
                             *metrics_lines(self.report["aggregate"]["metrics"])]))
         return self.report
 
-    def choose(self) -> list[str]:
+    def replay_all(self) -> None:
+        entries = self.report["commits"]
+        for sha in self.candidates():
+            entry = self.replay(sha)
+            if self.replayable_only and entry["tests_pass_on_parent"]:
+                self.skip(sha, entry["subject"], f"its tests pass on its parent ({entry['why']})")
+                continue
+            entries.append(entry)
+            self.out(table_row(entry))
+            if len(entries) == self.last:
+                return  # before the walk reads one commit more
+        if self.last is not None and len(entries) < self.last:
+            self.out(f"  Only {len(entries)} replayable commits on {self.config.branch}.")
+
+    def candidates(self) -> Iterator[str]:
         if self.commits:
-            return [history.resolve(self.mirror, revision) for revision in self.commits]
-        shas, skipped = history.last_replayable(self.mirror, branch=self.config.branch, count=self.last or 0)
-        self.report["skipped"] = [{"sha": entry.sha, "subject": entry.subject, "reason": entry.reason}
-                                  for entry in skipped]
+            yield from (history.resolve(self.mirror, revision) for revision in self.commits)
+            return
+        for sha, subject, problem in history.first_parent_walk(self.mirror, branch=self.config.branch):
+            if problem:
+                self.skip(sha, subject, problem)
+            else:
+                yield sha
+
+    def skip(self, sha: str, subject: str, reason: str) -> None:
+        self.report["skipped"].append({"sha": sha, "subject": subject, "reason": reason})
         if self.verbose:
-            for entry in skipped:
-                self.out(f"  skipped {entry.sha[:10]} {entry.subject[:50]}: {entry.reason}")
-        elif skipped:
-            self.out(f"  {len(skipped)} newer commits skipped (not code-and-tests changes; --verbose says why each)")
-        if len(shas) < (self.last or 0):
-            self.out(f"  Only {len(shas)} replayable commits on {self.config.branch}.")
-        return list(reversed(shas))  # oldest first, as they happened
+            self.out(f"  skipped {sha[:10]} {subject[:50]}: {reason}")
+
+    def skipped_lines(self) -> list[str]:
+        skipped = self.report["skipped"]
+        if not skipped or self.verbose:
+            return []
+        return [f"  {len(skipped)} commits passed over (not code-and-tests changes"
+                f"{', or tests passing on the parent' if self.replayable_only else ''}; --verbose says why each)"]
 
     def replay(self, sha: str) -> dict:
         commit = history.read_commit(self.mirror, sha)
         problem = commit.problem or tests_problem(commit)
         if problem:
             return unreplayable(commit, problem)
-        name = f"replay-{commit.short}-{uuid.uuid4().hex[:6]}"
-        remote = self.data_dir / "replay-remotes" / f"{name}.git"
-        base = history.seed_base(mirror=self.mirror, commit=commit, remote=remote, branch=self.config.branch)
-        project = services.create_project(name=name, repo_url=str(remote), test_command=self.config.test_command,
-                                          setup_command=self.config.setup_command, test_report=self.config.test_report,
-                                          default_branch=self.config.branch, edit_format=self.config.edit_format)
+        base = history.seed_base(mirror=self.mirror, commit=commit, remote=self.remote, branch=self.config.branch)
+        project = self.project()
+        project_repo(project).sync()  # the fit check reads the last fetch: this base, not the previous one
         model, notes = self.model_for(commit)
         ticket, _ = services.create_ticket(actor=self.user, project=project, fields=ticket_fields(commit))
-        done = run_ticket(str(ticket.pk), model=model)
+        self.current = ticket
+        # A commit has one real change: attempts after a gold miss would only re-send it (and hide the miss's why).
+        with override_settings(FACTORY_MAX_ATTEMPTS=self.max_attempts()):
+            done = run_ticket(str(ticket.pk), model=model)
         if done is None or done.estado not in (State.COMPLETED, State.FAILED):
             raise BenchmarkError(not_run_message(commit, done))
+        self.current = None
         return entry_for(commit, done, base=base, notes=notes)
+
+    def stop_current(self) -> None:
+        """A ticket left running by an interruption is cancelled, so no worker picks it up later."""
+        ticket = Ticket.objects.filter(pk=self.current.pk).first() if self.current else None
+        if ticket is not None and ticket.estado not in FINAL:
+            services.cancel(ticket=ticket, actor=self.user, reason="Replay stopped: " + self.report["aborted"])
+
+    def project(self) -> Project:
+        """One project for the whole replay, its remote's branch moved to each commit's base in turn: its
+        dependency cache and spare checkouts serve every commit (the dependencies are installed again only when
+        the manifests change)."""
+        if self.created is None:
+            self.created = services.create_project(
+                name=self.project_name, repo_url=str(self.remote), test_command=self.config.test_command,
+                setup_command=self.config.setup_command, test_report=self.config.test_report,
+                default_branch=self.config.branch, edit_format=self.config.edit_format,
+                quick_test_command=self.config.quick_test_command)
+            self.report["project"] = self.project_name
+        return self.created
+
+    def max_attempts(self) -> int:
+        return 1 if self.ollama is None else settings.FACTORY_MAX_ATTEMPTS
 
     def model_for(self, commit: ReplayCommit) -> tuple[Model, list[str]]:
         if self.ollama is not None:
@@ -158,7 +238,8 @@ def entry_for(commit: ReplayCommit, ticket: Ticket, *, base: str, notes: list[st
     result = ticket_result(key=commit.short, ticket=ticket, hidden=None)
     accepted = ticket.estado == State.COMPLETED
     result.update(sha=commit.sha, parent=commit.parent, base=base, subject=commit.subject, accepted=accepted,
-                  time=time_split(ticket), why=why(ticket), files=sorted(commit.code), tests=sorted(commit.tests),
+                  time=time_split(ticket), why=why(ticket), tests_pass_on_parent=tests_pass_on_parent(ticket),
+                  files=sorted(commit.code), tests=sorted(commit.tests),
                   deleted_tests=commit.deleted_tests, answer_notes=notes)
     return result
 
@@ -167,7 +248,7 @@ def unreplayable(commit: ReplayCommit, problem: str) -> dict:
     return {"key": commit.short, "sha": commit.sha, "parent": commit.parent, "subject": commit.subject,
             "accepted": False, "agent_state": None, "attempts": 0, "ticket_id": None,
             "time": {"total": None, "setup": None, "model": None, "tests": None, "other": None},
-            "why": f"not replayable: {problem}", "files": sorted(commit.code), "tests": sorted(commit.tests),
+            "why": f"not replayable: {problem}", "tests_pass_on_parent": False, "files": sorted(commit.code), "tests": sorted(commit.tests),
             "deleted_tests": commit.deleted_tests, "answer_notes": []}
 
 

@@ -6,9 +6,10 @@ three metrics are computed the same way, plus the commit, the time split and the
 from tickets.models import Ticket
 from tickets.states import State
 
+IDLE_TESTS = "Fix the ticket: its acceptance tests (tests_codigo) must fail"  # agent/worker/acceptance.py
 # The factory's own words for a miss, and what they mean for a replayed commit.
 MEANINGS = (
-    ("Fix the ticket: its acceptance tests (tests_codigo) must fail",
+    (IDLE_TESTS,
      "the commit's tests already pass on its parent, so they do not test its change"),
     ("Fix the ticket: its tests_codigo cannot be run on their own",
      "the commit's test files cannot be run on their own with the test command"),
@@ -34,6 +35,11 @@ def time_split(ticket: Ticket) -> dict:
     other = max(0.0, total - setup - model - tests)
     return {name: round(value, 1) for name, value in
             (("total", total), ("setup", setup), ("model", model), ("tests", tests), ("other", other))}
+
+
+def tests_pass_on_parent(ticket: Ticket) -> bool:
+    """The factory's check before any model request found the commit's tests passing without its change."""
+    return ticket.estado == State.FAILED and (ticket.error_mensaje or "").startswith(IDLE_TESTS)
 
 
 def why(ticket: Ticket) -> str:

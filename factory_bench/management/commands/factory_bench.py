@@ -21,7 +21,8 @@ from factory_bench.harness import (
     metrics_lines,
     model_source,
 )
-from factory_bench.replay import DEFAULT_TEST_COMMAND, Replay, ReplayConfig
+from factory_bench.replay import DEFAULT_TEST_COMMAND, Replay, replay_config
+from factory_bench.suite import OllamaModels
 
 
 class Command(BaseCommand):
@@ -81,30 +82,38 @@ class Command(BaseCommand):
         if report["aborted"]:
             raise CommandError(f"The benchmark stopped: {report['aborted']} (partial report in {path})")
 
-    def replay(self, *, repo: str, branch: str, last: int | None, commits: str, model: str, output: Path | None,
-               data_dir: Path | None, setup_command: str, test_command: str, test_report: str, verbose: bool,
+    def replay(self, *, repo: str | None, project: str | None, branch: str | None, last: int | None, commits: str,
+               model: str, output: Path | None, data_dir: Path | None, setup_command: str | None,
+               test_command: str | None, test_report: str | None, verbose: bool, replayable_only: bool,
                **options) -> None:
         wanted = tuple(sha.strip() for sha in commits.split(",") if sha.strip())
         if (last is None) == (not wanted):
             raise CommandError("Say which commits: --last N or --commits A,B,C (one of the two)")
+        if replayable_only and wanted:
+            raise CommandError("--replayable-only chooses among the newest commits: it goes with --last, not --commits")
         if last is not None and last < 1:
             raise CommandError("--last must be 1 or more")
-        if not test_command.strip():
+        try:
+            config = replay_config(repo=source_argument(repo), project=project, branch=branch,
+                                   setup_command=setup_command, test_command=test_command, test_report=test_report)
+        except BenchmarkError as exc:
+            raise CommandError(str(exc)) from None
+        if not config.test_command.strip():
             raise CommandError("--test-command must not be empty")
         started = datetime.now(UTC)
-        config = ReplayConfig(source=source_argument(repo), branch=branch, test_command=test_command,
-                              setup_command=setup_command, test_report=test_report)
-        path = output or default_report_path(suite=f"replay-{Path(repo.rstrip('/')).stem}", model=model.strip(),
-                                             started=started)
+        path = output or default_report_path(suite=f"replay-{Path(config.source.rstrip('/')).stem}",
+                                             model=model.strip(), started=started)
+        ollama = None if model.strip() == GOLD else OllamaModels(model.strip())
+        try:
+            if ollama is not None:
+                ollama.check()  # before anything is created: an unreachable model must cost nothing
+        except ModelUnavailable as exc:
+            raise CommandError(str(exc)) from None
         make_report_folder(path)
         with bench_data_dir(data_dir) as directory:
-            replay = Replay(config=config, model=model.strip(), data_dir=directory, out=self.stdout.write,
-                            last=last, commits=wanted, verbose=verbose)
-            try:
-                replay.check_model()  # before anything is created: an unreachable model must cost nothing
-            except ModelUnavailable as exc:
-                raise CommandError(str(exc)) from None
-            report = replay.run()
+            report = Replay(config=config, ollama=ollama, data_dir=directory, out=self.stdout.write,
+                            last=last, commits=wanted, verbose=verbose,
+                            replayable_only=replayable_only).run()
         write_report(path, report)
         self.stdout.write(f"\nJSON report: {path}")
         if report["aborted"]:
@@ -125,18 +134,22 @@ REPLAY_HELP = ("Replay a repository's own history: one ticket per commit that ch
 
 
 def add_replay_arguments(parser) -> None:
-    parser.add_argument("--repo", required=True, help="The repository: a path or a URL git can clone.")
-    parser.add_argument("--branch", default="main", help="Its branch whose first-parent history is replayed "
-                                                         "(default main).")
+    parser.add_argument("--repo", help="The repository: a path or a URL git can clone.")
+    parser.add_argument("--project", help="Or a project of the factory: its repository, default branch, commands "
+                                          "and edit format (the options below override them).")
+    parser.add_argument("--branch", help="The branch whose first-parent history is replayed (default main, or "
+                                         "the project's default branch).")
     parser.add_argument("--last", type=int, help="The newest N commits that change both code and tests.")
     parser.add_argument("--commits", default="", help="These commits instead, e.g. 1a2b3c,4d5e6f.")
     parser.add_argument("--model", required=True,
                         help=f"'{GOLD}' (the commits' own changes) or an Ollama model, e.g. qwen2.5-coder:14b.")
-    parser.add_argument("--setup-command", default="", help="The project's setup, e.g. 'npm ci' (default none).")
-    parser.add_argument("--test-command", default=DEFAULT_TEST_COMMAND,
-                        help=f"The project's test command (default '{DEFAULT_TEST_COMMAND}').")
-    parser.add_argument("--test-report", default="", help="The per-test report the test command writes, if any "
-                                                          "(e.g. a Jest JSON report path).")
+    parser.add_argument("--setup-command", help="The project's setup, e.g. 'npm ci' (default none).")
+    parser.add_argument("--test-command", help=f"The project's test command (default '{DEFAULT_TEST_COMMAND}').")
+    parser.add_argument("--test-report", help="The per-test report the test command writes, if any (e.g. a Jest "
+                                              "JSON report path).")
+    parser.add_argument("--replayable-only", action="store_true",
+                        help="With --last: pass over commits whose tests already pass on their parent (the factory "
+                             "refuses such tickets before any model request) and take older ones instead.")
     parser.add_argument("--verbose", action="store_true", help="Print each commit passed over and why.")
     parser.add_argument("--output", type=Path, help="The JSON report (default bench/reports/replay-<repo>-<model>-"
                                                     "<UTC time>.json).")
@@ -144,8 +157,10 @@ def add_replay_arguments(parser) -> None:
                                                       "temporary directory, removed at the end).")
 
 
-def source_argument(repo: str) -> str:
+def source_argument(repo: str | None) -> str | None:
     """A local path made absolute (git clones it from elsewhere); a URL as given."""
+    if repo is None:
+        return None
     local = Path(repo).expanduser()
     return str(local.resolve()) if local.exists() else repo
 
