@@ -38,7 +38,7 @@ from factory_bench.report import metrics_lines, summarize, ticket_result
 from factory_bench.suite import BenchmarkError, OllamaModels
 from tickets import services
 from tickets.models import Project, Ticket, validate_tests_codigo
-from tickets.selectors import project_repo
+from tickets.repos import project_repo
 from tickets.states import FINAL, State
 
 DEFAULT_TEST_COMMAND = "python -m pytest -q"

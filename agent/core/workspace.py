@@ -159,7 +159,8 @@ class GitWorkspace:
                           base_branch=self.baseline.branch, changed_files=frozenset(changed),
                           required=self.required_tests, ticket_files=frozenset(self.ticket_files),
                           changed_lines=base_lines_changed(self.root, self.base, self.current_tree()),
-                          base_traces=self.baseline.traces, must_run=self.required.must_run)
+                          base_traces=self.baseline.traces, must_run=self.required.must_run,
+                          architect_tests=self.architect_tests)
         early = self.start_base_run(changed)
         try:
             result = run_for_verdict(self.tests, cwd=self.root, judging=judging, cancel=cancel).as_result()

@@ -11,6 +11,7 @@ suite run. Both timings are recorded. When the base commit's whole suite took
 less than FACTORY_SCOPED_RUN_MIN_S, the scoped run is skipped: it would cost
 about as much as the suite it stands in for.
 """
+import json
 import re
 import shlex
 import tempfile
@@ -38,7 +39,10 @@ from lib.testschema import Failure, SuiteResult
 PYTEST = re.compile(r"(^|[\s;&|(])(python3?\s+-m\s+)?pytest(\s|$)")
 JEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?jest(\s|$)")
 VITEST = re.compile(r"(^|[\s;&|(/])(npx\s+)?vitest(\s|$)")
-NPM_TEST = re.compile(r"^\s*(npm|pnpm|yarn)\s+(run\s+)?test\b")
+# `npm test`, `npm run test:unit`, `yarn test`, `pnpm run unit`: the package.json script a package manager runs
+NPM_SCRIPT = re.compile(r"^\s*(?:npm\s+(?:(?:run|run-script)\s+)?(?=t(?:est)?\b)|(?:pnpm|yarn)\s+(?:run\s+)?)"
+                        r"(?P<script>[\w:.-]+)")
+SCRIPT_HOPS = 3  # "test": "npm run test:unit", "test:unit": "jest": followed this far
 PYTHON_TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 JS_TEST_FILE = re.compile(r"(^|/)([^/]*\.(test|spec)\.[cm]?[jt]sx?|__tests__/[^/]*\.[cm]?[jt]sx?)$")
 CONFTEST = re.compile(r"(^|/)conftest\.py$")
@@ -228,19 +232,34 @@ def scoped_command(setup: TestSetup, *, cwd: Path, files: list[str]) -> Scoped |
         return Scoped(setup.quick_command.replace("{files}", quoted))
     if PYTEST.search(setup.command):
         return Scoped(f"{setup.command} {quoted}")
-    if any(runner.search(setup.command) or (NPM_TEST.search(setup.command) and script_runs(cwd, name))
-           for name, runner in (("jest", JEST), ("vitest", VITEST))):
+    if any(runner.search(setup.command) or runs_script_of(cwd, setup.command, runner)
+           for runner in (JEST, VITEST)):
         return Scoped(setup.command, env={RELATED_ENV: "\n".join(existing)})
     return None
 
 
-def script_runs(cwd: Path, runner: str) -> bool:
-    """Whether package.json's "test" script runs `runner` (jest, vitest)."""
+def runs_script_of(cwd: Path, command: str, runner: re.Pattern[str]) -> bool:
+    """Whether `command` runs the project's package.json script that runs `runner` (through other scripts too)."""
+    scripts = package_scripts(cwd)
+    for _ in range(SCRIPT_HOPS):
+        found = NPM_SCRIPT.match(command)
+        if found is None:
+            return False
+        name = "test" if found["script"] == "t" else found["script"]
+        command = scripts.get(name, "")
+        if runner.search(command):
+            return True
+    return False
+
+
+def package_scripts(cwd: Path) -> dict[str, str]:
+    """package.json's scripts (a project's file: anything unexpected is no scripts)."""
     try:
-        scripts = (cwd / "package.json").read_text(errors="replace")
-    except OSError:
-        return False
-    return bool(re.search(rf'"test"\s*:\s*"[^"]*\b{runner}\b', scripts))
+        scripts = json.loads((cwd / "package.json").read_text(errors="replace")).get("scripts")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(key): value for key, value in scripts.items() if isinstance(value, str)} \
+        if isinstance(scripts, dict) else {}
 
 
 def merge_details(blocking: list[Failure], *, console: list[Failure]) -> list[Failure]:

@@ -65,6 +65,7 @@ class Judging:
     changed_lines: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)  # base-side line ranges
     base_traces: Mapping[str, list[str]] = field(default_factory=dict)  # failing test -> "path:line" it ran through
     must_run: tuple[str, ...] = ()  # required tests the model may change (file in archivos_modificar): must still run
+    architect_tests: Mapping[str, str] = field(default_factory=dict)  # tests_codigo, locked: path -> content
 
 
 def judge(*, judging: Judging, report: Report | None, exit_code: int, timed_out: bool,
@@ -105,7 +106,8 @@ def compare(*, judging: Judging, now: dict[str, str], traces: Mapping[str, str] 
             verdict.broken.append(test_id)  # a passing test now skipped is hidden, not fixed
     if judging.full_run:
         verdict.removed = sorted(test_id for test_id, status in base.items()
-                                 if status == PASSED and test_id not in now and not reparametrized(test_id, judging, now))
+                                 if status == PASSED and test_id not in now and not reparametrized(test_id, judging, now)
+                                 and not dropped_by_architect(test_id, judging, now))
     verdict.required_gone = [entry for entry in judging.must_run if not any(matches(test_id, entry) for test_id in now)]
     verdict.ticket_tests = sorted({*verdict.new, *verdict.new_failing, *verdict.fixed, *verdict.ticket_failing,
                                    *(test_id for test_id in now if is_ticket_test(test_id, judging=judging, base=base))})
@@ -152,6 +154,16 @@ def reparametrized(test_id: str, judging: Judging, now: dict[str, str]) -> bool:
         return False
     plain = test_id.split("[", 1)[0]
     return any(other.split("[", 1)[0] == plain for other in now)
+
+
+def dropped_by_architect(test_id: str, judging: Judging, now: dict[str, str]) -> bool:
+    """A base test of a locked architect's file (tests_codigo) that the architect's version removed, or runs under
+    other parameters (a changed expected value in a parametrize case): theirs to change, not the attempt's."""
+    content = judging.architect_tests.get(test_file(test_id))
+    if content is None:
+        return False
+    plain = test_id.split("[", 1)[0]
+    return plain.rsplit("::", 1)[-1] not in content or any(other.split("[", 1)[0] == plain for other in now)
 
 
 TRACE_LOCATION = re.compile(r'(?:^|[\s("])([\w./+-]+\.[A-Za-z0-9]+)(?::|", line )(\d+)', re.MULTILINE)
