@@ -163,6 +163,10 @@ class OllamaModel:
                                                     on_progress=on_progress, cancel=cancel)
                 reply.waited_seconds = waited
                 return reply
+            except ModelCancelled as exc:  # cut mid-answer: its wait for the turn still counts apart
+                if exc.reply is not None:
+                    exc.reply.waited_seconds = waited
+                raise
             except TurnCancelled:
                 raise ModelCancelled("another candidate already won") from None
             except HostDown as exc:

@@ -24,14 +24,12 @@ from agent.errors import ProjectProblem, TicketProblem
 from agent.models import TestBaseline
 from agent.strategies.escalation import Rung, Tried, distilled, handback_line, handback_text, ladder
 from agent.testruns import deps
-from agent.testruns.deps import Dependencies
 from agent.testruns.required import RequiredTests, read_required
 from agent.testruns.verdict import looks_like_test_path
 from agent.worker import acceptance, baseline, diskspace, fit, heartbeat, turns, worktrees
 from agent.worker.diskspace import DiskFull
 from lib import gitrepo
 from lib.changerecord import ChangeRecord
-from lib.gitrepo import GitError, branch_name_for, push_branch
 from lib.outcomes import Outcome
 from memory import hooks as memory_hooks
 from tickets.models import FailureKind, Ticket, TicketAttempt, TicketEvent
@@ -81,7 +79,7 @@ def run_claimed(ticket: Ticket, *, model: Model | None) -> Ticket:
         flag = "model_broken" if isinstance(exc, ModelBroken) else ""
         return finish(ticket, lambda: services.release_ticket(ticket=ticket, error=message, flag=flag,
                                                               kind=FailureKind.MODEL_UNAVAILABLE))
-    except (GitError, ProjectProblem) as exc:
+    except (gitrepo.GitError, ProjectProblem) as exc:
         # Not the model's fault: no attempt is burned, and a person is told what to fix.
         message = f"Fix the project: {exc}"
         recorder.abandon(message, outcome=Outcome.ERROR)
@@ -146,7 +144,7 @@ def finish(ticket: Ticket, transition) -> Ticket:
 def execute(*, ticket: Ticket, rungs: list[Rung], recorder: "AttemptRecorder") -> Ticket:
     project = ticket.project
     feedback, rebase = reviewer_feedback(ticket)
-    branch = ticket.branch_name or branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
+    branch = ticket.branch_name or gitrepo.branch_name_for(ticket_id=str(ticket.pk), titulo=ticket.titulo)
     repo = project_repo(project)
     worktree = repo.prepare_worktree(branch=branch, continue_existing=bool(ticket.branch_name) and not rebase)
     worktrees.refill_later(project)  # a spare was taken, or none was there: the next ticket finds one
@@ -240,7 +238,7 @@ def hand_back(*, ticket: Ticket, tried: list[Tried], skipped: list[tuple[str, st
                    last_feedback=handback_text(tried, skipped))
 
 
-def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: Dependencies | None,
+def make_workspace(*, ticket: Ticket, worktree: Path, base: str, dependencies: deps.Dependencies | None,
                    known: TestBaseline, repo: ProjectRepo) -> GitWorkspace:
     return GitWorkspace(root=worktree, base=base,
                         tests=baseline.test_setup(project=ticket.project, dependencies=dependencies, known=known),
@@ -325,7 +323,7 @@ def required_fields(required: RequiredTests, *, architect: list[str]) -> dict[st
 def commit_and_push(*, ticket: Ticket, workspace: GitWorkspace, branch: str) -> str:
     message = f"{ticket.titulo}\n\n{ticket.descripcion.strip()[:1000]}\n\nFactory-Ticket: {ticket.pk}"
     workspace.commit(message)
-    push_branch(worktree=workspace.root, branch=branch)
+    gitrepo.push_branch(worktree=workspace.root, branch=branch)
     return gitrepo.head_commit(worktree=workspace.root)
 
 

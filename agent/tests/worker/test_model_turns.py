@@ -20,7 +20,7 @@ from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOST = "http://model-a.test:11434"
 # Another worker process: takes the only place on the host, says so, holds it until its stdin says "release".
 HOLDER = """
