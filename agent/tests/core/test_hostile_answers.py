@@ -156,15 +156,16 @@ def test_ten_thousand_files_render_small_and_fast(calc_project, fake_model):
     assert done.estado == "completed", done.error_mensaje
     assert len(done.codigo_generado["files"]) == 10_002
 
-    started = time.monotonic()
+    # CPU seconds, not wall seconds: a loaded machine must not fail it, and rendering all 10,000 rows would.
+    started = time.process_time()
     detail = client_for(make_user("arch", role="architect")).get(
         reverse("api-ticket-detail", kwargs={"ticket_id": done.pk}))
-    assert time.monotonic() - started < 2 and len(detail.content) < 200_000
+    assert time.process_time() - started < 2 and len(detail.content) < 200_000
     assert detail.json()["codigo_generado"]["files_total"] == 10_002
 
-    started = time.monotonic()
+    started = time.process_time()
     page = reviewer_client().get(reverse("review-ticket", args=[done.pk]))
-    assert time.monotonic() - started < 2 and len(page.content) < 2_000_000
+    assert time.process_time() - started < 2 and len(page.content) < 2_000_000
     assert "more files, not listed here" in page.content.decode()
 
 

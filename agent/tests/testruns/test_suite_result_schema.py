@@ -10,27 +10,8 @@ from agent.testruns.sandbox import SandboxPolicy
 from agent.worker.runner import run_ticket
 from lib.testschema import Failure, ScopedRun, SuiteResult, VerdictRecord
 from tests.fake_ollama import FakeOllama
+from tests.support import RIGHT
 from tickets import services
-
-RIGHT = """calc.py
-```python
-def add(a, b):
-    return a + b
-
-
-def multiply(a, b):
-    return a * b
-```
-
-tests/test_multiply.py
-```python
-from calc import multiply
-
-
-def test_multiply():
-    assert multiply(3, 4) == 12
-```
-"""
 
 
 def assert_fits(value: dict, schema: type) -> None:

@@ -16,6 +16,7 @@ from agent.models import ModelTurnWait
 from agent.worker.runner import run_ticket
 from agent.worker.turns import RunTurns
 from tests.fake_ollama import FakeOllama
+from tests.support import RIGHT
 from tickets import services
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,18 +34,6 @@ with RunTurns().take([sys.argv[1]]) as turn:
     sys.stdin.readline()
 print("released", flush=True)
 """
-RIGHT = """calc.py
-```python
-def add(a, b):
-    return a + b
-
-
-def multiply(a, b):
-    return a * b
-```
-"""
-
-
 class Holder:
     """The other process holding the host's only place."""
 
