@@ -8,11 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, Self
 
-from agent.core.baserun import BaseRun
 from agent.core.codemap import build_context_map
 from agent.core.content import SizeLimits, refuse_unfit
 from agent.core.edits import ApplyResult, EditFailure, apply_edits
 from agent.core.syntax import check_syntax
+from agent.testruns.baserun import BaseRun
 from agent.testruns.required import RequiredTests, changed_tests, read_required
 from agent.testruns.suite import CONFTEST, TestSetup, is_test_file, run_for_verdict
 from agent.testruns.verdict import Judging, idle_tests

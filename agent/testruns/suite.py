@@ -283,7 +283,7 @@ def outcomes_on_base(setup: TestSetup, *, base_tree: Path, worktree: Path, files
                      contents: dict[str, bytes] | None = None) -> dict[str, str] | None:
     """The attempt's test `files` (and its conftest.py files) copied onto a checkout of the base commit and run
     there in the sandbox: their outcomes, or None when this runner cannot run just those files. `contents`: the
-    files as read before the attempt's own run (agent.core.baserun), instead of reading them from `worktree` now."""
+    files as read before the attempt's own run (agent.testruns.baserun), instead of reading them from `worktree` now."""
     if contents is None:
         contents = read_files(worktree, files)
     copied = [path for path, data in contents.items() if write_into(base_tree, path, data)]
