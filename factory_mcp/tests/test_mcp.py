@@ -13,8 +13,7 @@ from django.conf import settings
 from mcp import Client, StdioServerParameters
 from rest_framework.authtoken.models import Token
 
-from tests.support import APP, completed_ticket, git, make_remote_repo
-from tickets import services
+from tests.support import APP, completed_ticket, git
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,11 +56,9 @@ async def ok(client: Client, tool: str, arguments: dict) -> str:
 
 
 @pytest.fixture
-def demo(tmp_path, settings):
-    settings.FACTORY_DATA_DIR = tmp_path / "data"
-    remote = make_remote_repo(tmp_path, {"app.py": APP, "README.md": "# demo\n"})
-    project = services.create_project(name="demo", repo_url=str(remote), test_command="python -m pytest -q")
-    return project, remote
+def demo(repo_project):
+    """The project the MCP tools work on (the root conftest's repo_project)."""
+    return repo_project
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from agent.testruns.command import clean_environment
 from agent.testruns.sandbox import SandboxPolicy
 from agent.testruns.suite import TestSetup, run_for_verdict
 from agent.testruns.verdict import Judging
-from tests.support import REQUIRE_NPM, npm_or_skip
+from tests.support import REQUIRE_NPM, git, local_repository, npm_or_skip
 
 requires_sandbox = pytest.mark.skipif(
     not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",
@@ -93,20 +93,9 @@ def pypi_or_skip(tool: str) -> None:
     pytest.skip(message)
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 def base_and_attempt(root: Path, files: dict[str, str], fixed: dict[str, str]) -> tuple[Path, str, Path]:
     """A repository with `files` at its base commit, and an attempt's worktree with `fixed` written over them."""
-    clone = root / "clone"
-    for name, text in files.items():
-        (clone / name).parent.mkdir(parents=True, exist_ok=True)
-        (clone / name).write_text(text)
-    git(clone, "init", "-q", "-b", "main")
-    git(clone, "add", "-A")
-    git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
-    base = git(clone, "rev-parse", "HEAD")
+    clone, base = local_repository(root / "clone", files)
     attempt = root / "attempt"
     git(clone, "worktree", "add", "-q", str(attempt), base)
     for name, text in fixed.items():
@@ -125,7 +114,7 @@ def run_recipe(root: Path, *, files: dict[str, str], fixed: dict[str, str], setu
         setup = TestSetup(command=test_command, timeout=120, sandbox=SandboxPolicy("on"), dependencies=installed)
         runs = run_for_verdict(setup, cwd=attempt, judging=judging)
     assert runs.verdict.green, runs.as_result()
-    assert git(attempt, "ls-files", "--others", "--exclude-standard") == ""  # nothing the setup made gets committed
+    assert git(attempt, "ls-files", "--others", "--exclude-standard").strip() == ""  # nothing the setup made gets committed
     return installed, runs.final.report.outcomes() if runs.final.report else {}, attempt
 
 

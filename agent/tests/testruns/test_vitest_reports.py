@@ -10,7 +10,6 @@ project's vitest.config.js names a reporter of its own, which still runs.
 """
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from agent.testruns.command import run_command
 from agent.testruns.sandbox import PROJECT_DIR, SandboxPolicy
 from agent.testruns.suite import TestSetup, run_for_verdict, scoped_command
 from agent.testruns.verdict import Judging
-from tests.support import npm_or_skip
+from tests.support import git, local_repository, npm_or_skip
 
 PACKAGE = {"name": "sums", "version": "1.0.0", "private": True, "type": "module",
            "scripts": {"test": "vitest run"}, "devDependencies": {"vitest": "3.2.4"}}
@@ -44,22 +43,11 @@ SUM = "export const sum = (a, b) => a - b;\n"
 CONFIG = "import {defineConfig} from 'vitest/config';\n\nexport default defineConfig({test: {reporters: ['verbose']}});\n"
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
 @pytest.fixture
 def project(tmp_path):
-    clone = tmp_path / "clone"
-    files = {"package.json": json.dumps(PACKAGE, indent=1), "src/sum.js": SUM, "tests/sum.test.js": SUM_TEST,
-             "tests/broken.test.js": BROKEN_TEST, ".gitignore": "node_modules/\n", "vitest.config.js": CONFIG}
-    for name, text in files.items():
-        (clone / name).parent.mkdir(parents=True, exist_ok=True)
-        (clone / name).write_text(text)
-    git(clone, "init", "-q", "-b", "main")
-    git(clone, "add", "-A")
-    git(clone, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base")
-    return clone, git(clone, "rev-parse", "HEAD")
+    return local_repository(tmp_path / "clone", {
+        "package.json": json.dumps(PACKAGE, indent=1), "src/sum.js": SUM, "tests/sum.test.js": SUM_TEST,
+        "tests/broken.test.js": BROKEN_TEST, ".gitignore": "node_modules/\n", "vitest.config.js": CONFIG})
 
 
 @pytest.mark.skipif(not SandboxPolicy("on").bwrap_available() and os.environ.get("FACTORY_REQUIRE_SANDBOX") != "1",
