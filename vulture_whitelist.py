@@ -1,6 +1,6 @@
 """What vulture (run by tests/test_architecture.py at 60 % confidence) must not call dead, each with why.
 
-vulture finds names nobody uses in Python; Django, DRF, django-filter, django-q2, gunicorn, the MCP SDK and
+vulture finds names nobody uses in Python; Django, DRF, django-filter, django-q2, the MCP SDK and
 http.server use many by name, from a string or from a class attribute they read. Each line below names one such
 name (vulture matches names, not places: one line covers every class that sets it) and says who uses it. Anything
 else vulture reports is dead: delete it, or add it here with its reason.
@@ -184,14 +184,8 @@ _.pct  # template filter (@register.filter), used by the metrics page
 # Queues, signals, process hooks ----------------------------------------------------------------------------------
 _.refresh_baseline  # django-q2 task, queued by its dotted path (agent.worker.queueing.BASELINE_TASK)
 _.sender  # signal receivers take it by keyword: Django and django-q2 pass it
-_.proc_name  # django-q2's post_spawn argument; gunicorn's setting
+_.proc_name  # django-q2's post_spawn argument
 _.signum  # signal handler signature
-_.worker_class  # gunicorn setting (factory_site/gunicorn_conf.py, the config bench/api_load.py runs)
-_.graceful_timeout  # gunicorn setting
-_.control_socket_disable  # gunicorn setting
-_.loglevel  # gunicorn setting
-_.errorlog  # gunicorn setting
-_.worker_exit  # gunicorn server hook
 _.create_tickets  # MCP tool (@mcp.tool), called by the architect by name
 _.get_ticket  # MCP tool
 _.list_tickets  # MCP tool
